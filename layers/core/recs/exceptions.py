@@ -1,0 +1,36 @@
+"""Every error the domain raises, in one place, so handlers map them to HTTP in one place."""
+
+from __future__ import annotations
+
+
+class RecsError(Exception):
+    """Base of every error raised on purpose by this package."""
+
+
+class ValidationError(RecsError):
+    """Input that breaks a data contract; ``field`` names the offending field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class PayloadTooLarge(RecsError):
+    """A request body or batch over its documented limit."""
+
+
+class StoreError(RecsError):
+    """A storage adapter failed after its retries; wraps the SDK error."""
+
+
+class NotFound(RecsError):
+    """A stored object or record that should exist does not."""
+
+
+class PromotionRefused(RecsError):
+    """A model version that may not go live (counts differ, gate refused, unknown version)."""
+
+
+class ConfigError(RecsError):
+    """A configuration value that cannot be used; raised at cold start, not per request."""

@@ -1,0 +1,85 @@
+"""The AWS resources the product is made of, described once.
+
+The CDK app builds its tables, bucket, queues and functions from these specs, and the local
+demo creates the same things in moto from them, so the cloud and the laptop cannot drift.
+Names reach the functions through the environment variables named here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A DynamoDB table: its keys (strings), optional TTL attribute and env variable."""
+
+    logical_id: str
+    env_var: str
+    local_name: str
+    partition_key: str
+    sort_key: str | None = None
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A Lambda function: the handler module under ``functions/`` and what it needs."""
+
+    name: str
+    module: str
+    layers: tuple[str, ...] = ()
+    memory_mb: int = 512
+    timeout_s: int = 30
+    env: tuple[str, ...] = field(default_factory=tuple)
+
+
+RECOMMENDATIONS = TableSpec(
+    logical_id="RecommendationsTable",
+    env_var="RECS_RECOMMENDATIONS_TABLE",
+    local_name="recs-recommendations",
+    partition_key="pk",
+    sort_key="sk",
+    ttl_attribute="expires_at",
+)
+REGISTRY = TableSpec(
+    logical_id="RegistryTable",
+    env_var="RECS_REGISTRY_TABLE",
+    local_name="recs-registry",
+    partition_key="pk",
+    sort_key="sk",
+)
+REALTIME = TableSpec(
+    logical_id="RealtimeTable",
+    env_var="RECS_REALTIME_TABLE",
+    local_name="recs-realtime",
+    partition_key="pk",
+    ttl_attribute="expires_at",
+)
+TABLES = (RECOMMENDATIONS, REGISTRY, REALTIME)
+
+BUCKET_ENV = "RECS_BUCKET"
+LOCAL_BUCKET = "recs-data"
+QUEUE_ENV = "RECS_QUEUE_URL"
+LOCAL_QUEUE = "recs-events"
+LOCAL_DLQ = "recs-events-dlq"
+STATE_MACHINE_NAME = "recs-nightly-batch"
+
+# Layer names: "core" is the recs package itself; "arrow" is pyarrow+numpy, "science" is
+# numpy+scipy. Each function carries only what it imports (see DESIGN.md section 8).
+API = FunctionSpec("api", "api", ("core",), memory_mb=1024, timeout_s=10,
+                   env=(RECOMMENDATIONS.env_var, REGISTRY.env_var, REALTIME.env_var))
+INGEST = FunctionSpec("ingest", "ingest", ("core",), memory_mb=512, timeout_s=10,
+                      env=(QUEUE_ENV, REALTIME.env_var))
+LANDER = FunctionSpec("lander", "lander", ("core", "arrow"), memory_mb=1024, timeout_s=120,
+                      env=(BUCKET_ENV,))
+WEIGHT = FunctionSpec("weight", "weight", ("core", "arrow"), memory_mb=3008, timeout_s=900,
+                      env=(BUCKET_ENV,))
+TRAIN = FunctionSpec("train", "train", ("core", "science"), memory_mb=4096, timeout_s=900,
+                     env=(BUCKET_ENV,))
+EXPORT = FunctionSpec("export", "export", ("core", "science"), memory_mb=2048, timeout_s=900,
+                      env=(BUCKET_ENV, RECOMMENDATIONS.env_var, REGISTRY.env_var))
+PROMOTE = FunctionSpec("promote", "promote", ("core",), memory_mb=256, timeout_s=60,
+                       env=(REGISTRY.env_var, RECOMMENDATIONS.env_var))
+FUNCTIONS = (API, INGEST, LANDER, WEIGHT, TRAIN, EXPORT, PROMOTE)
+BATCH_STEPS = (WEIGHT, TRAIN, EXPORT, PROMOTE)

@@ -1,0 +1,300 @@
+"""S3, SQS and DynamoDB implementations of the store ports.
+
+Low-level boto3 clients, not resources: they import faster and decode less, which matters on
+the API's cold start. The endpoint comes from boto3's own ``AWS_ENDPOINT_URL`` setting, so the
+local demo points the very same code at moto. Every SDK error leaves as ``StoreError``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from recs.exceptions import NotFound, PromotionRefused, StoreError
+from recs.stores.ports import ModelVersion, RecRow
+
+DYNAMO_BATCH_WRITE = 25
+DYNAMO_BATCH_GET = 100
+SQS_BATCH = 10
+SQS_BATCH_BYTES = 250_000
+MAX_ATTEMPTS = 8
+
+# The read path must answer fast or fall back: short timeouts, one retry.
+READ_PATH_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 2})
+BATCH_CONFIG = Config(retries={"max_attempts": 10, "mode": "adaptive"})
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(0.05 * 2**attempt, 2.0))
+
+
+class S3ObjectStore:
+    def __init__(self, bucket: str, client: Any = None) -> None:
+        self.bucket = bucket
+        self.client = client or boto3.client("s3", config=BATCH_CONFIG)
+
+    def put(self, key: str, body: bytes) -> None:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=body)
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"s3 put {key}: {exc}") from exc
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()  # type: ignore[no-any-return]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise NotFound(f"no object at s3://{self.bucket}/{key}") from exc
+            raise StoreError(f"s3 get {key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"s3 get {key}: {exc}") from exc
+
+    def list(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            ):
+                keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"s3 list {prefix}: {exc}") from exc
+        return sorted(keys)
+
+
+class SqsEventQueue:
+    def __init__(self, queue_url: str, client: Any = None) -> None:
+        self.queue_url = queue_url
+        self.client = client or boto3.client("sqs", config=READ_PATH_CONFIG)
+
+    def send(self, bodies: Sequence[str]) -> None:
+        for batch in _sqs_batches(bodies):
+            pending = {str(i): body for i, body in enumerate(batch)}
+            for attempt in range(MAX_ATTEMPTS):
+                entries = [{"Id": i, "MessageBody": b} for i, b in pending.items()]
+                try:
+                    result = self.client.send_message_batch(
+                        QueueUrl=self.queue_url, Entries=entries
+                    )
+                except (ClientError, BotoCoreError) as exc:
+                    raise StoreError(f"sqs send: {exc}") from exc
+                failed = {f["Id"] for f in result.get("Failed", [])}
+                pending = {i: b for i, b in pending.items() if i in failed}
+                if not pending:
+                    break
+                _backoff(attempt)
+            if pending:
+                raise StoreError(f"sqs send: {len(pending)} messages still failing")
+
+
+def _sqs_batches(bodies: Sequence[str]) -> Iterable[list[str]]:
+    batch: list[str] = []
+    size = 0
+    for body in bodies:
+        length = len(body.encode())
+        if batch and (len(batch) == SQS_BATCH or size + length > SQS_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(body)
+        size += length
+    if batch:
+        yield batch
+
+
+class DynamoRecommendationStore:
+    def __init__(self, table: str, client: Any = None) -> None:
+        self.table = table
+        self.client = client or boto3.client("dynamodb", config=READ_PATH_CONFIG)
+
+    def write(self, rows: Iterable[RecRow]) -> int:
+        written = 0
+        chunk: list[dict[str, Any]] = []
+        for row in rows:
+            chunk.append({"PutRequest": {"Item": _row_item(row)}})
+            if len(chunk) == DYNAMO_BATCH_WRITE:
+                written += self._write_chunk(chunk)
+                chunk = []
+        if chunk:
+            written += self._write_chunk(chunk)
+        return written
+
+    def _write_chunk(self, chunk: list[dict[str, Any]]) -> int:
+        pending = chunk
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                result = self.client.batch_write_item(RequestItems={self.table: pending})
+            except (ClientError, BotoCoreError) as exc:
+                raise StoreError(f"dynamodb batch write: {exc}") from exc
+            pending = result.get("UnprocessedItems", {}).get(self.table, [])
+            if not pending:
+                return len(chunk)
+            _backoff(attempt)
+        raise StoreError(f"dynamodb batch write: {len(pending)} items still unprocessed")
+
+    def get_many(self, keys: Sequence[str], version: str) -> dict[str, list[list[Any]]]:
+        found: dict[str, list[list[Any]]] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), DYNAMO_BATCH_GET):
+            request = {
+                self.table: {
+                    "Keys": [
+                        {"pk": {"S": k}, "sk": {"S": version}}
+                        for k in unique[start : start + DYNAMO_BATCH_GET]
+                    ],
+                    "ProjectionExpression": "pk, #items",
+                    "ExpressionAttributeNames": {"#items": "items"},
+                }
+            }
+            for attempt in range(MAX_ATTEMPTS):
+                try:
+                    result = self.client.batch_get_item(RequestItems=request)
+                except (ClientError, BotoCoreError) as exc:
+                    raise StoreError(f"dynamodb batch get: {exc}") from exc
+                for item in result.get("Responses", {}).get(self.table, []):
+                    found[item["pk"]["S"]] = json.loads(item["items"]["S"])
+                request = result.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                _backoff(attempt)
+            if request:
+                raise StoreError("dynamodb batch get: keys still unprocessed")
+        return found
+
+
+def _row_item(row: RecRow) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": {"S": row.key},
+        "sk": {"S": row.version},
+        "items": {"S": json.dumps(row.items, separators=(",", ":"))},
+    }
+    if row.expires_at:
+        item["expires_at"] = {"N": str(row.expires_at)}
+    return item
+
+
+_MODEL_PK = "MODEL"
+_LIVE_KEY = {"pk": {"S": "LIVE"}, "sk": {"S": "LIVE"}}
+
+
+class DynamoModelRegistry:
+    """Versions under ``pk=MODEL, sk=<version>``; the live pointer under ``pk=sk=LIVE``."""
+
+    def __init__(self, table: str, client: Any = None) -> None:
+        self.table = table
+        self.client = client or boto3.client("dynamodb", config=READ_PATH_CONFIG)
+
+    def put_version(self, record: ModelVersion) -> None:
+        data = record.to_dict()
+        status = data.pop("status")
+        promoted_at = data.pop("promoted_at")
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    "pk": {"S": _MODEL_PK},
+                    "sk": {"S": record.version},
+                    "status": {"S": status},
+                    "promoted_at": {"S": promoted_at},
+                    "record": {"S": json.dumps(data, sort_keys=True)},
+                },
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"registry put {record.version}: {exc}") from exc
+
+    def get_version(self, version: str) -> ModelVersion | None:
+        try:
+            result = self.client.get_item(
+                TableName=self.table,
+                Key={"pk": {"S": _MODEL_PK}, "sk": {"S": version}},
+                ConsistentRead=True,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"registry get {version}: {exc}") from exc
+        item = result.get("Item")
+        return _version_from_item(item) if item else None
+
+    def list_versions(self) -> list[ModelVersion]:
+        records: list[ModelVersion] = []
+        try:
+            for page in self.client.get_paginator("query").paginate(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": _MODEL_PK}},
+            ):
+                records.extend(_version_from_item(item) for item in page.get("Items", []))
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"registry list: {exc}") from exc
+        return records
+
+    def live_version(self) -> str | None:
+        try:
+            result = self.client.get_item(TableName=self.table, Key=_LIVE_KEY)
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"registry live pointer: {exc}") from exc
+        item = result.get("Item")
+        return item["version"]["S"] if item else None
+
+    def promote(self, version: str, expected_live: str | None, promoted_at: str) -> None:
+        if expected_live is None:
+            pointer_condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            pointer_condition = {
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": {":expected": {"S": expected_live}},
+            }
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {**_LIVE_KEY, "version": {"S": version},
+                             "promoted_at": {"S": promoted_at}},
+                    **pointer_condition,
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": {"S": _MODEL_PK}, "sk": {"S": version}},
+                    "UpdateExpression": "SET #s = :live, promoted_at = :at",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {":live": {"S": "live"},
+                                                  ":at": {"S": promoted_at}},
+                }
+            },
+        ]
+        if expected_live and expected_live != version:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"pk": {"S": _MODEL_PK}, "sk": {"S": expected_live}},
+                        "UpdateExpression": "SET #s = :archived",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {":archived": {"S": "archived"}},
+                    }
+                }
+            )
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                raise PromotionRefused(
+                    f"promotion of {version} refused: live pointer is no longer "
+                    f"{expected_live} or the version is unknown"
+                ) from exc
+            raise StoreError(f"registry promote {version}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"registry promote {version}: {exc}") from exc
+
+
+def _version_from_item(item: dict[str, Any]) -> ModelVersion:
+    data = json.loads(item["record"]["S"])
+    data["status"] = item["status"]["S"]
+    data["promoted_at"] = item.get("promoted_at", {}).get("S", "")
+    return ModelVersion.from_dict(data)

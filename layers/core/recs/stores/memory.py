@@ -1,0 +1,91 @@
+"""In-memory stores: the fakes unit tests and the serving benchmark run against."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from recs.exceptions import NotFound, PromotionRefused
+from recs.stores.ports import ModelVersion, RecRow
+
+
+class MemoryObjectStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, key: str, body: bytes) -> None:
+        self.objects[key] = bytes(body)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.objects[key]
+        except KeyError as exc:
+            raise NotFound(f"no object at {key}") from exc
+
+    def list(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+
+class MemoryEventQueue:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def send(self, bodies: Sequence[str]) -> None:
+        self.messages.extend(bodies)
+
+
+class MemoryRecommendationStore:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], RecRow] = {}
+
+    def write(self, rows: Iterable[RecRow]) -> int:
+        written = 0
+        for row in rows:
+            self.rows[(row.key, row.version)] = row
+            written += 1
+        return written
+
+    def get_many(self, keys: Sequence[str], version: str) -> dict[str, list[list[Any]]]:
+        found = {}
+        for key in keys:
+            row = self.rows.get((key, version))
+            if row is not None:
+                found[key] = copy.deepcopy(row.items)
+        return found
+
+
+class MemoryModelRegistry:
+    def __init__(self) -> None:
+        self.versions: dict[str, ModelVersion] = {}
+        self.live: str | None = None
+        self._lock = threading.Lock()
+
+    def put_version(self, record: ModelVersion) -> None:
+        self.versions[record.version] = copy.deepcopy(record)
+
+    def get_version(self, version: str) -> ModelVersion | None:
+        record = self.versions.get(version)
+        return copy.deepcopy(record) if record else None
+
+    def list_versions(self) -> list[ModelVersion]:
+        return [copy.deepcopy(self.versions[v]) for v in sorted(self.versions)]
+
+    def live_version(self) -> str | None:
+        return self.live
+
+    def promote(self, version: str, expected_live: str | None, promoted_at: str) -> None:
+        with self._lock:
+            if version not in self.versions:
+                raise PromotionRefused(f"unknown model version {version}")
+            if self.live != expected_live:
+                raise PromotionRefused(
+                    f"live model changed to {self.live} while promoting {version}"
+                )
+            previous = self.live
+            if previous and previous != version:
+                self.versions[previous].status = "archived"
+            self.versions[version].status = "live"
+            self.versions[version].promoted_at = promoted_at
+            self.live = version

@@ -1,0 +1,88 @@
+"""The small interfaces the domain talks to instead of boto3.
+
+Each has exactly the operations the product needs, so the in-memory fake is honest and an
+adapter for another backend stays short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class RecRow:
+    """One precomputed list: ``key`` like ``U#alice``, ``I#sku1`` or ``POP#global``.
+
+    ``items`` holds ``[item_id, score, because_item, because_event]`` lists; it is stored as
+    one JSON string so the API decodes a whole list in one ``json.loads``.
+    """
+
+    key: str
+    version: str
+    items: list[list[Any]]
+    expires_at: int = 0
+
+
+@dataclass
+class ModelVersion:
+    """A registry record: what a version was trained on, how it scored, where it is now."""
+
+    version: str
+    status: str  # training | exported | rejected | live | archived | failed
+    created_at: str
+    window_start: str = ""
+    window_end: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    prefix: str = ""
+    reason: str = ""
+    promoted_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelVersion:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+class ObjectStore(Protocol):
+    def put(self, key: str, body: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def list(self, prefix: str) -> list[str]: ...
+
+
+class EventQueue(Protocol):
+    def send(self, bodies: Sequence[str]) -> None:
+        """Enqueue every body or raise ``StoreError``: ingest must not acknowledge less."""
+
+
+class RecommendationStore(Protocol):
+    def write(self, rows: Iterable[RecRow]) -> int:
+        """Write all rows (idempotent upserts) and return how many were written."""
+
+    def get_many(self, keys: Sequence[str], version: str) -> dict[str, list[list[Any]]]:
+        """The lists stored under ``keys`` for ``version``; missing keys are absent."""
+
+
+class ModelRegistry(Protocol):
+    def put_version(self, record: ModelVersion) -> None: ...
+
+    def get_version(self, version: str) -> ModelVersion | None: ...
+
+    def list_versions(self) -> list[ModelVersion]: ...
+
+    def live_version(self) -> str | None: ...
+
+    def promote(self, version: str, expected_live: str | None, promoted_at: str) -> None:
+        """Make ``version`` live in one conditional write.
+
+        Raises ``PromotionRefused`` when the live pointer is no longer ``expected_live``
+        (another run promoted meanwhile) or the version is unknown.
+        """
