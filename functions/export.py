@@ -1,0 +1,26 @@
+"""Batch step: export (see recs.batch.steps.export_step)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from recs import wiring
+from recs.batch.steps import describe
+from recs.batch.steps.export import export_step
+from recs.config import BatchConfig
+
+logger = Logger(service="recs")
+config = BatchConfig.from_env()
+objects = wiring.object_store()
+recommendations = wiring.recommendation_store(batch=True)
+registry = wiring.model_registry()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = export_step(event, objects, recommendations, registry, config)
+    logger.info("export done", extra={"state": describe(state)})
+    return state

@@ -1,0 +1,22 @@
+"""Batch step: promote (see recs.batch.steps.promote_step)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from recs import wiring
+from recs.batch.steps import describe
+from recs.promotion import promote_step
+
+logger = Logger(service="recs")
+registry = wiring.model_registry()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = promote_step(event, registry)
+    logger.info("promote done", extra={"state": describe(state)})
+    return state

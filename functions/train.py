@@ -1,0 +1,24 @@
+"""Batch step: train (see recs.batch.steps.train_step)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from recs import wiring
+from recs.batch.steps import describe
+from recs.batch.steps.train import train_step
+from recs.config import BatchConfig
+
+logger = Logger(service="recs")
+config = BatchConfig.from_env()
+objects = wiring.object_store()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = train_step(event, objects, config)
+    logger.info("train done", extra={"state": describe(state)})
+    return state

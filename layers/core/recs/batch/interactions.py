@@ -1,0 +1,76 @@
+"""The weighted user x item interactions every algorithm trains on, and their file format.
+
+Saved as ``.npz`` without pickle (strings as fixed-width unicode arrays), so the train step
+needs numpy and scipy but not pyarrow, and loading a file from S3 runs no code.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+# Event types ranked by how much intent they show; the strongest one a user had with an item
+# names the verb of a recommendation's reason ("Because you bought ...").
+EVENT_RANK = ("impression", "view", "click", "wishlist", "cart", "purchase")
+EVENT_CODE = {name: code for code, name in enumerate(EVENT_RANK)}
+PURCHASE = EVENT_CODE["purchase"]
+SESSION_PREFIX = "~s~"  # marks an anonymous session's key in the user dimension
+
+
+@dataclass
+class Interactions:
+    """Aggregated (user, item) weights plus per-item side data, indices into the id arrays."""
+
+    user_ids: np.ndarray  # (n_users,) str
+    item_ids: np.ndarray  # (n_items,) str
+    user_index: np.ndarray  # (nnz,) int32
+    item_index: np.ndarray  # (nnz,) int32
+    weight: np.ndarray  # (nnz,) float32, > 0
+    top_event: np.ndarray  # (nnz,) int8, code of the strongest event type
+    last_ts: np.ndarray  # (nnz,) int64 epoch ms of the latest event
+    item_category: np.ndarray  # (n_items,) str, "" when unknown
+    trending: np.ndarray  # (n_items,) float32 recent decayed popularity
+    as_of_ms: int = 0
+
+    @property
+    def n_users(self) -> int:
+        return int(self.user_ids.shape[0])
+
+    @property
+    def n_items(self) -> int:
+        return int(self.item_ids.shape[0])
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            user_ids=self.user_ids.astype(str),
+            item_ids=self.item_ids.astype(str),
+            user_index=self.user_index,
+            item_index=self.item_index,
+            weight=self.weight,
+            top_event=self.top_event,
+            last_ts=self.last_ts,
+            item_category=self.item_category.astype(str),
+            trending=self.trending,
+            as_of_ms=np.array([self.as_of_ms], dtype=np.int64),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Interactions:
+        with np.load(io.BytesIO(data), allow_pickle=False) as f:
+            return cls(
+                user_ids=f["user_ids"],
+                item_ids=f["item_ids"],
+                user_index=f["user_index"],
+                item_index=f["item_index"],
+                weight=f["weight"],
+                top_event=f["top_event"],
+                last_ts=f["last_ts"],
+                item_category=f["item_category"],
+                trending=f["trending"],
+                as_of_ms=int(f["as_of_ms"][0]),
+            )

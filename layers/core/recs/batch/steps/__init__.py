@@ -1,0 +1,39 @@
+"""The nightly batch steps, as plain functions of (state, stores, config).
+
+Each Lambda handler is one call to one of these. A step reads what earlier steps wrote to S3
+(the keys are in ``state``), writes its own output under the model version's prefix, and
+returns ``state`` with its keys added. Outputs are derived from the inputs alone, so re-running
+a step, or a whole day, gives the same version and the same rows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from recs.exceptions import ValidationError
+
+State = dict[str, Any]
+
+
+def as_of(state: State) -> date:
+    """The run's date: training uses events strictly before its midnight (UTC)."""
+    raw = state.get("as_of")
+    if not raw:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(str(raw)[:10])
+    except ValueError as exc:
+        raise ValidationError("as_of", "must be a date like 2026-11-23") from exc
+
+
+def midnight_ms(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+
+
+def describe(state: State) -> str:
+    """One line for logs and the demo's progress output."""
+    import json
+
+    return json.dumps({k: state[k] for k in ("version", "counts", "promoted", "reason")
+                       if k in state})

@@ -1,0 +1,44 @@
+"""Step 1, weight: the window's event partitions -> weighted interactions (pyarrow, numpy)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from recs import event_files
+from recs.batch.steps import State, as_of, midnight_ms
+from recs.batch.weighting import EVENT_COLUMNS, weight_events
+from recs.config import BatchConfig
+from recs.ids import model_version
+from recs.stores.ports import ObjectStore
+
+
+def weight_step(state: State, objects: ObjectStore, config: BatchConfig) -> State:
+    """Read the window's partitions (only the needed columns), weight, write interactions."""
+    day = as_of(state)
+    start = day - timedelta(days=config.training_window_days)
+    keys = [
+        key
+        for key in objects.list(event_files.EVENTS_PREFIX)
+        if key.endswith(".parquet")
+        and (dt := event_files.partition_date(key)) is not None
+        and start.isoformat() <= dt < day.isoformat()
+    ]
+    version = model_version(day, keys, config.as_dict())
+    table = event_files.decode((objects.get(key) for key in keys), columns=EVENT_COLUMNS)
+    interactions = weight_events(table, config, midnight_ms(day))
+    interactions_key = f"interactions/{version}/interactions.npz"
+    objects.put(interactions_key, interactions.to_bytes())
+    return {
+        **state,
+        "as_of": day.isoformat(),
+        "window_start": start.isoformat(),
+        "version": version,
+        "interactions_key": interactions_key,
+        "counts": {
+            "partitions": len(keys),
+            "events": table.num_rows,
+            "users": interactions.n_users,
+            "items": interactions.n_items,
+            "interactions": int(interactions.weight.size),
+        },
+    }

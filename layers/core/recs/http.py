@@ -1,0 +1,65 @@
+"""The one place where errors become HTTP responses, for every API Gateway handler."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from recs.exceptions import (
+    ConfigError,
+    NotFound,
+    PayloadTooLarge,
+    PromotionRefused,
+    RecsError,
+    StoreError,
+    ValidationError,
+)
+
+_STATUS: list[tuple[type[RecsError], int]] = [
+    (ValidationError, 400),
+    (PayloadTooLarge, 413),
+    (NotFound, 404),
+    (PromotionRefused, 409),
+    (StoreError, 503),
+    (ConfigError, 500),
+]
+
+
+def json_response(status: int, body: dict[str, Any],
+                  headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body,
+                    headers=headers)
+
+
+def error_response(exc: RecsError) -> Response:
+    status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
+    body: dict[str, Any] = {"message": str(exc)}
+    if isinstance(exc, ValidationError):
+        body["field"] = exc.field
+    return json_response(status, body)
+
+
+def validation_response(errors: Sequence[Any]) -> Response:
+    """400 naming each bad parameter, from Powertools' pydantic validation errors."""
+    details = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ())]
+        name = location[-1] if location else "request"
+        details.append({"field": name, "in": location[0] if location else "",
+                        "reason": error.get("msg", "is invalid")})
+    message = "; ".join(f"{d['field']}: {d['reason']}" for d in details) or "invalid request"
+    return json_response(400, {"message": message, "errors": details})
+
+
+def method_not_allowed_or_not_found(path: str, method: str, routes: Sequence[Any]) -> Response:
+    """405 with ``Allow`` when the path exists under other methods, 404 otherwise."""
+    allowed = sorted({route.method for route in routes if route.rule.match(path)})
+    if allowed:
+        return json_response(
+            405,
+            {"message": f"method {method} is not allowed on {path}", "allowed": allowed},
+            headers={"Allow": ", ".join(allowed)},
+        )
+    return json_response(404, {"message": f"no route {method} {path}"})

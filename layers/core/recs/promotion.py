@@ -1,0 +1,45 @@
+"""Step 4, promote: flip the live pointer to a fully exported version, or refuse it.
+
+Pure Python: the promote function carries no science layer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from recs.exceptions import PromotionRefused
+from recs.stores.ports import ModelRegistry, ModelVersion
+
+State = dict[str, Any]
+
+
+def promote_step(state: State, registry: ModelRegistry) -> State:
+    """Flip the live pointer to the version, or mark it rejected and say why."""
+    version = state["version"]
+    record = registry.get_version(version)
+    if record is None:
+        raise PromotionRefused(f"model version {version} is not in the registry")
+    live = registry.live_version()
+    if live == version:
+        return {**state, "promoted": True, "live_version": version}
+    reason = _refusal(record)
+    if reason:
+        record.status = "rejected"
+        record.reason = reason
+        registry.put_version(record)
+        return {**state, "promoted": False, "reason": reason, "live_version": live}
+    registry.promote(version, live, datetime.now(UTC).isoformat(timespec="seconds"))
+    return {**state, "promoted": True, "live_version": version, "previous_version": live}
+
+
+def _refusal(record: ModelVersion) -> str:
+    counts = record.counts
+    if counts.get("rows_written") != counts.get("rows_expected"):
+        return (
+            f"export wrote {counts.get('rows_written')} rows of "
+            f"{counts.get('rows_expected')} expected"
+        )
+    if not counts.get("interactions"):
+        return "no interactions in the training window"
+    return ""
