@@ -1,0 +1,453 @@
+"""Build the Lambda layers the CDK app deploys: ``core``, ``arrow`` and ``science``.
+
+    python layers/build_layers.py [--out build/layers] [--arch x86_64|arm64] [--force]
+                                  [--only core,arrow] [--verify]
+
+Each layer lands in ``<out>/<layer>/python/...`` (the layout Lambda mounts under /opt):
+
+- ``core``: the ``recs`` package (copied from ``layers/core/recs``) plus aws-lambda-powertools
+  (with its ``tracer`` and ``validation`` extras) and pydantic.
+- ``arrow``: pyarrow + numpy (the lander and the weighting step).
+- ``science``: numpy + scipy (training and export).
+
+Third-party wheels come from PyPI for the Lambda platform, not the host: ``pip install
+--platform manylinux_2_28_<arch> --platform manylinux2014_<arch> --only-binary=:all:
+--python-version 3.12 --implementation cp --no-deps``. Versions are pinned to what is installed
+in the running interpreter's environment (the dev venv), read with importlib.metadata, and the
+dependency closure is walked from the installed metadata, so the layers always carry the exact
+versions the tests ran against. boto3/botocore/s3transfer are left out: the Lambda runtime
+provides them.
+
+Trimming (conservative, see ``TRIM_*`` below): ``__pycache__`` (the host would compile for its
+own Python version, which the runtime cannot use), ``tests`` packages, Cython sources and C/C++
+headers, static libraries, console scripts, and pyarrow's Flight RPC, the C++ test module and the
+remote filesystems (S3, GCS, Azure, HDFS). Nothing that ``pyarrow.parquet``, ``pyarrow.compute``
+or ``pyarrow.dataset`` links against is removed (checked with ``readelf -d`` on pyarrow 26: every
+extension module needs libarrow, libarrow_compute, libarrow_acero, libarrow_dataset, libparquet,
+libarrow_substrait and libarrow_python, which all stay; only ``_s3fs`` needs ``libarrow_s3`` and
+only ``_flight`` needs the Flight libraries). Consequence for the code: S3 I/O goes through boto3;
+``pyarrow.fs.S3FileSystem`` is not available in the layer (``pyarrow.fs`` itself still imports).
+
+``--verify`` checks the trimming for real: it builds the third-party part of every layer again
+for the *host* interpreter (same versions, same trimming) into a temporary directory and imports
+and exercises it (Parquet round trip with zstd, a Hive-partitioned dataset, compute kernels, a
+sparse product) in a subprocess that sees nothing but the standard library and that layer.
+
+The build is incremental: ``<out>/.<layer>.stamp.json`` records a hash of the layer's inputs
+(pins, platform, Python version, trimming rules and, for ``core``, every file of the ``recs``
+package); a layer whose stamp matches is skipped. The CDK app reads the same stamps to refuse a
+missing or stale layer and uses the hash as the asset hash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import hashlib
+import importlib.metadata as metadata
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CORE_PACKAGE = REPO_ROOT / "layers" / "core" / "recs"
+DEFAULT_OUT = REPO_ROOT / "build" / "layers"
+
+PYTHON_VERSION = "3.12"
+"""The Lambda runtime the layers are built for; infra/stack.py deploys python3.12 to match."""
+
+ARCHES = {"x86_64": "x86_64", "arm64": "aarch64"}
+"""CDK/Lambda architecture name -> manylinux platform suffix."""
+
+LAMBDA_LIMIT_BYTES = 250 * 1024 * 1024
+"""Lambda's limit on a function's code plus layers, unzipped."""
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    name: str
+    requirements: tuple[str, ...]
+    include_recs: bool = False
+    description: str = ""
+
+
+LAYERS: dict[str, LayerSpec] = {
+    spec.name: spec
+    for spec in (
+        LayerSpec(
+            "core",
+            ("aws-lambda-powertools[tracer,validation]", "pydantic"),
+            include_recs=True,
+            description="recs package, aws-lambda-powertools, pydantic",
+        ),
+        LayerSpec("arrow", ("pyarrow", "numpy"), description="pyarrow + numpy"),
+        LayerSpec("science", ("numpy", "scipy"), description="numpy + scipy"),
+    )
+}
+
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+"""Distributions the Lambda Python runtime already has; not bundled, their deps not walked."""
+
+# Trimming rules. Paths are relative to the layer's python/ directory (fnmatch patterns).
+TRIM_DIR_NAMES = ("__pycache__", "tests")
+TRIM_DIRS = (
+    "bin",  # console scripts written by pip --target (f2py, numpy-config, ...)
+    "numpy/_core/include",  # C headers, for building extensions only
+    "numpy/_core/lib",  # libnpymath.a and pkg-config files, build-time only
+    "pyarrow/include",  # C++ headers
+    "pyarrow/includes",  # Cython declarations
+    "pyarrow/src",  # C++ sources of the Python bindings
+)
+TRIM_FILE_GLOBS = ("*.pyc", "*.pyx", "*.pxd", "*.pxi", "*.h", "*.hpp", "*.a")
+TRIM_FILES = (
+    # Flight RPC: not used, and libarrow_flight alone is ~30 MB.
+    "pyarrow/_flight.*.so",
+    "pyarrow/flight.py",
+    "pyarrow/libarrow_flight.so*",
+    "pyarrow/libarrow_python_flight.so*",
+    # Gandiva (absent from recent wheels; listed in case a build ships it).
+    "pyarrow/gandiva*",
+    "pyarrow/libgandiva.so*",
+    # Remote filesystems: pyarrow.fs imports each one in try/except ImportError.
+    "pyarrow/_s3fs.*.so",
+    "pyarrow/libarrow_s3.so*",
+    "pyarrow/_gcsfs.*.so",
+    "pyarrow/_azurefs.*.so",
+    "pyarrow/_hdfs.*.so",
+    # pyarrow's own C++ test module and pytest configuration.
+    "pyarrow/_pyarrow_cpp_tests.*.so",
+    "pyarrow/conftest.py",
+)
+
+
+def _target_environment(arch: str, python_version: str) -> dict[str, str]:
+    """PEP 508 marker environment of the Lambda runtime."""
+    return {
+        "implementation_name": "cpython",
+        "implementation_version": f"{python_version}.0",
+        "os_name": "posix",
+        "platform_machine": ARCHES[arch],
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_system": "Linux",
+        "platform_version": "",
+        "python_full_version": f"{python_version}.0",
+        "python_version": python_version,
+        "sys_platform": "linux",
+    }
+
+
+def resolve_pins(requirements: Iterable[str], arch: str, python_version: str) -> list[str]:
+    """``name==version`` for every distribution the requirements need on the target.
+
+    Walks the dependency closure through the installed distributions' metadata (extras and
+    environment markers evaluated for the Lambda runtime), so the pins are exactly the dev
+    environment's versions. A missing distribution is an error naming who needs it.
+    """
+    env = _target_environment(arch, python_version)
+    pins: dict[str, str] = {}
+    queue: list[tuple[Requirement, str]] = [(Requirement(r), "the layer") for r in requirements]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    while queue:
+        req, needed_by = queue.pop()
+        name = canonicalize_name(req.name)
+        if name in RUNTIME_PROVIDED:
+            continue
+        key = (name, frozenset(req.extras))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            dist = metadata.distribution(req.name)
+        except metadata.PackageNotFoundError:
+            raise SystemExit(
+                f"{req.name} (needed by {needed_by}) is not installed in {sys.prefix}; "
+                "install the project's dev dependencies first (pip install -e '.[dev]')"
+            ) from None
+        if not req.specifier.contains(dist.version, prereleases=True):
+            raise SystemExit(
+                f"{needed_by} needs {req}, but {req.name} {dist.version} is installed"
+            )
+        pins[name] = dist.version
+        for raw in dist.requires or ():
+            dep = Requirement(raw)
+            if dep.marker is not None and not _marker_applies(dep.marker, env, req.extras):
+                continue
+            queue.append((dep, f"{name} {dist.version}"))
+    return [f"{name}=={version}" for name, version in sorted(pins.items())]
+
+
+def _marker_applies(marker: Marker, env: Mapping[str, str], extras: Iterable[str]) -> bool:
+    contexts = [{**env, "extra": extra} for extra in extras] or [{**env, "extra": ""}]
+    return any(marker.evaluate(ctx) for ctx in contexts)
+
+
+def _file_digests(root: Path) -> dict[str, str]:
+    digests = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            digests[path.relative_to(root).as_posix()] = hashlib.sha256(
+                path.read_bytes()
+            ).hexdigest()
+    return digests
+
+
+def _platforms(arch: str) -> list[str]:
+    suffix = ARCHES[arch]
+    return [f"manylinux_2_28_{suffix}", f"manylinux2014_{suffix}"]
+
+
+def layer_inputs(
+    name: str, arch: str = "x86_64", python_version: str = PYTHON_VERSION
+) -> dict[str, object]:
+    """Everything a layer's content depends on; its hash decides whether to rebuild."""
+    spec = LAYERS[name]
+    inputs: dict[str, object] = {
+        "layer": name,
+        "arch": arch,
+        "python_version": python_version,
+        "platforms": _platforms(arch),
+        "pins": resolve_pins(spec.requirements, arch, python_version),
+        "trim": [TRIM_DIR_NAMES, TRIM_DIRS, TRIM_FILE_GLOBS, TRIM_FILES],
+    }
+    if spec.include_recs:
+        inputs["recs"] = _file_digests(CORE_PACKAGE)
+    return inputs
+
+
+def layer_hash(name: str, arch: str = "x86_64", python_version: str = PYTHON_VERSION) -> str:
+    blob = json.dumps(layer_inputs(name, arch, python_version), sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def stamp_path(out: Path, name: str) -> Path:
+    return out / f".{name}.stamp.json"
+
+
+def read_stamp(out: Path, name: str) -> dict[str, object] | None:
+    path = stamp_path(out, name)
+    if not path.is_file():
+        return None
+    try:
+        stamp: dict[str, object] = json.loads(path.read_text())
+    except ValueError:
+        return None
+    return stamp
+
+
+def dir_size(path: Path) -> int:
+    """Bytes of all regular files under ``path`` (what Lambda counts as unzipped size)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for file in files:
+            full = os.path.join(root, file)
+            if not os.path.islink(full):
+                total += os.path.getsize(full)
+    return total
+
+
+def trim(python_dir: Path) -> int:
+    """Delete what the functions never load; returns the bytes removed."""
+    before = dir_size(python_dir)
+    for pattern in TRIM_DIRS:
+        for path in python_dir.glob(pattern):
+            if path.is_dir():
+                shutil.rmtree(path)
+    for root, dirs, files in os.walk(python_dir, topdown=True):
+        rel_root = Path(root).relative_to(python_dir)
+        for d in list(dirs):
+            if d in TRIM_DIR_NAMES:
+                shutil.rmtree(Path(root) / d)
+                dirs.remove(d)
+        for f in files:
+            rel = (rel_root / f).as_posix()
+            if any(fnmatch.fnmatch(f, g) for g in TRIM_FILE_GLOBS) or any(
+                fnmatch.fnmatch(rel, g) for g in TRIM_FILES
+            ):
+                (Path(root) / f).unlink()
+    return before - dir_size(python_dir)
+
+
+def pip_install(
+    pins: list[str], target: Path, platforms: list[str], python_version: str
+) -> None:
+    if not pins:
+        return
+    cmd = [
+        sys.executable, "-m", "pip", "install",
+        "--target", str(target),
+        *[arg for p in platforms for arg in ("--platform", p)],
+        "--only-binary=:all:",
+        "--python-version", python_version,
+        "--implementation", "cp",
+        "--no-deps",
+        "--no-compile",
+        "--disable-pip-version-check",
+        "--quiet",
+        *pins,
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True)
+
+
+def build_layer(name: str, out: Path, arch: str, force: bool = False) -> Path:
+    """Build one layer unless its stamp is current; returns the layer directory."""
+    spec = LAYERS[name]
+    inputs = layer_inputs(name, arch)
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+    final = out / name
+    stamp = read_stamp(out, name)
+    if not force and stamp and stamp.get("hash") == digest and (final / "python").is_dir():
+        print(f"{name:8s} up to date   {dir_size(final) / 2**20:7.1f} MiB unzipped")
+        return final
+
+    started = time.monotonic()
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / f".{name}.tmp"
+    shutil.rmtree(work, ignore_errors=True)
+    python_dir = work / "python"
+    python_dir.mkdir(parents=True)
+    pins = list(inputs["pins"])  # type: ignore[call-overload]
+    pip_install(pins, python_dir, _platforms(arch), PYTHON_VERSION)
+    if spec.include_recs:
+        shutil.copytree(
+            CORE_PACKAGE, python_dir / "recs", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
+    removed = trim(python_dir)
+
+    stamp_path(out, name).unlink(missing_ok=True)
+    shutil.rmtree(final, ignore_errors=True)
+    work.rename(final)
+    size = dir_size(final)
+    stamp_path(out, name).write_text(
+        json.dumps({**inputs, "hash": digest, "size_bytes": size}, indent=2, sort_keys=True)
+    )
+    print(
+        f"{name:8s} built        {size / 2**20:7.1f} MiB unzipped "
+        f"({removed / 2**20:.1f} MiB trimmed, {time.monotonic() - started:.0f} s)"
+    )
+    return final
+
+
+def report_functions(out: Path) -> None:
+    """Each function's layers plus the functions/ code, against Lambda's 250 MB limit."""
+    try:
+        from recs.resources import FUNCTIONS
+    except ImportError:  # the recs package is not installed in this interpreter
+        return
+    code = dir_size(REPO_ROOT / "functions")
+    sizes = {name: dir_size(out / name) for name in LAYERS if (out / name).is_dir()}
+    for fn in FUNCTIONS:
+        if not all(layer in sizes for layer in fn.layers):
+            continue
+        total = code + sum(sizes[layer] for layer in fn.layers)
+        flag = "OK" if total <= LAMBDA_LIMIT_BYTES else "OVER 250 MB"
+        print(f"  fn {fn.name:8s} {'+'.join(fn.layers):14s} {total / 2**20:7.1f} MiB  {flag}")
+
+
+_VERIFY_SCRIPTS = {
+    "core": """
+import pydantic, pydantic_core, fastjsonschema, aws_xray_sdk
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.validation import validate
+
+class M(pydantic.BaseModel):
+    x: int
+assert M.model_validate({"x": "3"}).x == 3
+app = APIGatewayRestResolver(enable_validation=True)
+validate(event={"a": 1}, schema={"type": "object"})
+print("core ok", pydantic.VERSION)
+""",
+    "arrow": """
+import io, os, tempfile
+import numpy as np
+import pyarrow as pa, pyarrow.compute as pc, pyarrow.dataset as ds, pyarrow.parquet as pq
+import pyarrow.fs
+t = pa.table({"item": ["a", "b", "a"], "w": np.array([1.0, 2.0, 3.0]),
+              "dt": ["2024-01-01", "2024-01-01", "2024-01-02"]})
+buf = io.BytesIO()
+pq.write_table(t, buf, compression="zstd")
+assert pq.read_table(io.BytesIO(buf.getvalue())).equals(t)
+with tempfile.TemporaryDirectory() as d:
+    pq.write_to_dataset(t, d, partition_cols=["dt"])
+    got = ds.dataset(d, format="parquet", partitioning="hive").to_table()
+    assert got.num_rows == 3
+assert pc.sum(t["w"]).as_py() == 6.0
+assert "S3FileSystem" in pyarrow.fs._not_imported
+print("arrow ok", pa.__version__, np.__version__)
+""",
+    "science": """
+import numpy as np, scipy
+import scipy.sparse as sp, scipy.sparse.linalg, scipy.linalg, scipy.special, scipy.stats
+x = sp.random(50, 20, density=0.1, format="csr", random_state=0)
+s = (x.T @ x).tocsr()
+assert s.shape == (20, 20)
+scipy.stats.norm.cdf(0.0)
+print("science ok", scipy.__version__, np.__version__)
+""",
+}
+
+
+def verify(names: Iterable[str]) -> None:
+    """Rebuild the third-party part for the host interpreter and exercise it in isolation."""
+    host_version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    arch = {"x86_64": "x86_64", "aarch64": "arm64"}[os.uname().machine]
+    with tempfile.TemporaryDirectory(prefix="recs-layer-verify-") as tmp:
+        for name in names:
+            spec = LAYERS[name]
+            python_dir = Path(tmp) / name / "python"
+            python_dir.mkdir(parents=True)
+            pins = resolve_pins(spec.requirements, arch, host_version)
+            pip_install(pins, python_dir, _platforms(arch), host_version)
+            trim(python_dir)
+            # -S: no site-packages; -E: ignore PYTHON* variables. Only stdlib + the layer.
+            code = f"import sys; sys.path.insert(0, {str(python_dir)!r})\n" + _VERIFY_SCRIPTS[name]
+            result = subprocess.run(
+                [sys.executable, "-S", "-E", "-c", code], capture_output=True, text=True
+            )
+            if result.returncode != 0:
+                raise SystemExit(f"verify {name}: FAILED\n{result.stderr}")
+            print(f"verify {name}: {result.stdout.strip()} (host Python {host_version})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
+    parser.add_argument("--arch", choices=sorted(ARCHES), default="x86_64")
+    parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    parser.add_argument(
+        "--only", default=",".join(LAYERS), help=f"comma-separated subset of {list(LAYERS)}"
+    )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="also rebuild for the host Python in a temp dir and import-test the trimmed layers",
+    )
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(LAYERS))
+    if unknown:
+        parser.error(f"unknown layers {unknown}; choose from {list(LAYERS)}")
+    out = args.out if args.out.is_absolute() else Path.cwd() / args.out
+    for name in names:
+        build_layer(name, out, args.arch, force=args.force)
+    report_functions(out)
+    if args.verify:
+        verify(names)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
