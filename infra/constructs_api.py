@@ -1,0 +1,141 @@
+"""The public REST API: API Gateway routes onto the ingest and api functions.
+
+Every route is a Lambda proxy integration (the functions' powertools resolvers do the routing,
+validation and error mapping), behind an API key and a usage plan with throttling. The stage
+writes JSON access logs and X-Ray traces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+from recs.resources import API, INGEST
+
+from infra.constructs_nag import acknowledge
+
+STAGE_NAME = "v1"
+API_KEY_HEADER = "x-api-key"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: str  # FunctionSpec.name
+
+
+ROUTES = (
+    Route("POST", "/events", INGEST.name),
+    Route("GET", "/recommendations", API.name),
+    Route("GET", "/recommendations/trending", API.name),
+    Route("GET", "/items/{item_id}/similar", API.name),
+    Route("GET", "/models/status", API.name),
+    Route("GET", "/swagger", API.name),
+)
+
+
+class RecsApi(Construct):
+    """REST API, stage, request validator, usage plan and API key."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Mapping[str, lambda_.IFunction],
+        require_api_key: bool,
+        rate_limit: float,
+        burst_limit: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH)
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            description="recs: behaviour events in, product recommendations out",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            # Execution logging needs the account-wide API Gateway CloudWatch role; this stack
+            # does not take that singleton over (see the APIG6 acknowledgment below).
+            cloud_watch_role=False,
+            api_key_source_type=apigw.ApiKeySourceType.HEADER,
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE_NAME,
+                tracing_enabled=True,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+                throttling_rate_limit=rate_limit,
+                throttling_burst_limit=burst_limit,
+            ),
+        )
+        validator = self.rest_api.add_request_validator(
+            "RequestValidator",
+            validate_request_body=False,  # the functions validate bodies and name each error
+            validate_request_parameters=True,
+        )
+        integrations = {
+            name: apigw.LambdaIntegration(
+                fn, proxy=True, allow_test_invoke=False, timeout=Duration.seconds(29)
+            )
+            for name, fn in functions.items()
+        }
+        for route in ROUTES:
+            resource = self.rest_api.root.resource_for_path(route.path)
+            path_params = [part[1:-1] for part in route.path.split("/") if part.startswith("{")]
+            resource.add_method(
+                route.method,
+                integrations[route.function],
+                api_key_required=require_api_key,
+                request_validator=validator,
+                request_parameters={f"method.request.path.{p}": True for p in path_params},
+            )
+
+        self.api_key = apigw.ApiKey(
+            self, "ApiKey", description="recs: key for the shop's frontend/backend"
+        )
+        self.usage_plan = self.rest_api.add_usage_plan(
+            "UsagePlan",
+            description="recs: throttling per API key",
+            throttle=apigw.ThrottleSettings(rate_limit=rate_limit, burst_limit=burst_limit),
+            api_stages=[
+                apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.rest_api.deployment_stage)
+            ],
+        )
+        self.usage_plan.add_api_key(self.api_key)
+
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG3",
+            "No WAF by default: callers are a shop's own frontend/backend holding an API key, "
+            "requests are throttled per key by the usage plan and per stage; a WAF web ACL "
+            "(with its monthly cost) can be associated with the stage by the operator.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG6",
+            "Stage access logs (JSON) and X-Ray tracing are on; execution logging would require "
+            "setting the account-wide API Gateway CloudWatch role, a singleton this stack "
+            "should not take over in a shop's account.",
+        )
+        access_model = (
+            "The API is consumed by a shop's systems identified by an API key with a usage plan "
+            "(x-api-key header), not by end users with IAM or Cognito identities; the data "
+            "served (public product ids and scores) needs no per-user authorization."
+        )
+        acknowledge(self.rest_api, "AwsSolutions-APIG4", access_model)
+        acknowledge(self.rest_api, "AwsSolutions-COG4", access_model)

@@ -1,0 +1,125 @@
+"""``recs demo``: ingest sample events, run the nightly batch, serve the API on localhost.
+
+Everything runs in this process on moto, through the same handlers and the same state
+machine definition that ``cdk deploy`` ships.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from recs.local import sample_data
+from recs.local.cloud import LocalCloud, moto_server
+from recs.local.server import make_server, proxy_event, serve_in_background
+
+INGEST_BATCH = 500
+
+Say = Callable[[str], None]
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def ingest_all(cloud: LocalCloud, events: list[dict[str, Any]]) -> tuple[int, int]:
+    """POST the events to the ingest handler in API-sized batches; (accepted, rejected)."""
+    accepted = rejected = 0
+    for start in range(0, len(events), INGEST_BATCH):
+        body = json.dumps({"events": events[start:start + INGEST_BATCH]}).encode()
+        result = cloud.invoke("ingest", proxy_event("POST", "/events", {}, body))
+        answer = json.loads(result["body"])
+        accepted += int(answer.get("accepted", 0))
+        rejected += int(answer.get("rejected", 0))
+    return accepted, rejected
+
+
+def as_of_after(events: list[dict[str, Any]]) -> str:
+    """The day after the newest event, so the demo's batch trains on all of them."""
+    from recs.events import parse_timestamp
+
+    newest = max(parse_timestamp(e["timestamp"]) for e in events)
+    day = datetime.fromtimestamp(newest / 1000, tz=UTC).date() + timedelta(days=1)
+    return day.isoformat()
+
+
+def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = None,
+        users: int = 400, say: Say = _say, serve: bool = True) -> dict[str, Any]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    started = time.perf_counter()
+
+    def step(message: str) -> None:
+        say(f"[{time.perf_counter() - started:6.1f}s] {message}")
+
+    step("starting moto (the local stand-in for S3, SQS, DynamoDB, Lambda, Step Functions)")
+    with moto_server() as cloud:
+        if events_csv:
+            events = sample_data.read_csv(Path(events_csv))
+            step(f"read {len(events)} events from {events_csv}")
+        else:
+            events = sample_data.generate(users=users)
+            step(f"generated {len(events)} sample events for {users} shoppers")
+        if not events:
+            raise SystemExit("no events to load")
+        accepted, rejected = ingest_all(cloud, events)
+        step(f"POST /events: {accepted} accepted, {rejected} rejected")
+        landed = cloud.pump_queue()
+        step(f"lander: {landed} queue messages written as Parquet under s3://recs-data/events/")
+        as_of = as_of_after(events)
+        step(f"running the nightly state machine (as of {as_of}) ...")
+        result = cloud.run_batch(as_of)
+        if result["status"] != "SUCCEEDED":
+            raise SystemExit(f"batch {result['status']}: {result['error']} {result['cause']}")
+        output = result["output"]
+        step(f"batch SUCCEEDED: model {output['version']} "
+             f"promoted={output.get('promoted')} counts={json.dumps(output['counts'])}")
+
+        server = make_server(host, port, cloud.invoke)
+        serve_in_background(server)
+        stop = threading.Event()
+        pump = threading.Thread(target=_keep_landing, args=(cloud, stop), daemon=True)
+        pump.start()
+        base = f"http://{host}:{server.server_address[1]}"
+        user = next((e["user_id"] for e in events if e.get("user_id")), "user-0001")
+        item = events[-1]["item_id"]
+        step(f"serving on {base}  (Swagger UI: {base}/swagger)")
+        say("\nTry:\n"
+            f"  curl '{base}/recommendations?user_id={user}&num_items=5'\n"
+            f"  curl '{base}/recommendations?user_id=someone-new'\n"
+            f"  curl '{base}/items/{item}/similar?num_items=5'\n"
+            f"  curl '{base}/recommendations/trending?num_items=5'\n"
+            f"  curl '{base}/models/status'\n"
+            f"  curl -X POST '{base}/events' -H 'content-type: application/json' "
+            "-d '{\"events\": [{\"event_id\": \"e-1\", \"user_id\": \"u-1\", "
+            f"\"item_id\": \"{item}\", \"event_type\": \"view\", "
+            "\"timestamp\": \"" + datetime.now(UTC).isoformat(timespec="seconds") + "\"}]}'\n"
+            "Press Ctrl-C to stop.", )
+        summary = {"base_url": base, "version": output["version"], "counts": output["counts"]}
+        if not serve:
+            stop.set()
+            server.shutdown()
+            return summary
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            say("stopping")
+        finally:
+            stop.set()
+            server.shutdown()
+        return summary
+
+
+def _keep_landing(cloud: LocalCloud, stop: threading.Event) -> None:
+    """Deliver events posted while serving to the lander, as the SQS trigger would."""
+    while not stop.wait(1.0):
+        try:
+            cloud.pump_queue()
+        except Exception as exc:  # keep serving; the message stays queued for the next try
+            logging.getLogger(__name__).warning("lander failed: %s", exc)

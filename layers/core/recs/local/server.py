@@ -1,0 +1,111 @@
+"""HTTP on localhost in front of the handlers, as API Gateway's Lambda proxy would be.
+
+moto cannot serve API Gateway proxy routes, so this turns each HTTP request into an API
+Gateway (REST, v1) proxy event, calls the same handler the cloud runs, and writes its answer
+back. ``POST /events`` goes to the ingest function, every other path to the API function,
+which answers 404 and 405 itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+Invoke = Callable[[str, dict[str, Any]], Any]
+
+
+def proxy_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """An API Gateway REST proxy event for one HTTP request."""
+    url = urlsplit(raw_path)
+    multi = parse_qs(url.query, keep_blank_values=True)
+    text: str | None
+    encoded = False
+    try:
+        text = body.decode("utf-8") if body else None
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    return {
+        "resource": url.path,
+        "path": url.path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in multi.items()} or None,
+        "multiValueQueryStringParameters": multi or None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "body": text,
+        "isBase64Encoded": encoded,
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "stage": "local",
+            "httpMethod": method,
+            "path": url.path,
+            "resourcePath": url.path,
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+    }
+
+
+def function_for(path: str) -> str:
+    return "ingest" if path.rstrip("/") == "/events" else "api"
+
+
+def make_server(host: str, port: int, invoke: Invoke) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "recs-local/0.1"
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                self._write(413, {"Content-Type": "application/json"},
+                            json.dumps({"message": "request body over 10 MB"}).encode())
+                return
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            event = proxy_event(self.command, self.path, headers, body)
+            try:
+                result = invoke(function_for(event["path"]), event)
+            except Exception as exc:  # a handler crash is a 502 at API Gateway
+                self._write(502, {"Content-Type": "application/json"},
+                            json.dumps({"message": f"handler failed: {exc}"}).encode())
+                return
+            payload = result.get("body") or ""
+            data = (base64.b64decode(payload) if result.get("isBase64Encoded")
+                    else payload.encode())
+            out_headers = dict(result.get("headers") or {})
+            for key, values in (result.get("multiValueHeaders") or {}).items():
+                out_headers[key] = ", ".join(values)
+            self._write(int(result.get("statusCode", 200)), out_headers, data)
+
+        def _write(self, status: int, headers: dict[str, str], data: bytes) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                if key.lower() != "content-length":
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet by default
+            pass
+
+    return ThreadingHTTPServer((host, port), Handler)
+
+
+def serve_in_background(server: ThreadingHTTPServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return thread
