@@ -1,0 +1,518 @@
+"""RecsStack: everything recs runs on, built from ``recs.resources`` and ``recs.pipeline``.
+
+CDK context (``-c key=value`` or ``cdk.json``), all optional:
+
+========================  ==========================  ==========================================
+key                       default                     meaning
+========================  ==========================  ==========================================
+``layer_root``            ``build/layers``            where ``layers/build_layers.py`` wrote
+``arch``                  ``x86_64``                  ``x86_64`` or ``arm64`` (build layers to match)
+``recs_config``           ``{}``                      batch settings, ``{"half_life_days": 14}``
+                                                      -> ``RECS_HALF_LIFE_DAYS=14`` on functions
+``schedule``              ``cron(0 3 * * ? *)``       EventBridge Scheduler expression
+``schedule_timezone``     ``UTC``                     IANA zone the expression is read in
+``require_api_key``       ``true``                    API key on every route
+``api_rate_limit``        ``100``                     requests/s, stage and usage plan
+``api_burst_limit``       ``200``                     burst, stage and usage plan
+``log_level``             ``INFO``                    functions' ``LOG_LEVEL``
+``alarm_email``           (none)                      subscribe this address to the alarms
+========================  ==========================  ==========================================
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Annotations, Aws, CfnOutput, Duration, Stack, TimeZone
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+from recs import resources
+from recs.config import BatchConfig
+from recs.exceptions import ConfigError
+from recs.pipeline import build_definition
+from recs.resources import FunctionSpec, TableSpec
+
+from infra.constructs_api import RecsApi
+from infra.constructs_layers import (
+    ARCHITECTURES,
+    DEFAULT_LAYER_ROOT,
+    REPO_ROOT,
+    RUNTIME,
+    layer_versions,
+)
+from infra.constructs_monitoring import RecsMonitoring
+from infra.constructs_nag import acknowledge, arn_ref
+
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+DEFAULT_SCHEDULE = "cron(0 3 * * ? *)"
+LANDER_BATCH_SIZE = 100
+LANDER_BATCH_WINDOW = Duration.seconds(30)
+DLQ_MAX_RECEIVE_COUNT = 5
+
+# What each function may touch. Buckets by key prefix; the lander's queue access comes with its
+# event source mapping, the state machine's invoke permission with the state machine.
+TABLE_ACCESS: dict[str, dict[str, str]] = {
+    resources.API.name: {
+        resources.RECOMMENDATIONS.logical_id: "read",
+        resources.REGISTRY.logical_id: "read",
+        resources.REALTIME.logical_id: "read",
+    },
+    resources.INGEST.name: {resources.REALTIME.logical_id: "read_write"},
+    resources.EXPORT.name: {
+        resources.RECOMMENDATIONS.logical_id: "write",
+        resources.REGISTRY.logical_id: "read_write",
+    },
+    resources.PROMOTE.name: {
+        resources.REGISTRY.logical_id: "read_write",
+        resources.RECOMMENDATIONS.logical_id: "read",
+    },
+}
+BUCKET_READ: dict[str, tuple[str, ...]] = {
+    resources.WEIGHT.name: ("events/*",),
+    resources.TRAIN.name: ("interactions/*",),
+    resources.EXPORT.name: ("models/*",),
+}
+BUCKET_WRITE: dict[str, tuple[str, ...]] = {
+    resources.LANDER.name: ("events/*",),
+    resources.WEIGHT.name: ("interactions/*",),
+    resources.TRAIN.name: ("models/*",),
+}
+QUEUE_SEND = (resources.INGEST.name,)
+
+
+def _bool(value: object, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"context {key}: expected true or false, got {value!r}")
+
+
+def config_env(raw: object) -> dict[str, str]:
+    """``recs_config`` (a dict, or its JSON from ``-c``) as ``RECS_*`` environment variables.
+
+    Values are checked the way the functions will read them (``BatchConfig.from_env``), so a
+    bad setting fails ``cdk synth`` rather than every cold start.
+    """
+    if raw in (None, ""):
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise ConfigError(f"context recs_config: not JSON: {raw!r}") from exc
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"context recs_config: expected an object, got {raw!r}")
+    env: dict[str, str] = {}
+    for key, value in raw.items():
+        name = str(key).upper()
+        name = name if name.startswith("RECS_") else f"RECS_{name}"
+        if isinstance(value, Mapping | list):
+            env[name] = json.dumps(value)
+        elif isinstance(value, bool):
+            env[name] = "true" if value else "false"
+        else:
+            env[name] = str(value)
+    taken = {t.env_var for t in resources.TABLES} | {resources.BUCKET_ENV, resources.QUEUE_ENV}
+    clash = sorted(set(env) & taken)
+    if clash:
+        raise ConfigError(f"context recs_config: {clash} are set by the stack itself")
+    BatchConfig.from_env(env)  # raises ConfigError naming the variable
+    return env
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The stack's knobs, read from CDK context (see the module docstring)."""
+
+    layer_root: Path = DEFAULT_LAYER_ROOT
+    arch: str = "x86_64"
+    recs_config: dict[str, str] = field(default_factory=dict)
+    schedule: str = DEFAULT_SCHEDULE
+    schedule_timezone: str = "UTC"
+    require_api_key: bool = True
+    api_rate_limit: float = 100
+    api_burst_limit: int = 200
+    log_level: str = "INFO"
+    alarm_email: str | None = None
+
+    @classmethod
+    def from_context(cls, scope: Construct) -> Settings:
+        def get(key: str, default: Any) -> Any:
+            value = scope.node.try_get_context(key)
+            return default if value is None or value == "" else value
+
+        defaults = cls()
+        values = {f.name: get(f.name, getattr(defaults, f.name)) for f in fields(cls)}
+        root = Path(values["layer_root"])
+        arch = str(values["arch"])
+        if arch not in ARCHITECTURES:
+            raise ConfigError(f"context arch: expected one of {sorted(ARCHITECTURES)}")
+        return cls(
+            layer_root=root if root.is_absolute() else REPO_ROOT / root,
+            arch=arch,
+            recs_config=config_env(scope.node.try_get_context("recs_config")),
+            schedule=str(values["schedule"]),
+            schedule_timezone=str(values["schedule_timezone"]),
+            require_api_key=_bool(values["require_api_key"], "require_api_key"),
+            api_rate_limit=float(values["api_rate_limit"]),
+            api_burst_limit=int(values["api_burst_limit"]),
+            log_level=str(values["log_level"]).upper(),
+            alarm_email=values["alarm_email"] or None,
+        )
+
+
+def _construct_name(spec_name: str) -> str:
+    return spec_name.capitalize()
+
+
+class RecsStack(Stack):
+    """Data stores, functions, the nightly batch and its schedule, the API, alarms."""
+
+    def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.settings = settings = Settings.from_context(self)
+        if not FUNCTIONS_DIR.is_dir():
+            raise FileNotFoundError(f"{FUNCTIONS_DIR} (the functions' code asset) is missing")
+
+        self.tables = {spec.logical_id: self._table(spec) for spec in resources.TABLES}
+        self.bucket = self._bucket()
+        self.queue, self.dead_letter_queue = self._queues()
+        resource_env = {
+            **{spec.env_var: self.tables[spec.logical_id].table_name for spec in resources.TABLES},
+            resources.BUCKET_ENV: self.bucket.bucket_name,
+            resources.QUEUE_ENV: self.queue.queue_url,
+        }
+
+        self.layers = layer_versions(
+            self,
+            [name for spec in resources.FUNCTIONS for name in spec.layers],
+            settings.layer_root,
+            settings.arch,
+        )
+        code = lambda_.Code.from_asset(
+            str(FUNCTIONS_DIR), exclude=["__pycache__", "*.pyc", ".pytest_cache"]
+        )
+        self.functions = {
+            spec.name: self._function(spec, code, resource_env) for spec in resources.FUNCTIONS
+        }
+        self._grant_access()
+        self.functions[resources.LANDER.name].add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=LANDER_BATCH_SIZE,
+                max_batching_window=LANDER_BATCH_WINDOW,
+                report_batch_item_failures=True,
+            )
+        )
+
+        self.state_machine = self._state_machine()
+        self.schedule = self._schedule()
+        self.api = RecsApi(
+            self,
+            "Api",
+            functions={
+                name: self.functions[name] for name in (resources.API.name, resources.INGEST.name)
+            },
+            require_api_key=settings.require_api_key,
+            rate_limit=settings.api_rate_limit,
+            burst_limit=settings.api_burst_limit,
+        )
+        self.monitoring = RecsMonitoring(
+            self,
+            "Monitoring",
+            state_machine=self.state_machine,
+            queue=self.queue,
+            dead_letter_queue=self.dead_letter_queue,
+            rest_api=self.api.rest_api,
+            functions=self.functions,
+            alarm_email=settings.alarm_email,
+        )
+        self._outputs()
+
+    # --- data -------------------------------------------------------------------------------
+
+    def _table(self, spec: TableSpec) -> dynamodb.Table:
+        string = dynamodb.AttributeType.STRING
+        return dynamodb.Table(
+            self,
+            spec.logical_id,
+            partition_key=dynamodb.Attribute(name=spec.partition_key, type=string),
+            sort_key=dynamodb.Attribute(name=spec.sort_key, type=string) if spec.sort_key else None,
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=spec.ttl_attribute,
+        )
+
+    def _bucket(self) -> s3.Bucket:
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
+        )
+        acknowledge(
+            access_logs,
+            "AwsSolutions-S1",
+            "This is the server access log bucket of the data bucket; logging its own access "
+            "would recurse.",
+        )
+        return s3.Bucket(
+            self,
+            "DataBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=False,  # every object is written once under a dated or versioned key
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="data-bucket/",
+            lifecycle_rules=[
+                s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(1))
+            ],
+        )
+
+    def _queues(self) -> tuple[sqs.Queue, sqs.Queue]:
+        dead_letters = sqs.Queue(
+            self,
+            "EventsDeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            dead_letters,
+            "AwsSolutions-SQS3",
+            "This queue is the dead-letter queue of the events queue; it is watched by the "
+            "DeadLettersAlarm and has no dead-letter queue of its own.",
+        )
+        lander_timeout = Duration.seconds(resources.LANDER.timeout_s)
+        queue = sqs.Queue(
+            self,
+            "EventsQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            # AWS guidance for SQS event sources: 6 x function timeout + batching window.
+            visibility_timeout=Duration.seconds(
+                6 * lander_timeout.to_seconds() + LANDER_BATCH_WINDOW.to_seconds()
+            ),
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=dead_letters, max_receive_count=DLQ_MAX_RECEIVE_COUNT
+            ),
+        )
+        return queue, dead_letters
+
+    # --- functions --------------------------------------------------------------------------
+
+    def _function(
+        self, spec: FunctionSpec, code: lambda_.Code, resource_env: Mapping[str, str]
+    ) -> lambda_.Function:
+        name = _construct_name(spec.name)
+        missing = [var for var in spec.env if var not in resource_env]
+        if missing:
+            raise ConfigError(f"function {spec.name}: no resource for environment {missing}")
+        log_group = logs.LogGroup(
+            self, f"{name}FunctionLogs", retention=logs.RetentionDays.ONE_MONTH
+        )
+        role = iam.Role(
+            self,
+            f"{name}FunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"recs {spec.name} function: only what functions/{spec.module}.py needs",
+        )
+        log_group.grant_write(role)
+        fn = lambda_.Function(
+            self,
+            f"{name}Function",
+            description=f"recs {spec.name} (functions/{spec.module}.py)",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURES[self.settings.arch],
+            code=code,
+            handler=f"{spec.module}.handler",
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_s),
+            layers=[self.layers[layer] for layer in spec.layers],
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={
+                **{var: resource_env[var] for var in spec.env},
+                **self.settings.recs_config,
+                "POWERTOOLS_SERVICE_NAME": "recs",
+                "LOG_LEVEL": self.settings.log_level,
+            },
+        )
+        acknowledge(
+            fn,
+            "AwsSolutions-L1",
+            f"Pinned to {RUNTIME.name} on purpose: layers/build_layers.py builds the layers' "
+            f"binary wheels (numpy, scipy, pyarrow, pydantic-core) for CPython "
+            f"{RUNTIME.name.removeprefix('python')}; both move together.",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray PutTraceSegments/PutTelemetryRecords (added by active tracing) do not "
+            "support resource-level permissions.",
+        )
+        return fn
+
+    def _grant_access(self) -> None:
+        grants: dict[str, Callable[[dynamodb.Table, iam.IGrantable], Any]] = {
+            "read": lambda table, fn: table.grant_read_data(fn),
+            "write": lambda table, fn: table.grant_write_data(fn),
+            "read_write": lambda table, fn: table.grant_read_write_data(fn),
+        }
+        for name, access in TABLE_ACCESS.items():
+            for logical_id, kind in access.items():
+                grants[kind](self.tables[logical_id], self.functions[name])
+        bucket_arn = arn_ref(self.bucket)
+        for name, prefixes in BUCKET_READ.items():
+            role = self.functions[name].role
+            assert role is not None
+            for prefix in prefixes:
+                self.bucket.grant_read(role, prefix)
+                self._acknowledge_prefix(role, bucket_arn, prefix, "read")
+            for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*"):
+                acknowledge(
+                    role,
+                    f"AwsSolutions-IAM5[Action::{action}]",
+                    f"grant_read's read-only S3 action group, limited to this bucket and the "
+                    f"prefixes {list(prefixes)} (listing needs the bucket itself).",
+                )
+        for name, prefixes in BUCKET_WRITE.items():
+            role = self.functions[name].role
+            assert role is not None
+            for prefix in prefixes:
+                self.bucket.grant_put(role, prefix)
+                self._acknowledge_prefix(role, bucket_arn, prefix, "write")
+            acknowledge(
+                role,
+                "AwsSolutions-IAM5[Action::s3:Abort*]",
+                f"grant_put's s3:AbortMultipartUpload, for large uploads under {list(prefixes)}.",
+            )
+        for name in QUEUE_SEND:
+            self.queue.grant_send_messages(self.functions[name])
+
+    @staticmethod
+    def _acknowledge_prefix(role: iam.IRole, bucket_arn: str, prefix: str, verb: str) -> None:
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{bucket_arn}/{prefix}]",
+            f"The function may {verb} only objects under the '{prefix[:-1]}' prefix of the data "
+            "bucket; keys below it are dated or versioned and not known in advance.",
+        )
+
+    # --- nightly batch ----------------------------------------------------------------------
+
+    def _state_machine(self) -> sfn.StateMachine:
+        batch = [self.functions[spec.name] for spec in resources.BATCH_STEPS]
+        definition = build_definition(
+            {spec.name: self.functions[spec.name].function_arn for spec in resources.BATCH_STEPS}
+        )
+        log_group = logs.LogGroup(
+            self,
+            "NightlyBatchLogs",
+            log_group_name=f"/aws/vendedlogs/states/{resources.STATE_MACHINE_NAME}",
+            retention=logs.RetentionDays.THREE_MONTHS,
+        )
+        machine = sfn.StateMachine(
+            self,
+            "NightlyBatch",
+            state_machine_name=resources.STATE_MACHINE_NAME,
+            definition_body=sfn.DefinitionBody.from_string(json.dumps(definition)),
+            timeout=Duration.hours(3),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+        )
+        # The definition invokes the unqualified function ARNs, so exactly those.
+        machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[fn.function_arn for fn in batch]
+            )
+        )
+        acknowledge(
+            machine.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Step Functions log delivery (logs:CreateLogDelivery and related) and X-Ray "
+            "tracing actions do not support resource-level permissions.",
+        )
+        return machine
+
+    def _schedule(self) -> scheduler.Schedule:
+        role = iam.Role(
+            self,
+            "NightlyScheduleRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            ),
+            description="EventBridge Scheduler: start the recs nightly batch",
+        )
+        timezone = (
+            TimeZone.ETC_UTC
+            if self.settings.schedule_timezone.upper() in ("UTC", "ETC/UTC")
+            else TimeZone.of(self.settings.schedule_timezone)
+        )
+        return scheduler.Schedule(
+            self,
+            "NightlySchedule",
+            description="recs: run the nightly batch",
+            schedule=scheduler.ScheduleExpression.expression(self.settings.schedule, timezone),
+            target=targets.StepFunctionsStartExecution(
+                self.state_machine,
+                role=role,
+                # as_of: the scheduled time, so a retried delivery trains on the same window.
+                input=scheduler.ScheduleTargetInput.from_object(
+                    {"as_of": scheduler.ContextAttribute.scheduled_time}
+                ),
+                retry_attempts=2,
+                max_event_age=Duration.hours(1),
+            ),
+        )
+
+    # --- outputs ----------------------------------------------------------------------------
+
+    def _outputs(self) -> None:
+        CfnOutput(self, "ApiUrl", value=self.api.rest_api.url, description="API base URL")
+        CfnOutput(
+            self,
+            "ApiKeyId",
+            value=self.api.api_key.key_id,
+            description="aws apigateway get-api-key --include-value --api-key <id>",
+        )
+        CfnOutput(self, "BucketName", value=self.bucket.bucket_name)
+        CfnOutput(self, "QueueUrl", value=self.queue.queue_url)
+        CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)
+        for spec in resources.TABLES:
+            CfnOutput(self, f"{spec.logical_id}Name", value=self.tables[spec.logical_id].table_name)
+        if not self.settings.require_api_key:
+            Annotations.of(self).add_warning_v2(
+                "recs:no-api-key", "require_api_key is false: the API is open to anyone"
+            )
