@@ -85,7 +85,9 @@ class RecsApi(Construct):
         )
         validator = self.rest_api.add_request_validator(
             "RequestValidator",
-            validate_request_body=False,  # the functions validate bodies and name each error
+            # No request models are attached, so API Gateway passes bodies on and the functions
+            # validate them, naming each bad field (a model would answer a bare 400 first).
+            validate_request_body=True,
             validate_request_parameters=True,
         )
         integrations = {

@@ -176,6 +176,7 @@ class LocalCloud:
         sfn = boto3.client("stepfunctions", region_name=REGION)
         execution = sfn.start_execution(
             stateMachineArn=self.state_machine_arn,
+            name=f"run-{as_of or 'today'}-{uuid.uuid4().hex[:8]}",
             input=json.dumps({"as_of": as_of} if as_of else {}),
         )["executionArn"]
         deadline = time.monotonic() + timeout_s

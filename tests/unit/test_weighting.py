@@ -1,0 +1,113 @@
+"""Weighting: event-type weights, time decay from the window's end, returns, caps, dedup."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recs.batch.interactions import EVENT_CODE, Interactions
+from recs.batch.weighting import DAY_MS, weight_events
+from recs.config import BatchConfig
+from tests.conftest import DAY0
+
+AS_OF = int(DAY0.timestamp() * 1000) + DAY_MS
+
+
+def table(rows: list[tuple]) -> pa.Table:
+    """Rows of (user, item, type, age in days[, category])."""
+    return pa.table({
+        "event_id": [f"e{n}" for n in range(len(rows))],
+        "user_id": [r[0] for r in rows],
+        "session_id": pa.array([None] * len(rows), pa.string()),
+        "item_id": [r[1] for r in rows],
+        "event_type": [r[2] for r in rows],
+        "ts": pa.array([AS_OF - 1 - int(r[3] * DAY_MS) for r in rows], pa.timestamp("ms", tz="UTC")),
+        "category": pa.array([r[4] if len(r) > 4 else None for r in rows], pa.string()),
+    })
+
+
+def weights(inter: Interactions) -> dict[tuple[str, str], float]:
+    return {(str(inter.user_ids[u]), str(inter.item_ids[i])): float(w)
+            for u, i, w in zip(inter.user_index, inter.item_index, inter.weight, strict=True)}
+
+
+def test_a_purchase_outweighs_a_cart_which_outweighs_a_view() -> None:
+    inter = weight_events(table([("u", "a", "purchase", 0), ("u", "b", "cart", 0),
+                                 ("u", "c", "view", 0)]), BatchConfig(), AS_OF)
+    w = weights(inter)
+    assert w[("u", "a")] > w[("u", "b")] > w[("u", "c")] > 0
+
+
+def test_weight_halves_every_half_life() -> None:
+    config = BatchConfig(half_life_days=10)
+    inter = weight_events(table([("u", "new", "view", 0), ("u", "old", "view", 10)]),
+                          config, AS_OF)
+    w = weights(inter)
+    assert w[("u", "old")] == pytest.approx(w[("u", "new")] / 2, rel=1e-5)
+
+
+def test_a_return_cancels_the_purchase_and_the_pair_is_dropped() -> None:
+    inter = weight_events(table([("u", "a", "purchase", 1), ("u", "a", "return", 1),
+                                 ("u", "b", "view", 1)]), BatchConfig(), AS_OF)
+    assert ("u", "a") not in weights(inter)
+
+
+def test_events_outside_the_window_do_not_count() -> None:
+    config = BatchConfig(training_window_days=7)
+    inter = weight_events(table([("u", "a", "view", 8), ("u", "b", "view", 1),
+                                 ("u", "c", "view", -0.5)]), config, AS_OF)
+    assert set(weights(inter)) == {("u", "b")}
+
+
+def test_a_heavy_user_keeps_only_their_strongest_items() -> None:
+    rows = [("bot", f"i{n}", "view", 0) for n in range(20)] + [("bot", "i0", "purchase", 0)]
+    inter = weight_events(table(rows), BatchConfig(max_items_per_user=5), AS_OF)
+    kept = {i for (_, i) in weights(inter)}
+    assert len(kept) == 5 and "i0" in kept
+
+
+def test_a_duplicate_event_id_counts_once() -> None:
+    t = table([("u", "a", "view", 0), ("u", "a", "view", 0)])
+    t = t.set_column(0, "event_id", pa.array(["same", "same"]))
+    single = weight_events(table([("u", "a", "view", 0)]), BatchConfig(), AS_OF)
+    assert weights(weight_events(t, BatchConfig(), AS_OF)) == weights(single)
+
+
+def test_the_strongest_event_and_latest_category_are_kept() -> None:
+    inter = weight_events(table([("u", "a", "view", 2, "old/cat"), ("u", "a", "cart", 1),
+                                 ("u", "a", "view", 0, "food/rice")]), BatchConfig(), AS_OF)
+    assert inter.top_event.tolist() == [EVENT_CODE["cart"]]
+    assert inter.item_category.tolist() == ["food/rice"]
+
+
+def test_anonymous_sessions_are_users_of_their_own() -> None:
+    t = table([("u", "a", "view", 0)])
+    t = t.set_column(1, "user_id", pa.array([None], pa.string()))
+    t = t.set_column(2, "session_id", pa.array(["s1"]))
+    inter = weight_events(t, BatchConfig(), AS_OF)
+    assert inter.user_ids.tolist() == ["~s~s1"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("uvw"), st.sampled_from("abcd"),
+                          st.sampled_from(["view", "cart", "purchase", "wishlist", "click"]),
+                          st.floats(min_value=0, max_value=60)), min_size=1, max_size=40))
+def test_weights_are_positive_and_serialise_losslessly(rows: list[tuple]) -> None:
+    inter = weight_events(table(rows), BatchConfig(), AS_OF)
+    assert (inter.weight > 0).all()
+    assert len(set(zip(inter.user_index.tolist(), inter.item_index.tolist()))) == inter.weight.size
+    again = Interactions.from_bytes(inter.to_bytes())
+    assert np.array_equal(again.weight, inter.weight)
+    assert again.item_ids.tolist() == inter.item_ids.tolist()
+
+
+def test_no_events_give_empty_interactions() -> None:
+    inter = weight_events(table([("u", "a", "view", 100)]), BatchConfig(training_window_days=7),
+                          AS_OF)
+    assert inter.n_users == 0 and inter.n_items == 0
+    assert timedelta(days=1)  # the window is measured from as_of, not the wall clock
