@@ -16,6 +16,8 @@ key                       default                     meaning
 ``api_burst_limit``       ``200``                     burst, stage and usage plan
 ``log_level``             ``INFO``                    functions' ``LOG_LEVEL``
 ``alarm_email``           (none)                      subscribe this address to the alarms
+``allow_stale_layers``    ``false``                   tests only: accept layers built from an
+                                                      older recs package (synth refuses them)
 ========================  ==========================  ==========================================
 """
 
@@ -151,6 +153,7 @@ class Settings:
     api_burst_limit: int = 200
     log_level: str = "INFO"
     alarm_email: str | None = None
+    allow_stale_layers: bool = False
 
     @classmethod
     def from_context(cls, scope: Construct) -> Settings:
@@ -175,6 +178,7 @@ class Settings:
             api_burst_limit=int(values["api_burst_limit"]),
             log_level=str(values["log_level"]).upper(),
             alarm_email=values["alarm_email"] or None,
+            allow_stale_layers=_bool(values["allow_stale_layers"], "allow_stale_layers"),
         )
 
 
@@ -205,6 +209,7 @@ class RecsStack(Stack):
             [name for spec in resources.FUNCTIONS for name in spec.layers],
             settings.layer_root,
             settings.arch,
+            allow_stale=settings.allow_stale_layers,
         )
         code = lambda_.Code.from_asset(
             str(FUNCTIONS_DIR), exclude=["__pycache__", "*.pyc", ".pytest_cache"]

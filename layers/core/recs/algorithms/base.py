@@ -1,0 +1,414 @@
+"""The one contract every recommender follows, modelled on ``implicit``'s ``RecommenderBase``.
+
+- ``fit(user_items)`` on a CSR users x items matrix of weights.
+- ``recommend(userids, user_items, N, filter_already_liked_items)`` returns ``(ids, scores)``,
+  2-D arrays with one row per user, best first, padded with ``-1`` / ``-inf`` when a user has
+  fewer than ``N`` candidates. ``user_items`` holds one row per entry of ``userids``: models
+  here score from the user's history alone, so any user (even one unseen at fit time) can be
+  scored. A scalar ``userid`` gives 1-D arrays.
+- ``similar_items(itemids, N)`` the same way, for items.
+- ``save(path or file)`` / ``load`` as ``.npz`` with ``allow_pickle=False``: loading a model from
+  S3 runs no code.
+
+Subclasses implement ``_fit``, ``_score`` (a block of users -> a sparse or dense block of
+scores) and ``_similar`` (a block of items -> scores); batching, filtering, top-N selection,
+input checks and persistence live here once.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import IO, Any, ClassVar, Self
+
+import numpy as np
+import scipy.sparse as sp
+
+# Scores of a dense block are kept below this many cells (float32: 64 MB).
+DENSE_CELLS = 1 << 24
+SPARSE_BLOCK_USERS = 2048
+
+
+class RecommenderError(ValueError):
+    """Bad input to a recommender; the message names the mismatch."""
+
+
+class NaNError(RecommenderError):
+    """The input holds NaN or infinite values."""
+
+
+class NotFittedError(RecommenderError):
+    """``recommend`` or ``similar_items`` called before ``fit`` or ``load``."""
+
+
+@dataclass
+class RankedLists:
+    """Variable-length ranked lists in CSR form: row ``r`` is ``items[indptr[r]:indptr[r+1]]``."""
+
+    indptr: np.ndarray  # int64
+    items: np.ndarray  # int32
+    scores: np.ndarray  # float32
+
+    def padded(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """As 2-D ``(ids, scores)`` of width ``n``, padded with -1 / -inf."""
+        rows = self.indptr.size - 1
+        ids = np.full((rows, n), -1, dtype=np.int32)
+        scores = np.full((rows, n), -np.inf, dtype=np.float32)
+        lengths = np.diff(self.indptr)
+        row = np.repeat(np.arange(rows), lengths)
+        col = np.arange(self.items.size) - self.indptr[row]
+        ids[row, col] = self.items
+        scores[row, col] = self.scores
+        return ids, scores
+
+
+def as_csr(matrix: Any, what: str = "user_items") -> sp.csr_matrix:
+    """``matrix`` as float32 CSR, refusing what is not a 2-D sparse matrix or holds NaN/inf."""
+    if not sp.issparse(matrix):
+        raise RecommenderError(
+            f"{what} must be a scipy sparse matrix (CSR, users x items), "
+            f"got {type(matrix).__name__}"
+        )
+    if matrix.ndim != 2:
+        raise RecommenderError(f"{what} must be 2-D, got shape {matrix.shape}")
+    csr = sp.csr_matrix(matrix, dtype=np.float32)
+    if csr.data.size and not np.isfinite(csr.data).all():
+        bad = int(np.count_nonzero(~np.isfinite(csr.data)))
+        raise NaNError(f"{what} holds {bad} NaN or infinite values")
+    return csr
+
+
+def topn_sparse(scores: sp.csr_matrix, n: int) -> RankedLists:
+    """Each row's ``n`` largest stored entries, best first, ties to the lower item index."""
+    scores = sp.csr_matrix(scores)
+    scores.sum_duplicates()
+    rows_n = scores.shape[0]
+    lengths = np.diff(scores.indptr)
+    row = np.repeat(np.arange(rows_n), lengths)
+    if n <= 0 or scores.nnz == 0:
+        return RankedLists(np.zeros(rows_n + 1, np.int64), np.zeros(0, np.int32),
+                           np.zeros(0, np.float32))
+    data, cols = scores.data, scores.indices
+    keep = np.ones(data.size, dtype=bool)
+    long_rows = np.flatnonzero(lengths > n)
+    if long_rows.size:
+        # Prune long rows to candidates at or above their n-th largest value first: the full
+        # sort below then touches about n entries per row, not every co-occurring item.
+        keep = _at_least_nth(scores, long_rows, n)
+    row, cols, data = row[keep], cols[keep], data[keep]
+    order = np.lexsort((cols, -data, row))
+    row, cols, data = row[order], cols[order], data[order]
+    starts = np.searchsorted(row, np.arange(rows_n))
+    rank = np.arange(row.size) - starts[row]
+    top = rank < n
+    row, cols, data = row[top], cols[top], data[top]
+    counts = np.bincount(row, minlength=rows_n)
+    return RankedLists(np.r_[0, np.cumsum(counts)].astype(np.int64), cols.astype(np.int32),
+                       data.astype(np.float32))
+
+
+def _at_least_nth(scores: sp.csr_matrix, long_rows: np.ndarray, n: int) -> np.ndarray:
+    """Mask of entries not below their row's ``n``-th largest value (rows longer than n).
+
+    Rows are grouped by length rounded up to a power of two and padded with ``-inf``, so one
+    ``np.partition`` per group (about 20 at most) finds every row's threshold.
+    """
+    threshold = np.full(scores.shape[0], -np.inf, dtype=np.float32)
+    indptr, data = scores.indptr, scores.data.astype(np.float32, copy=False)
+    lengths = np.diff(indptr)
+    width_of = 1 << np.ceil(np.log2(lengths[long_rows])).astype(np.int64)
+    for width in np.unique(width_of):
+        same = long_rows[width_of == width]
+        cols = np.arange(width)[None, :]
+        idx = indptr[same][:, None] + cols
+        valid = cols < lengths[same][:, None]
+        block = np.where(valid, data[np.where(valid, idx, 0)], -np.inf)
+        threshold[same] = np.partition(block, width - n, axis=1)[:, width - n]
+    row = np.repeat(np.arange(scores.shape[0]), lengths)
+    return data >= threshold[row]
+
+
+def topn_dense(scores: np.ndarray, n: int) -> RankedLists:
+    """Each row's ``n`` largest finite entries of a dense block (``-inf`` = not a candidate)."""
+    rows_n, n_cols = scores.shape
+    n = min(n, n_cols)
+    if n <= 0:
+        return RankedLists(np.zeros(rows_n + 1, np.int64), np.zeros(0, np.int32),
+                           np.zeros(0, np.float32))
+    if n < n_cols:
+        part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    else:
+        part = np.broadcast_to(np.arange(n_cols), (rows_n, n_cols)).copy()
+    values = np.take_along_axis(scores, part, axis=1)
+    # Best first; ties to the lower item index.
+    order = np.lexsort((part, -values), axis=1) if rows_n else part
+    part = np.take_along_axis(part, order, axis=1)
+    values = np.take_along_axis(values, order, axis=1)
+    valid = np.isfinite(values)
+    counts = valid.sum(axis=1)
+    return RankedLists(np.r_[0, np.cumsum(counts)].astype(np.int64),
+                       part[valid].astype(np.int32), values[valid].astype(np.float32))
+
+
+def concat_lists(parts: list[RankedLists]) -> RankedLists:
+    if not parts:
+        return RankedLists(np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
+    counts = np.concatenate([np.diff(p.indptr) for p in parts])
+    return RankedLists(
+        np.r_[0, np.cumsum(counts)].astype(np.int64),
+        np.concatenate([p.items for p in parts]).astype(np.int32),
+        np.concatenate([p.scores for p in parts]).astype(np.float32),
+    )
+
+
+def _mask_out(block: np.ndarray | sp.csr_matrix, mask: sp.csr_matrix | None,
+              filter_items: np.ndarray | None) -> np.ndarray | sp.csr_matrix:
+    """Drop masked (user, item) cells and every ``filter_items`` column from a score block."""
+    if isinstance(block, np.ndarray):
+        if mask is not None and mask.nnz:
+            m = sp.csr_matrix(mask)
+            rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+            block[rows, m.indices] = -np.inf
+        if filter_items is not None and filter_items.size:
+            block[:, filter_items] = -np.inf
+        return block
+    block = sp.csr_matrix(block)
+    if mask is not None and mask.nnz:
+        hit = sp.csr_matrix(mask, dtype=bool).astype(np.float32)
+        block = sp.csr_matrix(block - block.multiply(hit))
+    if filter_items is not None and filter_items.size:
+        keep = np.ones(block.shape[1], dtype=np.float32)
+        keep[filter_items] = 0.0
+        block = sp.csr_matrix(block @ sp.diags(keep))
+    block.eliminate_zeros()
+    return block
+
+
+class Recommender(ABC):
+    """Base of every model; see the module docstring for the contract."""
+
+    name: ClassVar[str] = ""
+    n_items: int = -1
+
+    # ---- what a model implements -------------------------------------------------------
+
+    @abstractmethod
+    def _fit(self, user_items: sp.csr_matrix) -> None: ...
+
+    @abstractmethod
+    def _score(self, user_items: sp.csr_matrix) -> np.ndarray | sp.csr_matrix:
+        """Scores for a block of users (one row each), users x items; absent = no candidate."""
+
+    @abstractmethod
+    def _similar(self, itemids: np.ndarray) -> np.ndarray | sp.csr_matrix:
+        """Scores of every item for a block of query items; the query item is not included."""
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-serialisable; saved with the model."""
+        return {}
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """The fitted state as named arrays."""
+        return {}
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore the fitted state from ``_arrays``' output."""
+
+    def contributors(
+        self, user_items: sp.csr_matrix, rows: np.ndarray, items: np.ndarray
+    ) -> np.ndarray:
+        """For each (row of ``user_items``, recommended item): the history item behind it.
+
+        The default is the user's heaviest history item; models with item neighbours name the
+        history item whose term contributed most.
+        """
+        return _heaviest(user_items, rows)
+
+    # ---- the contract --------------------------------------------------------------------
+
+    def fit(self, user_items: sp.spmatrix) -> Self:
+        x = as_csr(user_items)
+        if x.shape[1] == 0:
+            raise RecommenderError("user_items has no item columns")
+        self.n_items = int(x.shape[1])
+        self._fit(x)
+        return self
+
+    def recommend(
+        self,
+        userids: int | np.ndarray,
+        user_items: sp.spmatrix,
+        N: int = 10,  # noqa: N803 (implicit's name)
+        filter_already_liked_items: bool = True,
+        filter_items: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``N`` items for each user; ``user_items`` has one row per user id."""
+        scalar = np.isscalar(userids)
+        ids = np.atleast_1d(np.asarray(userids))
+        x = self._check_users(ids, user_items)
+        lists = self.rank(x, N, filter_already_liked_items=filter_already_liked_items,
+                          filter_items=filter_items)
+        out_ids, out_scores = lists.padded(N)
+        return (out_ids[0], out_scores[0]) if scalar else (out_ids, out_scores)
+
+    def rank(
+        self,
+        user_items: sp.csr_matrix,
+        n: int,
+        filter_already_liked_items: bool = True,
+        filter_items: np.ndarray | None = None,
+        exclude: sp.csr_matrix | None = None,
+    ) -> RankedLists:
+        """Variable-length top-``n`` lists for every row of ``user_items`` (the batch path).
+
+        ``exclude`` (same shape, nonzero = excluded) drops chosen (user, item) pairs, such as
+        items already bought that are not a repeat-purchase kind.
+        """
+        self._check_fitted()
+        x = as_csr(user_items)
+        if x.shape[1] != self.n_items:
+            raise RecommenderError(
+                f"user_items has {x.shape[1]} item columns but the model was fitted on "
+                f"{self.n_items} items"
+            )
+        if exclude is not None and exclude.shape != x.shape:
+            raise RecommenderError(
+                f"exclude has shape {exclude.shape}, user_items has shape {x.shape}"
+            )
+        filt = None if filter_items is None else self._check_items(filter_items, "filter_items")
+        block_users = self._block_users()
+        parts = []
+        for start in range(0, x.shape[0], block_users):
+            stop = min(start + block_users, x.shape[0])
+            block = x[start:stop]
+            mask = block if filter_already_liked_items else None
+            if exclude is not None:
+                extra = sp.csr_matrix(exclude[start:stop])
+                mask = extra if mask is None else sp.csr_matrix(
+                    abs(mask).astype(bool) + extra.astype(bool))
+            scores = _mask_out(self._score(block), mask, filt)
+            parts.append(topn_dense(scores, n) if isinstance(scores, np.ndarray)
+                         else topn_sparse(scores, n))
+        return concat_lists(parts)
+
+    def similar_items(
+        self, itemids: int | np.ndarray, N: int = 10  # noqa: N803
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``N`` items most similar to each item, best first; the item itself excluded."""
+        self._check_fitted()
+        scalar = np.isscalar(itemids)
+        ids = self._check_items(np.atleast_1d(np.asarray(itemids)), "itemids")
+        parts = []
+        step = max(1, DENSE_CELLS // max(self.n_items, 1))
+        for start in range(0, ids.size, step):
+            block = ids[start:start + step]
+            scores = self._similar(block)
+            if isinstance(scores, np.ndarray):
+                scores = scores.astype(np.float32, copy=True)
+                scores[np.arange(block.size), block] = -np.inf
+                parts.append(topn_dense(scores, N))
+            else:
+                own = sp.csr_matrix(
+                    (np.ones(block.size, np.float32), (np.arange(block.size), block)),
+                    shape=scores.shape)
+                parts.append(topn_sparse(_mask_out(scores, own, None), N))
+        out_ids, out_scores = concat_lists(parts).padded(N)
+        return (out_ids[0], out_scores[0]) if scalar else (out_ids, out_scores)
+
+    def save(self, file: str | os.PathLike[str] | IO[bytes]) -> None:
+        """Write the model as ``.npz`` (no pickled objects)."""
+        self._check_fitted()
+        arrays = self._arrays()
+        np.savez_compressed(file, **_header(self), **arrays)  # type: ignore[arg-type]
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        self.save(buffer)
+        return buffer.getvalue()
+
+    @classmethod
+    def load(cls, file: str | os.PathLike[str] | IO[bytes] | bytes) -> Self:
+        """Read a model written by ``save``; refuses a file of another model class."""
+        model = load_any(file)
+        if not isinstance(model, cls):
+            raise RecommenderError(f"file holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _block_users(self) -> int:
+        return max(1, min(SPARSE_BLOCK_USERS, DENSE_CELLS // max(self.n_items, 1)))
+
+    def _check_fitted(self) -> None:
+        if self.n_items < 0:
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit() or load()")
+
+    def _check_users(self, ids: np.ndarray, user_items: Any) -> sp.csr_matrix:
+        self._check_fitted()
+        if not np.issubdtype(ids.dtype, np.integer):
+            raise RecommenderError(f"userids must be integers, got dtype {ids.dtype}")
+        x = as_csr(user_items)
+        if x.shape[0] != ids.size:
+            raise RecommenderError(
+                f"user_items has {x.shape[0]} rows but {ids.size} userids were given: "
+                "pass one row per user id (user_items[userids])"
+            )
+        return x
+
+    def _check_items(self, ids: np.ndarray, what: str) -> np.ndarray:
+        ids = np.asarray(ids)
+        if ids.size and not np.issubdtype(ids.dtype, np.integer):
+            raise RecommenderError(f"{what} must be integers, got dtype {ids.dtype}")
+        ids = ids.astype(np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.n_items):
+            raise RecommenderError(
+                f"{what} must lie in [0, {self.n_items}), got {ids.min()}..{ids.max()}"
+            )
+        return ids
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+
+def _heaviest(user_items: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
+    x = sp.csr_matrix(user_items)
+    if x.nnz == 0:
+        return np.full(rows.size, -1, dtype=np.int32)
+    best = np.asarray(x.argmax(axis=1)).ravel()
+    empty = np.diff(x.indptr) == 0
+    best[empty] = -1
+    return best[rows].astype(np.int32)
+
+
+def _header(model: Recommender) -> dict[str, np.ndarray]:
+    return {
+        "__class__": np.asarray(model.name),
+        "__params__": np.asarray(json.dumps(model.get_params(), sort_keys=True)),
+        "__n_items__": np.asarray(model.n_items, dtype=np.int64),
+    }
+
+
+def load_any(file: str | os.PathLike[str] | IO[bytes] | bytes) -> Recommender:
+    """Read any model written by ``save``: the class is named in the file."""
+    from recs.algorithms import registry  # the registry imports every model module
+
+    if isinstance(file, bytes | bytearray):
+        file = io.BytesIO(file)
+    elif isinstance(file, str) and not file.endswith(".npz"):
+        file = file + ".npz"
+    with np.load(file, allow_pickle=False) as f:
+        arrays = {key: f[key] for key in f.files}
+    try:
+        name = str(arrays.pop("__class__"))
+        params = json.loads(str(arrays.pop("__params__")))
+        n_items = int(arrays.pop("__n_items__"))
+    except KeyError as exc:
+        raise RecommenderError(f"not a saved recommender: missing {exc}") from exc
+    model = registry.create(name, **params)
+    model.n_items = n_items
+    model._set_arrays(arrays)
+    return model
