@@ -1,0 +1,124 @@
+"""The AWS adapters against moto, and against the limits moto does not enforce."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from recs.exceptions import NotFound, PromotionRefused, StoreError
+from recs.stores.aws import (
+    DynamoModelRegistry,
+    DynamoRecommendationStore,
+    S3ObjectStore,
+    SqsEventQueue,
+)
+from recs.stores.ports import ModelVersion, RecRow
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        for name in ("recs", "registry"):
+            client.create_table(
+                TableName=name, BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                           {"AttributeName": "sk", "KeyType": "RANGE"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                      {"AttributeName": "sk", "AttributeType": "S"}])
+        yield
+
+
+class CountingClient:
+    """Wraps a boto3 client, records batch sizes and fails the first N writes partially."""
+
+    def __init__(self, client: Any, unprocessed_rounds: int = 0) -> None:
+        self.client = client
+        self.batch_sizes: list[int] = []
+        self.unprocessed_rounds = unprocessed_rounds
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+        (table, requests), = RequestItems.items()
+        assert len(requests) <= 25, "DynamoDB refuses more than 25 writes per batch"
+        self.batch_sizes.append(len(requests))
+        if self.unprocessed_rounds:
+            self.unprocessed_rounds -= 1
+            self.client.batch_write_item(RequestItems={table: requests[:1]})
+            return {"UnprocessedItems": {table: requests[1:]}}
+        result: dict[str, Any] = self.client.batch_write_item(RequestItems=RequestItems)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_rows_are_written_in_batches_of_at_most_25_and_read_back(aws: None) -> None:
+    client = CountingClient(boto3.client("dynamodb", region_name=REGION))
+    store = DynamoRecommendationStore("recs", client)
+    rows = [RecRow(f"U#{n}", "v1", [["a", 1.0, "b", "view"]], 1) for n in range(130)]
+    assert store.write(rows) == 130
+    assert max(client.batch_sizes) == 25 and sum(client.batch_sizes) == 130
+    found = store.get_many([f"U#{n}" for n in range(130)] + ["U#missing"], "v1")
+    assert len(found) == 130 and found["U#7"] == [["a", 1.0, "b", "view"]]
+    assert store.get_many(["U#7"], "v2") == {}
+
+
+def test_unprocessed_items_are_retried_until_written(aws: None) -> None:
+    client = CountingClient(boto3.client("dynamodb", region_name=REGION), unprocessed_rounds=2)
+    store = DynamoRecommendationStore("recs", client)
+    assert store.write([RecRow(f"I#{n}", "v1", [], 1) for n in range(10)]) == 10
+    assert len(store.get_many([f"I#{n}" for n in range(10)], "v1")) == 10
+
+
+def test_the_registry_promotes_with_one_conditional_write(aws: None) -> None:
+    registry = DynamoModelRegistry("registry")
+    assert registry.live_version() is None
+    for version in ("v1", "v2", "v3"):
+        registry.put_version(ModelVersion(version, "exported", "now", counts={"rows": 3}))
+    registry.promote("v1", None, "t1")
+    registry.promote("v2", "v1", "t2")
+    with pytest.raises(PromotionRefused):
+        registry.promote("v3", "v1", "t3")  # somebody else moved the pointer
+    with pytest.raises(PromotionRefused):
+        registry.promote("v9", "v2", "t3")  # unknown version
+    assert registry.live_version() == "v2"
+    statuses = {v.version: v.status for v in registry.list_versions()}
+    assert statuses == {"v1": "archived", "v2": "live", "v3": "exported"}
+    assert registry.get_version("v2").promoted_at == "t2"  # type: ignore[union-attr]
+
+
+def test_s3_objects_round_trip_and_a_missing_key_is_not_found(aws: None) -> None:
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket="data")
+    store = S3ObjectStore("data")
+    store.put("events/dt=2026-11-20/a.parquet", b"x")
+    assert store.list("events/") == ["events/dt=2026-11-20/a.parquet"]
+    assert store.get("events/dt=2026-11-20/a.parquet") == b"x"
+    with pytest.raises(NotFound):
+        store.get("nope")
+
+
+def test_sqs_sends_every_body_in_batches(aws: None) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    SqsEventQueue(url).send([f"m{n}" for n in range(23)])
+    bodies = []
+    for _ in range(10):
+        bodies += [m["Body"] for m in sqs.receive_message(QueueUrl=url,
+                                                          MaxNumberOfMessages=10).get(
+            "Messages", [])]
+    assert sorted(bodies) == sorted(f"m{n}" for n in range(23))
+
+
+def test_a_missing_table_is_a_store_error(aws: None) -> None:
+    with pytest.raises(StoreError):
+        DynamoRecommendationStore("no-such-table").get_many(["U#1"], "v1")
