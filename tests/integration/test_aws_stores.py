@@ -47,7 +47,7 @@ class CountingClient:
         self.batch_sizes: list[int] = []
         self.unprocessed_rounds = unprocessed_rounds
 
-    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
         (table, requests), = RequestItems.items()
         assert len(requests) <= 25, "DynamoDB refuses more than 25 writes per batch"
         self.batch_sizes.append(len(requests))

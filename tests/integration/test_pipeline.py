@@ -99,7 +99,7 @@ def test_a_failed_batch_leaves_the_live_model_serving(cloud: Any) -> None:
     first = ingest_and_train(cloud)
     failed = cloud.run_batch("not-a-date")
     assert failed["status"] == "FAILED" and failed["error"] == "BatchFailed"
-    status, answer = call(cloud, "api", load_event("api_get_model_status.json"))
+    _status, answer = call(cloud, "api", load_event("api_get_model_status.json"))
     assert answer["live_version"] == first["version"]
     assert call(cloud, "api", load_event("api_get_recommendations.json"))[1]["items"][0][
         "item_id"] == "lamb"

@@ -26,7 +26,8 @@ def table(rows: list[tuple]) -> pa.Table:
         "session_id": pa.array([None] * len(rows), pa.string()),
         "item_id": [r[1] for r in rows],
         "event_type": [r[2] for r in rows],
-        "ts": pa.array([AS_OF - 1 - int(r[3] * DAY_MS) for r in rows], pa.timestamp("ms", tz="UTC")),
+        "ts": pa.array([AS_OF - 1 - int(r[3] * DAY_MS) for r in rows],
+                       pa.timestamp("ms", tz="UTC")),
         "category": pa.array([r[4] if len(r) > 4 else None for r in rows], pa.string()),
     })
 
@@ -100,7 +101,8 @@ def test_anonymous_sessions_are_users_of_their_own() -> None:
 def test_weights_are_positive_and_serialise_losslessly(rows: list[tuple]) -> None:
     inter = weight_events(table(rows), BatchConfig(), AS_OF)
     assert (inter.weight > 0).all()
-    assert len(set(zip(inter.user_index.tolist(), inter.item_index.tolist()))) == inter.weight.size
+    pairs = set(zip(inter.user_index.tolist(), inter.item_index.tolist(), strict=True))
+    assert len(pairs) == inter.weight.size
     again = Interactions.from_bytes(inter.to_bytes())
     assert np.array_equal(again.weight, inter.weight)
     assert again.item_ids.tolist() == inter.item_ids.tolist()

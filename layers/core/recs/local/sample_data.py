@@ -113,7 +113,9 @@ def generate(
     return events
 
 
-def _visit(rng: random.Random, pool: list[SampleItem], weights: list[float]) -> Iterator[SampleItem]:
+def _visit(
+    rng: random.Random, pool: list[SampleItem], weights: list[float]
+) -> Iterator[SampleItem]:
     seen: set[str] = set()
     for _ in range(rng.randint(1, 5)):
         item = rng.choices(pool, weights=weights)[0]
