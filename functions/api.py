@@ -14,11 +14,13 @@ from recs import wiring
 from recs.exceptions import RecsError
 from recs.http import error_response, method_not_allowed_or_not_found, validation_response
 from recs.serving.service import RecommendationService
+from recs.serving.settings import ServingConfig
 
 logger = Logger(service="recs")
 app = APIGatewayRestResolver(enable_validation=True)
 app.enable_swagger(path="/swagger", title="recs: product recommendations", version="0.1.0")
-service = RecommendationService(wiring.recommendation_store(), wiring.model_registry())
+service = RecommendationService(wiring.serving_reader(), wiring.model_registry(),
+                                ServingConfig.from_env())
 
 NumItems = Annotated[int, Query(ge=1, le=100, description="How many items to return (1-100)")]
 Id = Annotated[str | None, Query(min_length=1, max_length=256)]

@@ -1,4 +1,4 @@
-"""Ingest function: POST /events validates a batch and enqueues the accepted events."""
+"""Ingest function: POST /events (behaviour events) and PUT /items (catalog upserts)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,41 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from recs import wiring
+from recs import catalog, wiring
 from recs.exceptions import RecsError
 from recs.http import error_response, json_response, method_not_allowed_or_not_found
-from recs.ingest import ingest, parse_body
+from recs.ingest import ingest, now_ms, parse_body
 
 logger = Logger(service="recs")
 app = APIGatewayRestResolver()
 queue = wiring.event_queue()
+realtime = wiring.realtime_store()
+objects = wiring.object_store()
 
 
 @app.post("/events")
 def post_events() -> Response:
     events = parse_body(app.current_event.body)
-    result = ingest(events, queue)
+    result = ingest(events, queue, realtime)
     logger.info("ingested", extra={"accepted": result.accepted,
                                    "rejected": len(result.rejected)})
-    # 200 when all were accepted, 207 when some were rejected, 400 when none were.
-    status = 200 if not result.rejected else (207 if result.accepted else 400)
-    return json_response(status, result.to_dict())
+    return json_response(_status(result.accepted, len(result.rejected)), result.to_dict())
+
+
+@app.put("/items")
+def put_items() -> Response:
+    items = parse_body(app.current_event.body, key="items", limit=catalog.MAX_ITEMS)
+    now = now_ms()
+    result = catalog.validate_items(items, now)
+    catalog.apply(result.accepted, objects, realtime, now)
+    logger.info("catalog updated", extra={"accepted": len(result.accepted),
+                                          "rejected": len(result.rejected)})
+    return json_response(_status(len(result.accepted), len(result.rejected)), result.to_dict())
+
+
+def _status(accepted: int, rejected: int) -> int:
+    """200 when all were accepted, 207 when some were rejected, 400 when none were."""
+    return 200 if not rejected else (207 if accepted else 400)
 
 
 @app.exception_handler(RecsError)

@@ -30,7 +30,7 @@ def test_rice_milk_lamb_known_answer(cloud: Any) -> None:
     assert status == 200
     assert answer["items"][0]["item_id"] == "lamb"
     assert answer["items"][0]["reason"] in ("Because you bought rice", "Because you bought milk")
-    assert answer["tiers"][0] == "personalised"
+    assert answer["tiers"][0] in ("session", "personalised")
     assert answer["model_version"] == output["version"]
 
     status, similar = call(cloud, "api", load_event("api_get_similar.json"))

@@ -22,7 +22,7 @@ def queued_events(queue: MemoryEventQueue) -> list[dict]:
 def test_three_events_one_bad_gives_two_accepted_one_rejected_with_its_field() -> None:
     queue = MemoryEventQueue()
     bad = {**event("A", "milk"), "event_type": "teleport"}
-    result = ingest([event("A", "rice"), bad, event("C", "rice")], queue, NOW)
+    result = ingest([event("A", "rice"), bad, event("C", "rice")], queue, now=NOW)
     answer = result.to_dict()
     assert answer["accepted"] == 2 and answer["rejected"] == 1
     assert answer["errors"] == [
@@ -36,7 +36,7 @@ def test_three_events_one_bad_gives_two_accepted_one_rejected_with_its_field() -
 def test_a_repeated_event_id_in_one_batch_is_accepted_once() -> None:
     queue = MemoryEventQueue()
     first = event("A", "rice")
-    result = ingest([first, dict(first)], queue, NOW)
+    result = ingest([first, dict(first)], queue, now=NOW)
     assert (result.accepted, result.duplicates) == (2, 1)
     assert len(queued_events(queue)) == 1
 
@@ -44,7 +44,7 @@ def test_a_repeated_event_id_in_one_batch_is_accepted_once() -> None:
 def test_each_message_holds_one_date_partition() -> None:
     queue = MemoryEventQueue()
     events = [event("A", f"i{n}", at=DAY0 - timedelta(days=n % 3)) for n in range(250)]
-    ingest(events, queue, NOW)
+    ingest(events, queue, now=NOW)
     for body in queue.messages:
         message = json.loads(body)
         assert len(message["events"]) <= 100

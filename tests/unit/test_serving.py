@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from recs.exceptions import StoreError
 from recs.serving.service import RecommendationService, category_keys
-from recs.stores.memory import MemoryModelRegistry, MemoryRecommendationStore
+from recs.serving.settings import ServingConfig
+from recs.stores.memory import (
+    MemoryModelRegistry,
+    MemoryRealtimeStore,
+    MemoryRecommendationStore,
+    MemoryServingReader,
+)
 from recs.stores.ports import ModelVersion, RecRow
 
 V = "20261121-abc"
 
 
-def service_with(rows: list[RecRow], live: str | None = V) -> RecommendationService:
+def service_with(rows: list[RecRow], live: str | None = V,
+                 realtime: MemoryRealtimeStore | None = None,
+                 config: ServingConfig | None = None) -> RecommendationService:
     store = MemoryRecommendationStore()
     store.write(rows)
     registry = MemoryModelRegistry()
     if live:
         registry.put_version(ModelVersion(live, "exported", "2026-11-21T03:00:00"))
         registry.promote(live, None, "2026-11-21T03:05:00")
-    return RecommendationService(store, registry)
+    reader = MemoryServingReader(store, realtime or MemoryRealtimeStore())
+    return RecommendationService(reader, registry, config or ServingConfig(new_arrival_share=0))
 
 
 TRENDING = RecRow("POP#global", V, [["bread", 9.0, None, "trending"],
@@ -68,8 +77,8 @@ def test_trending_in_a_category_falls_back_to_its_parent_then_global() -> None:
     assert result.tiers == ["category_trending", "trending"]
 
 
-class FailingStore(MemoryRecommendationStore):
-    def get_many(self, keys, version):  # type: ignore[no-untyped-def]
+class FailingReader:
+    def read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise StoreError("dynamodb timed out")
 
 
@@ -77,7 +86,7 @@ def test_a_failing_table_gives_an_empty_answer_not_an_error() -> None:
     registry = MemoryModelRegistry()
     registry.put_version(ModelVersion(V, "exported", "now"))
     registry.promote(V, None, "now")
-    result = RecommendationService(FailingStore(), registry).for_user("C", None, 5)
+    result = RecommendationService(FailingReader(), registry).for_user("C", None, 5)
     assert result.items == [] and result.model_version == V
 
 
@@ -87,7 +96,8 @@ def test_the_live_pointer_is_cached_for_its_ttl() -> None:
     for version in ("v1", "v2"):
         registry.put_version(ModelVersion(version, "exported", "now"))
     registry.promote("v1", None, "now")
-    service = RecommendationService(MemoryRecommendationStore(), registry, pointer_ttl_s=30,
+    reader = MemoryServingReader(MemoryRecommendationStore(), MemoryRealtimeStore())
+    service = RecommendationService(reader, registry, ServingConfig(pointer_ttl_s=30),
                                     clock=lambda: clock[0])
     assert service.live_version() == "v1"
     registry.promote("v2", "v1", "now")

@@ -8,13 +8,16 @@ the messages that belong to it.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from recs.events import Event, event_date, validate_event
-from recs.exceptions import PayloadTooLarge, ValidationError
-from recs.stores.ports import EventQueue
+from recs.exceptions import PayloadTooLarge, StoreError, ValidationError
+from recs.stores.ports import EventQueue, RealtimeStore
+
+logger = logging.getLogger(__name__)
 
 MAX_EVENTS = 500
 MAX_BODY_BYTES = 1_000_000
@@ -44,10 +47,14 @@ class IngestResult:
         }
 
 
-def parse_body(body: str | bytes | None) -> list[Any]:
-    """The ``events`` list of a request body, or an error naming what is wrong with it."""
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def parse_body(body: str | bytes | None, key: str = "events", limit: int = MAX_EVENTS) -> list[Any]:
+    """The ``key`` list of a request body, or an error naming what is wrong with it."""
     if body is None or body in ("", b""):
-        raise ValidationError("body", 'is empty; send {"events": [...]}')
+        raise ValidationError("body", f'is empty; send {{"{key}": [...]}}')
     size = len(body.encode() if isinstance(body, str) else body)
     if size > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body is {size} bytes; the limit is {MAX_BODY_BYTES}")
@@ -55,21 +62,30 @@ def parse_body(body: str | bytes | None) -> list[Any]:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationError("body", f"is not valid JSON ({exc})") from exc
-    if not isinstance(payload, dict) or "events" not in payload:
-        raise ValidationError("events", 'is required: send {"events": [...]}')
-    events = payload["events"]
-    if not isinstance(events, list):
-        raise ValidationError("events", "must be a list")
-    if not events:
-        raise ValidationError("events", "must not be empty")
-    if len(events) > MAX_EVENTS:
-        raise PayloadTooLarge(f"{len(events)} events in one request; the limit is {MAX_EVENTS}")
-    return events
+    if not isinstance(payload, dict) or key not in payload:
+        raise ValidationError(key, f'is required: send {{"{key}": [...]}}')
+    entries = payload[key]
+    if not isinstance(entries, list):
+        raise ValidationError(key, "must be a list")
+    if not entries:
+        raise ValidationError(key, "must not be empty")
+    if len(entries) > limit:
+        raise PayloadTooLarge(f"{len(entries)} {key} in one request; the limit is {limit}")
+    return entries
 
 
-def ingest(raw_events: list[Any], queue: EventQueue, now_ms: int | None = None) -> IngestResult:
-    """Validate, deduplicate within the batch, and enqueue; raises only if enqueueing fails."""
-    now = int(time.time() * 1000) if now_ms is None else now_ms
+def ingest(
+    raw_events: list[Any],
+    queue: EventQueue,
+    realtime: RealtimeStore | None = None,
+    now: int | None = None,
+) -> IngestResult:
+    """Validate, deduplicate within the batch, enqueue, then update the realtime store.
+
+    Raises only if enqueueing fails: the queue is the durable record. The realtime store is
+    best effort (a failure there costs freshness, not data), so it is written second.
+    """
+    now = int(time.time() * 1000) if now is None else now
     result = IngestResult()
     by_date: dict[str, list[Event]] = {}
     seen: set[str] = set()
@@ -97,4 +113,33 @@ def ingest(raw_events: list[Any], queue: EventQueue, now_ms: int | None = None) 
     ]
     if messages:
         queue.send(messages)
+    if realtime is not None:
+        record_recent(realtime, [e for events in by_date.values() for e in events], now)
     return result
+
+
+def shopper_keys(event: Event) -> list[str]:
+    """The realtime keys an event updates: the user's, and the session's."""
+    keys = []
+    if event.get("user_id"):
+        keys.append(f"U#{event['user_id']}")
+    if event.get("session_id"):
+        keys.append(f"S#{event['session_id']}")
+    return keys
+
+
+def record_recent(realtime: RealtimeStore, events: list[Event], now_ms: int) -> None:
+    recent: dict[str, list[tuple[str, str, int]]] = {}
+    shown: dict[str, list[str]] = {}
+    for event in sorted(events, key=lambda e: e["ts"]):
+        for key in shopper_keys(event):
+            if event["event_type"] == "impression":
+                shown.setdefault(key, []).append(event["item_id"])
+            else:
+                recent.setdefault(key, []).append(
+                    (event["item_id"], event["event_type"], event["ts"]))
+    for key in sorted(recent.keys() | shown.keys()):
+        try:
+            realtime.record(key, recent.get(key, []), shown.get(key, []), now_ms)
+        except StoreError as exc:
+            logger.warning("realtime update skipped for %s: %s", key, exc)

@@ -70,7 +70,7 @@ STATE_MACHINE_NAME = "recs-nightly-batch"
 API = FunctionSpec("api", "api", ("core",), memory_mb=1024, timeout_s=10,
                    env=(RECOMMENDATIONS.env_var, REGISTRY.env_var, REALTIME.env_var))
 INGEST = FunctionSpec("ingest", "ingest", ("core",), memory_mb=512, timeout_s=10,
-                      env=(QUEUE_ENV, REALTIME.env_var))
+                      env=(QUEUE_ENV, REALTIME.env_var, BUCKET_ENV))
 LANDER = FunctionSpec("lander", "lander", ("core", "arrow"), memory_mb=1024, timeout_s=120,
                       env=(BUCKET_ENV,))
 WEIGHT = FunctionSpec("weight", "weight", ("core", "arrow"), memory_mb=3008, timeout_s=900,

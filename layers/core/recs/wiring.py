@@ -11,7 +11,9 @@ from recs.config import required_env
 from recs.stores.aws import (
     BATCH_CONFIG,
     DynamoModelRegistry,
+    DynamoRealtimeStore,
     DynamoRecommendationStore,
+    DynamoServingReader,
     S3ObjectStore,
     SqsEventQueue,
 )
@@ -36,3 +38,12 @@ def recommendation_store(*, batch: bool = False) -> DynamoRecommendationStore:
 
 def model_registry() -> DynamoModelRegistry:
     return DynamoModelRegistry(required_env(resources.REGISTRY.env_var))
+
+
+def realtime_store() -> DynamoRealtimeStore:
+    return DynamoRealtimeStore(required_env(resources.REALTIME.env_var))
+
+
+def serving_reader() -> DynamoServingReader:
+    return DynamoServingReader(required_env(resources.RECOMMENDATIONS.env_var),
+                               required_env(resources.REALTIME.env_var))

@@ -25,3 +25,7 @@ def similar_to(item_title: str) -> str:
 
 def trending(category: str | None = None) -> str:
     return f"Trending in {category}" if category else "Trending now"
+
+
+def new_arrival(category: str | None = None) -> str:
+    return f"New in {category}" if category else "New arrival"

@@ -1,27 +1,34 @@
-"""Recommendations for a request, filled tier by tier, never failing for want of data.
+"""Recommendations for a request, filled tier by tier, filtered, never failing for want of data.
 
-Tiers: personalised (the user's or session's precomputed list), then category trending, then
-global trending. Reads are one batch get per request after the live version pointer, which is
-cached for ``pointer_ttl_s``. A store that errors or times out is treated as empty, so the
-shopper gets trending items instead of an error.
+Tiers, best first: session (the shopper's last events x item neighbours, so an event changes
+the very next answer), personalised (the nightly list), category trending, global trending;
+a share of the slots goes to new arrivals. Filters drop what the shopper bought (outside
+repeat-purchase categories), unavailable items, items shown many times without engagement,
+and cap each category's share of a list.
+
+Round trips: the live pointer is cached; then one BatchGetItem over both tables (lists,
+shopper state, catalog state) and, only when the shopper has recent events, a second for
+those items' neighbours. A store that errors or times out counts as empty.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from recs.exceptions import StoreError
 from recs.ids import recommendation_id
 from recs.serving import reasons
-from recs.stores.ports import ModelRegistry, RecommendationStore
+from recs.serving.settings import ServingConfig
+from recs.stores.ports import CatalogState, ModelRegistry, RealtimeState, ServingReader
 
 logger = logging.getLogger(__name__)
 
 GLOBAL_TRENDING = "POP#global"
+ENGAGED = frozenset({"view", "click", "cart", "purchase", "wishlist"})
 
 
 @dataclass
@@ -30,6 +37,7 @@ class RecommendedItem:
     score: float
     reason: str
     tier: str
+    recommendation_id: str = ""
 
 
 @dataclass
@@ -38,6 +46,10 @@ class RecommendationList:
     tiers: list[str]
     model_version: str | None
     recommendation_id: str = field(default_factory=recommendation_id)
+
+    def __post_init__(self) -> None:
+        for item in self.items:
+            item.recommendation_id = f"{self.recommendation_id}.{item.tier}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +60,26 @@ class RecommendationList:
         }
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One item of a stored list: ``[item, score, because, event, category, title, b_title]``
+    (older rows have only the first four)."""
+
+    item_id: str
+    score: float
+    because: str | None
+    event: str
+    category: str | None
+    title: str | None
+    because_title: str | None
+
+    @classmethod
+    def parse(cls, raw: Sequence[Any]) -> Entry:
+        padded = list(raw) + [None] * (7 - len(raw))
+        return cls(str(padded[0]), float(padded[1] or 0.0), padded[2], padded[3] or "view",
+                   padded[4] or None, padded[5] or None, padded[6] or None)
+
+
 def category_keys(category: str | None) -> list[str]:
     """``POP#C#a/b``, then ``POP#C#a``: a thin category falls back to its parent."""
     if not category:
@@ -56,17 +88,25 @@ def category_keys(category: str | None) -> list[str]:
     return [f"POP#C#{'/'.join(parts[:depth])}" for depth in range(len(parts), 0, -1)]
 
 
+def in_category(item_category: str | None, wanted: str | None) -> bool:
+    if not wanted:
+        return True
+    wanted = wanted.strip("/")
+    return bool(item_category) and (
+        item_category == wanted or item_category.startswith(wanted + "/"))  # type: ignore[union-attr]
+
+
 class RecommendationService:
     def __init__(
         self,
-        recommendations: RecommendationStore,
+        reader: ServingReader,
         registry: ModelRegistry,
-        pointer_ttl_s: float = 30.0,
+        config: ServingConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.recommendations = recommendations
+        self.reader = reader
         self.registry = registry
-        self.pointer_ttl_s = pointer_ttl_s
+        self.config = config or ServingConfig()
         self.clock = clock
         self._live: str | None = None
         self._live_read_at = float("-inf")
@@ -74,7 +114,7 @@ class RecommendationService:
     # -- the live model pointer -------------------------------------------------------------
     def live_version(self) -> str | None:
         now = self.clock()
-        if now - self._live_read_at >= self.pointer_ttl_s:
+        if now - self._live_read_at >= self.config.pointer_ttl_s:
             try:
                 self._live = self.registry.live_version()
                 self._live_read_at = now
@@ -82,14 +122,17 @@ class RecommendationService:
                 logger.warning("live pointer unavailable, keeping %s: %s", self._live, exc)
         return self._live
 
-    def _lists(self, keys: Sequence[str], version: str | None) -> dict[str, list[list[Any]]]:
-        if version is None:
-            return {}
+    def _read(
+        self, list_keys: Sequence[str], version: str | None, shoppers: Sequence[str] = (),
+        catalog: bool = False,
+    ) -> tuple[dict[str, list[Entry]], dict[str, RealtimeState], CatalogState]:
         try:
-            return self.recommendations.get_many(keys, version)
+            lists, states, state = self.reader.read(list_keys, version, shoppers, catalog)
         except StoreError as exc:
-            logger.warning("recommendation lists unavailable, falling back: %s", exc)
-            return {}
+            logger.warning("serving stores unavailable, falling back: %s", exc)
+            return {}, {}, CatalogState()
+        parsed = {key: [Entry.parse(raw) for raw in entries] for key, entries in lists.items()}
+        return parsed, states, state or CatalogState()
 
     # -- routes -----------------------------------------------------------------------------
     def for_user(
@@ -97,47 +140,117 @@ class RecommendationService:
         category: str | None = None,
     ) -> RecommendationList:
         version = self.live_version()
-        personal = ([f"U#{user_id}"] if user_id else []) + (
-            [f"S#{session_id}"] if session_id else []
-        )
+        shoppers = ([f"U#{user_id}"] if user_id else []) + (
+            [f"S#{session_id}"] if session_id else [])
         popular = [*category_keys(category), GLOBAL_TRENDING]
-        lists = self._lists(personal + popular, version)
-        builder = _Builder(num_items)
-        for key in personal:
-            for item_id, score, because_item, event in lists.get(key, []):
-                builder.add(item_id, score, reasons.because(event, because_item), "personalised")
-        self._add_trending(builder, lists, popular)
+        lists, states, catalog = self._read(shoppers + popular, version, shoppers, catalog=True)
+        recent = sorted((e for s in states.values() for e in s.recent), key=lambda e: e[2])
+        shown = [item for s in states.values() for item in s.shown]
+
+        builder = _Builder(num_items, self.config.max_per_category, category,
+                           exclude=catalog.unavailable | self._bought(recent, lists)
+                           | self._overshown(shown, recent))
+        arrivals = [a for a in catalog.new_arrivals
+                    if a[0] not in builder.seen and in_category(a[2], category)]
+        builder.reserve(min(int(num_items * self.config.new_arrival_share), len(arrivals)))
+        session = self._session(recent, version)
+        for _ in range(2):  # the second pass fills slots the new arrivals left empty
+            for tier, entries in (("session", session),
+                                  *(("personalised", lists.get(k, [])) for k in shoppers)):
+                for entry in entries:
+                    reason = reasons.because(entry.event,
+                                             entry.because_title or entry.because or "")
+                    builder.add(entry, reason, tier)
+            self._add_trending(builder, lists, popular)
+            builder.reserve(0)
+            self._add_new_arrivals(builder, arrivals)
         return builder.result(version)
 
     def similar(self, item_id: str, num_items: int) -> RecommendationList:
         version = self.live_version()
-        lists = self._lists([f"I#{item_id}", GLOBAL_TRENDING], version)
-        builder = _Builder(num_items, exclude={item_id})
-        for neighbour, score, _, _ in lists.get(f"I#{item_id}", []):
-            builder.add(neighbour, score, reasons.similar_to(item_id), "similar")
+        lists, _, catalog = self._read([f"I#{item_id}", GLOBAL_TRENDING], version, catalog=True)
+        builder = _Builder(num_items, max_per_category=None, category=None,
+                           exclude=catalog.unavailable | {item_id})
+        for entry in lists.get(f"I#{item_id}", []):
+            title = entry.because_title or item_id
+            builder.add(entry, reasons.similar_to(title), "similar")
         self._add_trending(builder, lists, [GLOBAL_TRENDING])
         return builder.result(version)
 
     def trending(self, category: str | None, num_items: int) -> RecommendationList:
         version = self.live_version()
         keys = [*category_keys(category), GLOBAL_TRENDING]
-        builder = _Builder(num_items)
-        self._add_trending(builder, self._lists(keys, version), keys)
+        lists, _, catalog = self._read(keys, version, catalog=True)
+        builder = _Builder(num_items, max_per_category=None, category=None,
+                           exclude=catalog.unavailable)
+        self._add_trending(builder, lists, keys)
         return builder.result(version)
 
-    def _add_trending(
-        self, builder: _Builder, lists: dict[str, list[list[Any]]], keys: Sequence[str]
-    ) -> None:
+    # -- tiers ------------------------------------------------------------------------------
+    def _session(self, recent: list[tuple[str, str, int]], version: str | None) -> list[Entry]:
+        """Neighbours of the shopper's latest items, newer and stronger events weighing more."""
+        if not recent or not version:
+            return []
+        weights: dict[str, tuple[float, str]] = {}
+        for rank, (item, event, _) in enumerate(reversed(recent)):
+            weight = max(self.config.event_weights.get(event, 0.0), 0.0) * (
+                self.config.session_decay ** rank)
+            if weight > 0 and (item not in weights or weights[item][0] < weight):
+                weights[item] = (weight, event)
+            if len(weights) >= self.config.session_items:
+                break
+        if not weights:
+            return []
+        lists, _, _ = self._read([f"I#{item}" for item in weights], version)
+        scores: dict[str, float] = {}
+        best: dict[str, tuple[float, Entry, str]] = {}
+        for source, (weight, event) in weights.items():
+            for entry in lists.get(f"I#{source}", []):
+                contribution = weight * entry.score
+                scores[entry.item_id] = scores.get(entry.item_id, 0.0) + contribution
+                if entry.item_id not in best or best[entry.item_id][0] < contribution:
+                    best[entry.item_id] = (contribution, entry, event)
+        ranked = sorted(scores, key=lambda i: (-scores[i], i))
+        return [
+            Entry(item, round(scores[item], 4), best[item][1].because, best[item][2],
+                  best[item][1].category, best[item][1].title, best[item][1].because_title)
+            for item in ranked if item not in weights
+        ]
+
+    def _bought(self, recent: Iterable[tuple[str, str, int]],
+                lists: dict[str, list[Entry]]) -> set[str]:
+        categories = {e.item_id: e.category for entries in lists.values() for e in entries}
+        return {item for item, event, _ in recent
+                if event == "purchase" and not self.config.is_repeat_purchase(
+                    categories.get(item))}
+
+    def _overshown(self, shown: list[str], recent: list[tuple[str, str, int]]) -> set[str]:
+        engaged = {item for item, event, _ in recent if event in ENGAGED}
+        counts: dict[str, int] = {}
+        for item in shown:
+            counts[item] = counts.get(item, 0) + 1
+        return {item for item, n in counts.items()
+                if n >= self.config.max_impressions and item not in engaged}
+
+    def _add_trending(self, builder: _Builder, lists: dict[str, list[Entry]],
+                      keys: Sequence[str]) -> None:
         for key in keys:
-            if builder.full:
-                return
             if key == GLOBAL_TRENDING:
                 tier, reason = "trending", reasons.trending()
             else:
-                category = key[len("POP#C#"):]
-                tier, reason = "category_trending", reasons.trending(category)
-            for item_id, score, _, _ in lists.get(key, []):
-                builder.add(item_id, score, reason, tier)
+                tier, reason = "category_trending", reasons.trending(key[len("POP#C#"):])
+            for entry in lists.get(key, []):
+                if builder.full:
+                    return
+                builder.add(entry, reason, tier)
+
+    def _add_new_arrivals(self, builder: _Builder, arrivals: list[list[Any]]) -> None:
+        """Newest first, those in categories the list already shows ahead of the rest."""
+        shown_categories = builder.categories()
+        ranked = sorted(arrivals, key=lambda a: (a[2] not in shown_categories, -(a[1] or 0)))
+        for item_id, _, item_category, title in ranked:
+            entry = Entry(item_id, 0.0, None, "new", item_category, title, None)
+            builder.add(entry, reasons.new_arrival(item_category), "new_arrival")
 
     def status(self) -> dict[str, Any]:
         try:
@@ -161,23 +274,41 @@ class RecommendationService:
 
 
 class _Builder:
-    """Collects items tier by tier, skipping duplicates, until the list is full."""
+    """Collects items tier by tier: no duplicates, no excluded items, a cap per category,
+    and optionally some slots held back for a later tier."""
 
-    def __init__(self, size: int, exclude: set[str] | None = None) -> None:
+    def __init__(self, size: int, max_per_category: int | None, category: str | None,
+                 exclude: set[str] | None = None) -> None:
         self.size = size
+        self.max_per_category = max_per_category
+        self.category = category
         self.items: list[RecommendedItem] = []
         self.seen: set[str] = set(exclude or ())
+        self.per_category: dict[str, int] = {}
         self.tiers: list[str] = []
+        self.held_back = 0
 
     @property
     def full(self) -> bool:
-        return len(self.items) >= self.size
+        return len(self.items) >= self.size - self.held_back
 
-    def add(self, item_id: str, score: float, reason: str, tier: str) -> None:
-        if self.full or item_id in self.seen:
+    def reserve(self, slots: int) -> None:
+        self.held_back = slots
+
+    def categories(self) -> set[str | None]:
+        return set(self.per_category)
+
+    def add(self, entry: Entry, reason: str, tier: str) -> None:
+        if self.full or entry.item_id in self.seen:
             return
-        self.seen.add(item_id)
-        self.items.append(RecommendedItem(item_id, float(score), reason, tier))
+        if not in_category(entry.category, self.category):
+            return
+        if entry.category and self.max_per_category is not None:
+            if self.per_category.get(entry.category, 0) >= self.max_per_category:
+                return
+            self.per_category[entry.category] = self.per_category.get(entry.category, 0) + 1
+        self.seen.add(entry.item_id)
+        self.items.append(RecommendedItem(entry.item_id, float(entry.score), reason, tier))
         if tier not in self.tiers:
             self.tiers.append(tier)
 

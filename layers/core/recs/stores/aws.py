@@ -17,7 +17,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from recs.exceptions import NotFound, PromotionRefused, StoreError
-from recs.stores.ports import ModelVersion, RecRow
+from recs.stores.memory import NEW_ARRIVALS_LIMIT, RECENT_LIMIT, SHOWN_LIMIT, merge_new_arrivals
+from recs.stores.ports import CatalogState, ModelVersion, RealtimeState, RecRow
 
 DYNAMO_BATCH_WRITE = 25
 DYNAMO_BATCH_GET = 100
@@ -298,3 +299,161 @@ def _version_from_item(item: dict[str, Any]) -> ModelVersion:
     data["status"] = item["status"]["S"]
     data["promoted_at"] = item.get("promoted_at", {}).get("S", "")
     return ModelVersion.from_dict(data)
+
+
+UNAVAILABLE_KEY = "CATALOG#UNAVAILABLE"
+NEW_ARRIVALS_KEY = "CATALOG#NEW"
+REALTIME_TTL_S = 28 * 86_400
+
+
+class DynamoRealtimeStore:
+    """Shoppers' recent events as DynamoDB lists appended in place (one write per shopper)."""
+
+    def __init__(self, table: str, client: Any = None) -> None:
+        self.table = table
+        self.client = client or boto3.client("dynamodb", config=READ_PATH_CONFIG)
+
+    def record(self, key: str, recent: Sequence[tuple[str, str, int]], shown: Sequence[str],
+               now_ms: int) -> None:
+        values = {
+            ":empty": {"L": []},
+            ":recent": {"L": [{"S": f"{item}\t{event}\t{ts}"} for item, event, ts in recent]},
+            ":shown": {"L": [{"S": item} for item in shown]},
+            ":ttl": {"N": str(now_ms // 1000 + REALTIME_TTL_S)},
+        }
+        try:
+            result = self.client.update_item(
+                TableName=self.table, Key={"pk": {"S": key}},
+                UpdateExpression="SET recent = list_append(if_not_exists(recent, :empty), "
+                                 ":recent), shown = list_append(if_not_exists(shown, :empty), "
+                                 ":shown), expires_at = :ttl",
+                ExpressionAttributeValues=values, ReturnValues="UPDATED_NEW")
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"realtime update {key}: {exc}") from exc
+        attributes = result.get("Attributes", {})
+        for name, limit in (("recent", RECENT_LIMIT), ("shown", SHOWN_LIMIT)):
+            length = len(attributes.get(name, {}).get("L", []))
+            if length > 2 * limit:
+                self._trim(key, name, length, length - limit)
+
+    def _trim(self, key: str, name: str, length: int, drop: int) -> None:
+        """Drop the oldest entries, unless someone appended meanwhile (then next time)."""
+        try:
+            self.client.update_item(
+                TableName=self.table, Key={"pk": {"S": key}},
+                UpdateExpression="REMOVE " + ", ".join(f"{name}[{i}]" for i in range(drop)),
+                ConditionExpression=f"size({name}) = :n",
+                ExpressionAttributeValues={":n": {"N": str(length)}})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise StoreError(f"realtime trim {key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"realtime trim {key}: {exc}") from exc
+
+    def update_catalog(self, unavailable: set[str], available: set[str],
+                       new_arrivals: Sequence[list[Any]]) -> None:
+        key = {"pk": {"S": UNAVAILABLE_KEY}}
+        try:
+            if unavailable:
+                self.client.update_item(TableName=self.table, Key=key,
+                                        UpdateExpression="ADD #items :set",
+                                        ExpressionAttributeNames={"#items": "items"},
+                                        ExpressionAttributeValues={
+                                            ":set": {"SS": sorted(unavailable)}})
+            if available:
+                self.client.update_item(TableName=self.table, Key=key,
+                                        UpdateExpression="DELETE #items :set",
+                                        ExpressionAttributeNames={"#items": "items"},
+                                        ExpressionAttributeValues={
+                                            ":set": {"SS": sorted(available)}})
+            if new_arrivals:
+                self._merge_new_arrivals(new_arrivals)
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"catalog state update: {exc}") from exc
+
+    def _merge_new_arrivals(self, incoming: Sequence[list[Any]]) -> None:
+        key = {"pk": {"S": NEW_ARRIVALS_KEY}}
+        for attempt in range(MAX_ATTEMPTS):
+            item = self.client.get_item(TableName=self.table, Key=key,
+                                        ConsistentRead=True).get("Item")
+            revision = int(item["rev"]["N"]) if item else 0
+            current = json.loads(item["items"]["S"]) if item else []
+            merged = merge_new_arrivals(current, incoming)[:NEW_ARRIVALS_LIMIT]
+            condition: dict[str, Any] = (
+                {"ConditionExpression": "rev = :rev",
+                 "ExpressionAttributeValues": {":rev": {"N": str(revision)}}}
+                if item else {"ConditionExpression": "attribute_not_exists(pk)"})
+            try:
+                self.client.put_item(TableName=self.table, Item={
+                    **key, "rev": {"N": str(revision + 1)},
+                    "items": {"S": json.dumps(merged, separators=(",", ":"))}}, **condition)
+                return
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                _backoff(attempt)
+        raise StoreError("new arrivals: too many concurrent updates")
+
+
+class DynamoServingReader:
+    """Everything one recommendation request needs, in one BatchGetItem over two tables."""
+
+    def __init__(self, recommendations_table: str, realtime_table: str,
+                 client: Any = None) -> None:
+        self.recommendations_table = recommendations_table
+        self.realtime_table = realtime_table
+        self.client = client or boto3.client("dynamodb", config=READ_PATH_CONFIG)
+
+    def read(
+        self, list_keys: Sequence[str], version: str | None, shopper_keys: Sequence[str],
+        catalog: bool = False,
+    ) -> tuple[dict[str, list[list[Any]]], dict[str, RealtimeState], CatalogState | None]:
+        request: dict[str, Any] = {}
+        if version and list_keys:
+            request[self.recommendations_table] = {
+                "Keys": [{"pk": {"S": k}, "sk": {"S": version}}
+                         for k in dict.fromkeys(list_keys)],
+                "ProjectionExpression": "pk, #items",
+                "ExpressionAttributeNames": {"#items": "items"},
+            }
+        realtime_keys = list(dict.fromkeys(shopper_keys))
+        if catalog:
+            realtime_keys += [UNAVAILABLE_KEY, NEW_ARRIVALS_KEY]
+        if realtime_keys:
+            request[self.realtime_table] = {"Keys": [{"pk": {"S": k}} for k in realtime_keys]}
+        lists: dict[str, list[list[Any]]] = {}
+        shoppers: dict[str, RealtimeState] = {}
+        state = CatalogState() if catalog else None
+        for attempt in range(MAX_ATTEMPTS):
+            if not request:
+                break
+            try:
+                result = self.client.batch_get_item(RequestItems=request)
+            except (ClientError, BotoCoreError) as exc:
+                raise StoreError(f"dynamodb batch get: {exc}") from exc
+            responses = result.get("Responses", {})
+            for item in responses.get(self.recommendations_table, []):
+                lists[item["pk"]["S"]] = json.loads(item["items"]["S"])
+            for item in responses.get(self.realtime_table, []):
+                pk = item["pk"]["S"]
+                if pk == UNAVAILABLE_KEY and state is not None:
+                    state.unavailable = set(item.get("items", {}).get("SS", []))
+                elif pk == NEW_ARRIVALS_KEY and state is not None:
+                    state.new_arrivals = json.loads(item["items"]["S"])
+                else:
+                    shoppers[pk] = _realtime_state(item)
+            request = result.get("UnprocessedKeys") or {}
+            if request:
+                _backoff(attempt)
+        if request:
+            raise StoreError("dynamodb batch get: keys still unprocessed")
+        return lists, shoppers, state
+
+
+def _realtime_state(item: dict[str, Any]) -> RealtimeState:
+    recent = []
+    for value in item.get("recent", {}).get("L", []):
+        item_id, event, ts = value["S"].rsplit("\t", 2)
+        recent.append((item_id, event, int(ts)))
+    shown = [value["S"] for value in item.get("shown", {}).get("L", [])]
+    return RealtimeState(recent=recent[-RECENT_LIMIT:], shown=shown[-SHOWN_LIMIT:])

@@ -8,7 +8,20 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from recs.exceptions import NotFound, PromotionRefused
-from recs.stores.ports import ModelVersion, RecRow
+from recs.stores.ports import CatalogState, ModelVersion, RealtimeState, RecRow
+
+RECENT_LIMIT = 30
+SHOWN_LIMIT = 100
+NEW_ARRIVALS_LIMIT = 200
+
+
+def merge_new_arrivals(current: list[list[Any]], incoming: Sequence[list[Any]]) -> list[list[Any]]:
+    """Newest first by ``created_at``, one entry per item, at most ``NEW_ARRIVALS_LIMIT``."""
+    by_item = {entry[0]: entry for entry in current}
+    for entry in incoming:
+        by_item[entry[0]] = list(entry)
+    merged = sorted(by_item.values(), key=lambda e: (-(e[1] or 0), e[0]))
+    return merged[:NEW_ARRIVALS_LIMIT]
 
 
 class MemoryObjectStore:
@@ -89,3 +102,44 @@ class MemoryModelRegistry:
             self.versions[version].status = "live"
             self.versions[version].promoted_at = promoted_at
             self.live = version
+
+
+class MemoryRealtimeStore:
+    def __init__(self) -> None:
+        self.shoppers: dict[str, RealtimeState] = {}
+        self.catalog = CatalogState()
+        self._lock = threading.Lock()
+
+    def record(self, key: str, recent: Sequence[tuple[str, str, int]], shown: Sequence[str],
+               now_ms: int) -> None:
+        with self._lock:
+            state = self.shoppers.setdefault(key, RealtimeState())
+            state.recent = (state.recent + list(recent))[-RECENT_LIMIT:]
+            state.shown = (state.shown + list(shown))[-SHOWN_LIMIT:]
+
+    def update_catalog(self, unavailable: set[str], available: set[str],
+                       new_arrivals: Sequence[list[Any]]) -> None:
+        with self._lock:
+            self.catalog.unavailable = (self.catalog.unavailable | unavailable) - available
+            self.catalog.new_arrivals = merge_new_arrivals(self.catalog.new_arrivals,
+                                                           new_arrivals)
+
+
+class MemoryServingReader:
+    """Reads both in-memory stores; ``round_trips`` counts calls as DynamoDB would bill them."""
+
+    def __init__(self, recommendations: MemoryRecommendationStore,
+                 realtime: MemoryRealtimeStore) -> None:
+        self.recommendations = recommendations
+        self.realtime = realtime
+        self.round_trips = 0
+
+    def read(
+        self, list_keys: Sequence[str], version: str | None, shopper_keys: Sequence[str],
+        catalog: bool = False,
+    ) -> tuple[dict[str, list[list[Any]]], dict[str, RealtimeState], CatalogState | None]:
+        self.round_trips += 1
+        lists = self.recommendations.get_many(list_keys, version) if version else {}
+        shoppers = {k: copy.deepcopy(self.realtime.shoppers[k]) for k in shopper_keys
+                    if k in self.realtime.shoppers}
+        return lists, shoppers, copy.deepcopy(self.realtime.catalog) if catalog else None

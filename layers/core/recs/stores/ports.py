@@ -71,6 +71,45 @@ class RecommendationStore(Protocol):
         """The lists stored under ``keys`` for ``version``; missing keys are absent."""
 
 
+@dataclass
+class RealtimeState:
+    """What the read path knows within seconds: a shopper's recent events and impressions.
+
+    ``recent`` holds ``(item_id, event_type, ts_ms)`` oldest first; ``shown`` the item ids of
+    impressions, oldest first.
+    """
+
+    recent: list[tuple[str, str, int]] = field(default_factory=list)
+    shown: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CatalogState:
+    """The catalog facts serving applies at once: unavailable items and new arrivals."""
+
+    unavailable: set[str] = field(default_factory=set)
+    new_arrivals: list[list[Any]] = field(default_factory=list)  # [item, created, cat, title]
+
+
+class RealtimeStore(Protocol):
+    def record(self, key: str, recent: Sequence[tuple[str, str, int]], shown: Sequence[str],
+               now_ms: int) -> None:
+        """Append a shopper's events (``U#user`` or ``S#session``), keeping the lists bounded."""
+
+    def update_catalog(self, unavailable: set[str], available: set[str],
+                       new_arrivals: Sequence[list[Any]]) -> None:
+        """Mark items (un)available and merge items into the new-arrivals list."""
+
+
+class ServingReader(Protocol):
+    def read(
+        self, list_keys: Sequence[str], version: str | None, shopper_keys: Sequence[str],
+        catalog: bool = False,
+    ) -> tuple[dict[str, list[list[Any]]], dict[str, RealtimeState], CatalogState | None]:
+        """One round trip: precomputed lists of ``version``, shoppers' realtime state, and
+        (when ``catalog``) the catalog state."""
+
+
 class ModelRegistry(Protocol):
     def put_version(self, record: ModelVersion) -> None: ...
 

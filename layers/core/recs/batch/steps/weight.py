@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
-from recs import event_files
+import numpy as np
+
+from recs import catalog, event_files
 from recs.batch.steps import State, as_of, midnight_ms
 from recs.batch.weighting import EVENT_COLUMNS, weight_events
 from recs.config import BatchConfig
@@ -23,22 +26,34 @@ def weight_step(state: State, objects: ObjectStore, config: BatchConfig) -> Stat
         and (dt := event_files.partition_date(key)) is not None
         and start.isoformat() <= dt < day.isoformat()
     ]
-    version = model_version(day, keys, config.as_dict())
+    catalog_keys = [k for k in objects.list(catalog.CATALOG_PREFIX) if k.endswith(".jsonl")]
+    version = model_version(day, keys + catalog_keys, config.as_dict())
     table = event_files.decode((objects.get(key) for key in keys), columns=EVENT_COLUMNS)
     interactions = weight_events(table, config, midnight_ms(day))
+    items = catalog.decode_deltas([objects.get(key) for key in catalog_keys])
+    if items:  # the catalog's category beats the one events reported
+        known = np.array([(items.get(i) or {}).get("category") or "" for i in
+                          interactions.item_ids.tolist()], dtype=str)
+        interactions.item_category = np.where(known != "", known, interactions.item_category)
     interactions_key = f"interactions/{version}/interactions.npz"
     objects.put(interactions_key, interactions.to_bytes())
+    catalog_key = f"interactions/{version}/catalog.json"
+    objects.put(catalog_key, json.dumps(
+        {i: [v.get("category"), v.get("title"), v.get("available", True)]
+         for i, v in items.items()}, separators=(",", ":")).encode())
     return {
         **state,
         "as_of": day.isoformat(),
         "window_start": start.isoformat(),
         "version": version,
         "interactions_key": interactions_key,
+        "catalog_key": catalog_key,
         "counts": {
             "partitions": len(keys),
             "events": table.num_rows,
             "users": interactions.n_users,
             "items": interactions.n_items,
             "interactions": int(interactions.weight.size),
+            "catalog_items": len(items),
         },
     }

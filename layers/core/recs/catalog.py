@@ -1,0 +1,166 @@
+"""The item catalog contract (DESIGN.md section 3) and the catalog changes it implies.
+
+Items arrive by ``PUT /items`` (batches of up to 500) or ``recs import-catalog`` for the
+first load. Every accepted batch is appended to S3 as a JSON-lines delta that the nightly
+batch folds into a snapshot (latest ``updated_at`` wins), and the two things the read path
+must know at once — which items are unavailable, which are new — are updated in the
+realtime table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from recs.events import MAX_ID_LENGTH, parse_timestamp
+from recs.exceptions import ValidationError
+from recs.stores.ports import ObjectStore, RealtimeStore
+
+MAX_ITEMS = 500
+NEW_ARRIVAL_DAYS = 30
+MAX_ATTRIBUTES_BYTES = 4096
+CATALOG_PREFIX = "catalog/"
+_FIELDS = frozenset({"item_id", "category", "title", "price", "available", "created_at",
+                     "attributes"})
+
+Item = dict[str, Any]
+
+
+def _text(raw: dict[str, Any], name: str, *, required: bool, limit: int) -> str | None:
+    value = raw.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ValidationError(name, "is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValidationError(name, "must be a string")
+    text = str(value).strip()
+    if len(text) > limit:
+        raise ValidationError(name, f"must be at most {limit} characters")
+    return text
+
+
+def validate_item(raw: Any, now_ms: int) -> Item:
+    """Normalise one catalog item or raise ``ValidationError`` naming the field."""
+    if not isinstance(raw, dict):
+        raise ValidationError("item", "must be a JSON object")
+    unknown = raw.keys() - _FIELDS
+    if unknown:
+        raise ValidationError(sorted(unknown)[0], "is not a known item field (use attributes)")
+    item_id = _text(raw, "item_id", required=True, limit=MAX_ID_LENGTH)
+    category = _text(raw, "category", required=False, limit=MAX_ID_LENGTH)
+    if category is not None:
+        category = "/".join(part.strip() for part in category.strip("/").split("/"))
+    title = _text(raw, "title", required=False, limit=512)
+    price = raw.get("price")
+    if price is not None:
+        if isinstance(price, bool) or not isinstance(price, int | float) or not math.isfinite(
+                price) or price < 0:
+            raise ValidationError("price", "must be a finite number >= 0")
+        price = float(price)
+    available = raw.get("available", True)
+    if not isinstance(available, bool):
+        raise ValidationError("available", "must be true or false")
+    created_at = raw.get("created_at")
+    created_ms = parse_timestamp(created_at, "created_at") if created_at is not None else None
+    attributes = raw.get("attributes")
+    attributes_json = None
+    if attributes is not None:
+        if not isinstance(attributes, dict):
+            raise ValidationError("attributes", "must be a JSON object")
+        attributes_json = json.dumps(attributes, sort_keys=True, separators=(",", ":"))
+        if len(attributes_json) > MAX_ATTRIBUTES_BYTES:
+            raise ValidationError("attributes", f"must be at most {MAX_ATTRIBUTES_BYTES} bytes")
+    return {
+        "item_id": item_id,
+        "category": category,
+        "title": title,
+        "price": price,
+        "available": available,
+        "created_at": created_ms,
+        "attributes": attributes_json,
+        "updated_at": now_ms,
+    }
+
+
+@dataclass
+class CatalogRejection:
+    index: int
+    field: str
+    reason: str
+    item_id: str | None = None
+
+
+@dataclass
+class CatalogResult:
+    accepted: list[Item] = field(default_factory=list)
+    rejected: list[CatalogRejection] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": len(self.accepted),
+            "rejected": len(self.rejected),
+            "errors": [r.__dict__ for r in self.rejected],
+        }
+
+
+def validate_items(raw_items: list[Any], now_ms: int) -> CatalogResult:
+    result = CatalogResult()
+    latest: dict[str, Item] = {}
+    for index, raw in enumerate(raw_items):
+        try:
+            item = validate_item(raw, now_ms)
+        except ValidationError as exc:
+            item_id = raw.get("item_id") if isinstance(raw, dict) else None
+            result.rejected.append(CatalogRejection(index, exc.field, exc.reason,
+                                                    str(item_id) if item_id else None))
+            continue
+        latest[item["item_id"]] = item  # a later copy of the same item in a batch wins
+    result.accepted = list(latest.values())
+    return result
+
+
+def delta_key(items: list[Item], now_ms: int) -> str:
+    """``catalog/updates/<ms>-<hash>.jsonl``: sorts by time; the same batch maps to one key."""
+    digest = hashlib.sha256(
+        "\n".join(json.dumps(i, sort_keys=True) for i in items).encode()).hexdigest()[:12]
+    return f"{CATALOG_PREFIX}updates/{now_ms:015d}-{digest}.jsonl"
+
+
+def encode_delta(items: list[Item]) -> bytes:
+    return ("\n".join(json.dumps(i, sort_keys=True, separators=(",", ":")) for i in items)
+            + "\n").encode()
+
+
+def decode_deltas(blobs: list[bytes]) -> dict[str, Item]:
+    """Fold deltas (in any order) into the catalog: the latest ``updated_at`` per item wins."""
+    catalog: dict[str, Item] = {}
+    for blob in blobs:
+        for line in blob.decode().splitlines():
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            current = catalog.get(item["item_id"])
+            if current is None or item.get("updated_at", 0) >= current.get("updated_at", 0):
+                catalog[item["item_id"]] = item
+    return catalog
+
+
+def apply(items: list[Item], objects: ObjectStore, realtime: RealtimeStore, now_ms: int) -> str:
+    """Record accepted items: the S3 delta first (the durable record), then serving's state."""
+    if not items:
+        return ""
+    key = delta_key(items, now_ms)
+    objects.put(key, encode_delta(items))
+    horizon = now_ms - NEW_ARRIVAL_DAYS * 86_400_000
+    realtime.update_catalog(
+        unavailable={i["item_id"] for i in items if not i["available"]},
+        available={i["item_id"] for i in items if i["available"]},
+        new_arrivals=[[i["item_id"], i["created_at"], i["category"], i["title"]]
+                      for i in items
+                      if i["available"] and i["created_at"] and i["created_at"] >= horizon],
+    )
+    return key
