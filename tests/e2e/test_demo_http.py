@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from recs.local.cloud import free_port
 from recs.local.sample_data import write_csv
 from tests.conftest import event, rice_milk_lamb
+from tests.e2e.conftest import demo_server, request
 
 pytestmark = pytest.mark.e2e
 
@@ -25,45 +19,8 @@ pytestmark = pytest.mark.e2e
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     csv_path = tmp_path_factory.mktemp("demo") / "events.csv"
     write_csv(rice_milk_lamb(), csv_path)
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "recs.cli", "demo", "--port", str(port), "--events", str(csv_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    output: list[str] = []
-    deadline = time.monotonic() + 120
-    assert process.stdout is not None
-    try:
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            output.append(line)
-            if "serving on" in line:
-                break
-        else:
-            pytest.fail("demo did not start in time:\n" + "".join(output))
-        if not any("serving on" in line for line in output):
-            pytest.fail("demo exited:\n" + "".join(output))
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def request(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    with demo_server("--events", str(csv_path)) as url:
+        yield url
 
 
 def test_c_is_recommended_lamb_because_of_rice_or_milk(base_url: str) -> None:
@@ -94,6 +51,8 @@ def test_posting_three_events_with_one_bad(base_url: str) -> None:
 
 
 def test_http_errors(base_url: str) -> None:
+    assert request(f"{base_url}/recommendations", key=None)[0] == 403
+    assert request(f"{base_url}/recommendations", key="wrong")[0] == 403
     assert request(f"{base_url}/nowhere")[0] == 404
     assert request(f"{base_url}/models/status", "DELETE")[0] == 405
     status, answer = request(f"{base_url}/recommendations?num_items=abc")

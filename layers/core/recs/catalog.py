@@ -61,8 +61,8 @@ def validate_item(raw: Any, now_ms: int) -> Item:
                 price) or price < 0:
             raise ValidationError("price", "must be a finite number >= 0")
         price = float(price)
-    available = raw.get("available", True)
-    if not isinstance(available, bool):
+    available = raw.get("available")  # None: unchanged (new items count as available)
+    if available is not None and not isinstance(available, bool):
         raise ValidationError("available", "must be true or false")
     created_at = raw.get("created_at")
     created_ms = parse_timestamp(created_at, "created_at") if created_at is not None else None
@@ -136,16 +136,13 @@ def encode_delta(items: list[Item]) -> bytes:
 
 
 def decode_deltas(blobs: list[bytes]) -> dict[str, Item]:
-    """Fold deltas (in any order) into the catalog: the latest ``updated_at`` per item wins."""
+    """Fold deltas into the catalog: an upsert changes the fields it sends, later ones win."""
+    updates = [json.loads(line) for blob in blobs for line in blob.decode().splitlines()
+               if line.strip()]
     catalog: dict[str, Item] = {}
-    for blob in blobs:
-        for line in blob.decode().splitlines():
-            if not line.strip():
-                continue
-            item = json.loads(line)
-            current = catalog.get(item["item_id"])
-            if current is None or item.get("updated_at", 0) >= current.get("updated_at", 0):
-                catalog[item["item_id"]] = item
+    for item in sorted(updates, key=lambda i: i.get("updated_at", 0)):
+        current = catalog.setdefault(item["item_id"], {"available": True})
+        current.update({k: v for k, v in item.items() if v is not None})
     return catalog
 
 
@@ -157,10 +154,11 @@ def apply(items: list[Item], objects: ObjectStore, realtime: RealtimeStore, now_
     objects.put(key, encode_delta(items))
     horizon = now_ms - NEW_ARRIVAL_DAYS * 86_400_000
     realtime.update_catalog(
-        unavailable={i["item_id"] for i in items if not i["available"]},
-        available={i["item_id"] for i in items if i["available"]},
+        unavailable={i["item_id"] for i in items if i["available"] is False},
+        available={i["item_id"] for i in items if i["available"] is True},
         new_arrivals=[[i["item_id"], i["created_at"], i["category"], i["title"]]
                       for i in items
-                      if i["available"] and i["created_at"] and i["created_at"] >= horizon],
+                      if i["available"] is not False and i["created_at"]
+                      and i["created_at"] >= horizon],
     )
     return key

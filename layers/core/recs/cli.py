@@ -10,8 +10,31 @@ from pathlib import Path
 def _demo(args: argparse.Namespace) -> int:
     from recs.local import demo
 
-    demo.run(port=args.port, host=args.host, events_csv=args.events, users=args.users)
+    demo.run(port=args.port, host=args.host, events_csv=args.events, users=args.users,
+             catalog_file=args.catalog)
     return 0
+
+
+def _import_catalog(args: argparse.Namespace) -> int:
+    """Validate a catalog file and load it through the same path as ``PUT /items``."""
+    from recs import catalog, wiring
+    from recs.catalog_files import read_catalog
+    from recs.ingest import now_ms
+
+    items = read_catalog(args.file)
+    now = now_ms()
+    accepted = rejected = 0
+    objects, realtime = wiring.object_store(), wiring.realtime_store()
+    for start in range(0, len(items), catalog.MAX_ITEMS):
+        result = catalog.validate_items(items[start:start + catalog.MAX_ITEMS], now)
+        catalog.apply(result.accepted, objects, realtime, now)
+        accepted += len(result.accepted)
+        rejected += len(result.rejected)
+        for error in result.rejected[:20]:
+            print(f"row {start + error.index + 2}: {error.field}: {error.reason}",
+                  file=sys.stderr)
+    print(f"{accepted} items imported, {rejected} rejected")
+    return 0 if accepted or not items else 1
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -35,7 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="CSV of user_id,item_id,event_type,timestamp[,category,event_id,"
                            "session_id] instead of generated sample data")
     demo.add_argument("--users", type=int, default=400, help="shoppers in the generated data")
+    demo.add_argument("--catalog", type=Path, default=None,
+                      help="catalog CSV or Parquet (item_id,category,title,price,available,"
+                           "created_at); the generated data brings its own")
     demo.set_defaults(run=_demo)
+
+    imports = commands.add_parser(
+        "import-catalog", help="load a catalog CSV/Parquet into the deployed stack "
+                               "(RECS_BUCKET and RECS_REALTIME_TABLE name it)")
+    imports.add_argument("file", type=Path)
+    imports.set_defaults(run=_import_catalog)
 
     sample = commands.add_parser("sample-data", help="write the generated sample events as CSV")
     sample.add_argument("--out", type=Path, required=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from recs.catalog_files import read_catalog
 from recs.local import sample_data
 from recs.local.cloud import LocalCloud, moto_server
 from recs.local.server import make_server, proxy_event, serve_in_background
@@ -40,6 +43,17 @@ def ingest_all(cloud: LocalCloud, events: list[dict[str, Any]]) -> tuple[int, in
     return accepted, rejected
 
 
+def put_catalog(cloud: LocalCloud, items: list[dict[str, Any]]) -> tuple[int, int]:
+    """PUT the items to the ingest handler in API-sized batches; (accepted, rejected)."""
+    accepted = rejected = 0
+    for start in range(0, len(items), INGEST_BATCH):
+        body = json.dumps({"items": items[start:start + INGEST_BATCH]}).encode()
+        answer = json.loads(cloud.invoke("ingest", proxy_event("PUT", "/items", {}, body))["body"])
+        accepted += int(answer.get("accepted", 0))
+        rejected += int(answer.get("rejected", 0))
+    return accepted, rejected
+
+
 def as_of_after(events: list[dict[str, Any]]) -> str:
     """The day after the newest event, so the demo's batch trains on all of them."""
     from recs.events import parse_timestamp
@@ -50,7 +64,8 @@ def as_of_after(events: list[dict[str, Any]]) -> str:
 
 
 def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = None,
-        users: int = 400, say: Say = _say, serve: bool = True) -> dict[str, Any]:
+        users: int = 400, say: Say = _say, serve: bool = True,
+        catalog_file: Path | None = None) -> dict[str, Any]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     started = time.perf_counter()
 
@@ -67,6 +82,11 @@ def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = Non
             step(f"generated {len(events)} sample events for {users} shoppers")
         if not events:
             raise SystemExit("no events to load")
+        items = (read_catalog(Path(catalog_file)) if catalog_file
+                 else [] if events_csv else sample_data.catalog_items())
+        if items:
+            ok, bad = put_catalog(cloud, items)
+            step(f"PUT /items: {ok} catalog items accepted, {bad} rejected")
         accepted, rejected = ingest_all(cloud, events)
         step(f"POST /events: {accepted} accepted, {rejected} rejected")
         landed = cloud.pump_queue()
@@ -80,7 +100,8 @@ def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = Non
         step(f"batch SUCCEEDED: model {output['version']} "
              f"promoted={output.get('promoted')} counts={json.dumps(output['counts'])}")
 
-        server = make_server(host, port, cloud.invoke)
+        api_key = os.environ.get("RECS_API_KEY") or secrets.token_urlsafe(18)
+        server = make_server(host, port, cloud.invoke, api_key=api_key)
         serve_in_background(server)
         stop = threading.Event()
         pump = threading.Thread(target=_keep_landing, args=(cloud, stop), daemon=True)
@@ -89,18 +110,20 @@ def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = Non
         user = next((e["user_id"] for e in events if e.get("user_id")), "user-0001")
         item = events[-1]["item_id"]
         step(f"serving on {base}  (Swagger UI: {base}/swagger)")
-        say("\nTry:\n"
-            f"  curl '{base}/recommendations?user_id={user}&num_items=5'\n"
-            f"  curl '{base}/recommendations?user_id=someone-new'\n"
-            f"  curl '{base}/items/{item}/similar?num_items=5'\n"
-            f"  curl '{base}/recommendations/trending?num_items=5'\n"
-            f"  curl '{base}/models/status'\n"
-            f"  curl -X POST '{base}/events' -H 'content-type: application/json' "
+        key = f"-H 'x-api-key: {api_key}'"
+        say(f"\nAPI key (set RECS_API_KEY to choose it): {api_key}\nTry:\n"
+            f"  curl {key} '{base}/recommendations?user_id={user}&num_items=5'\n"
+            f"  curl {key} '{base}/recommendations?session_id=new-visitor'\n"
+            f"  curl {key} '{base}/items/{item}/similar?num_items=5'\n"
+            f"  curl {key} '{base}/recommendations/trending?num_items=5'\n"
+            f"  curl {key} '{base}/models/status'\n"
+            f"  curl {key} -X POST '{base}/events' -H 'content-type: application/json' "
             "-d '{\"events\": [{\"event_id\": \"e-1\", \"user_id\": \"u-1\", "
             f"\"item_id\": \"{item}\", \"event_type\": \"view\", "
             "\"timestamp\": \"" + datetime.now(UTC).isoformat(timespec="seconds") + "\"}]}'\n"
             "Press Ctrl-C to stop.", )
-        summary = {"base_url": base, "version": output["version"], "counts": output["counts"]}
+        summary = {"base_url": base, "version": output["version"], "counts": output["counts"],
+                   "api_key": api_key}
         if not serve:
             stop.set()
             server.shutdown()

@@ -44,6 +44,14 @@ COMPLEMENTS = {
 }
 
 
+# Items just added to the shop: no one has seen them yet, so only new-arrival slots show them.
+NEW_ITEMS = {
+    "Fold Phone": "electronics/phones",
+    "50mm Prime Lens": "electronics/cameras",
+    "Sourdough Starter": "groceries/staples",
+}
+
+
 def item_id(title: str) -> str:
     return title.lower().replace(" ", "-")
 
@@ -57,6 +65,25 @@ class SampleItem:
 
 def catalog() -> list[SampleItem]:
     return [SampleItem(item_id(t), t, c) for c, titles in CATALOG.items() for t in titles]
+
+
+def catalog_items(now: datetime | None = None) -> list[dict[str, Any]]:
+    """The sample shop's catalog as ``PUT /items`` takes it, with a few brand-new items."""
+    now = now or datetime.now(UTC)
+    items: list[dict[str, Any]] = []
+    for number, item in enumerate(catalog()):
+        items.append({
+            "item_id": item.item_id, "title": item.title, "category": item.category,
+            "price": round(2.5 + (number * 7.3) % 90, 2), "available": True,
+            "created_at": (now - timedelta(days=120 + number)).isoformat(timespec="seconds"),
+        })
+    for age, (title, category) in enumerate(NEW_ITEMS.items(), start=1):
+        items.append({
+            "item_id": item_id(title), "title": title, "category": category,
+            "price": 49.0 + age, "available": True,
+            "created_at": (now - timedelta(days=age)).isoformat(timespec="seconds"),
+        })
+    return items
 
 
 def generate(

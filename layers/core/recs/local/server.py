@@ -9,6 +9,7 @@ which answers 404 and 405 itself.
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import threading
 import time
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+PUBLIC_PATHS = ("/swagger",)  # the API description needs no key, as in the CDK app
 
 Invoke = Callable[[str, dict[str, Any]], Any]
 
@@ -58,10 +60,13 @@ def proxy_event(method: str, raw_path: str, headers: dict[str, str], body: bytes
 
 
 def function_for(path: str) -> str:
-    return "ingest" if path.rstrip("/") == "/events" else "api"
+    return "ingest" if path.rstrip("/") in ("/events", "/items") else "api"
 
 
-def make_server(host: str, port: int, invoke: Invoke) -> ThreadingHTTPServer:
+def make_server(host: str, port: int, invoke: Invoke,
+                api_key: str | None = None) -> ThreadingHTTPServer:
+    """``api_key``: like API Gateway with a usage plan, refuse requests without it (403)."""
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "recs-local/0.1"
 
@@ -73,6 +78,13 @@ def make_server(host: str, port: int, invoke: Invoke) -> ThreadingHTTPServer:
                 return
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
+            path = urlsplit(self.path).path
+            if api_key and not path.startswith(PUBLIC_PATHS) and not hmac.compare_digest(
+                    headers.get("x-api-key", ""), api_key):
+                self._write(403, {"Content-Type": "application/json"},
+                            json.dumps({"message": "Forbidden: send your key in the "
+                                                   "x-api-key header"}).encode())
+                return
             event = proxy_event(self.command, self.path, headers, body)
             try:
                 result = invoke(function_for(event["path"]), event)

@@ -37,6 +37,8 @@ class RecommendedItem:
     score: float
     reason: str
     tier: str
+    title: str | None = None
+    category: str | None = None
     recommendation_id: str = ""
 
 
@@ -147,23 +149,27 @@ class RecommendationService:
         recent = sorted((e for s in states.values() for e in s.recent), key=lambda e: e[2])
         shown = [item for s in states.values() for item in s.shown]
 
-        builder = _Builder(num_items, self.config.max_per_category, category,
-                           exclude=catalog.unavailable | self._bought(recent, lists)
+        # A shopper who asked for a category gets that category: no diversity cap then.
+        builder = _Builder(num_items, None if category else self.config.max_per_category,
+                           category, exclude=catalog.unavailable | self._bought(recent, lists)
                            | self._overshown(shown, recent))
-        arrivals = [a for a in catalog.new_arrivals
-                    if a[0] not in builder.seen and in_category(a[2], category)]
-        builder.reserve(min(int(num_items * self.config.new_arrival_share), len(arrivals)))
         session = self._session(recent, version)
-        for _ in range(2):  # the second pass fills slots the new arrivals left empty
-            for tier, entries in (("session", session),
-                                  *(("personalised", lists.get(k, [])) for k in shoppers)):
-                for entry in entries:
-                    reason = reasons.because(entry.event,
-                                             entry.because_title or entry.because or "")
-                    builder.add(entry, reason, tier)
-            self._add_trending(builder, lists, popular)
-            builder.reserve(0)
-            self._add_new_arrivals(builder, arrivals)
+        personal = [e for k in shoppers for e in lists.get(k, [])]
+        # New arrivals take their share first (so neither the list nor a category's cap is
+        # already full), and are shown after the ranked items.
+        quota = int(num_items * self.config.new_arrival_share)
+        relevant = {e.category for e in session + personal}
+        for item_id, _, item_category, title in sorted(
+                catalog.new_arrivals, key=lambda a: (a[2] not in relevant, -(a[1] or 0))):
+            if builder.tail_size >= quota:
+                break
+            builder.add(Entry(item_id, 0.0, None, "new", item_category, title, None),
+                        reasons.new_arrival(item_category), "new_arrival", tail=True)
+        for tier, entries in (("session", session), ("personalised", personal)):
+            for entry in entries:
+                reason = reasons.because(entry.event, entry.because_title or entry.because or "")
+                builder.add(entry, reason, tier)
+        self._add_trending(builder, lists, popular)
         return builder.result(version)
 
     def similar(self, item_id: str, num_items: int) -> RecommendationList:
@@ -244,14 +250,6 @@ class RecommendationService:
                     return
                 builder.add(entry, reason, tier)
 
-    def _add_new_arrivals(self, builder: _Builder, arrivals: list[list[Any]]) -> None:
-        """Newest first, those in categories the list already shows ahead of the rest."""
-        shown_categories = builder.categories()
-        ranked = sorted(arrivals, key=lambda a: (a[2] not in shown_categories, -(a[1] or 0)))
-        for item_id, _, item_category, title in ranked:
-            entry = Entry(item_id, 0.0, None, "new", item_category, title, None)
-            builder.add(entry, reasons.new_arrival(item_category), "new_arrival")
-
     def status(self) -> dict[str, Any]:
         try:
             live = self.registry.live_version()
@@ -274,8 +272,7 @@ class RecommendationService:
 
 
 class _Builder:
-    """Collects items tier by tier: no duplicates, no excluded items, a cap per category,
-    and optionally some slots held back for a later tier."""
+    """Collects items tier by tier: no duplicates, no excluded items, a cap per category."""
 
     def __init__(self, size: int, max_per_category: int | None, category: str | None,
                  exclude: set[str] | None = None) -> None:
@@ -286,19 +283,19 @@ class _Builder:
         self.seen: set[str] = set(exclude or ())
         self.per_category: dict[str, int] = {}
         self.tiers: list[str] = []
-        self.held_back = 0
+        self.tail: list[RecommendedItem] = []
 
     @property
     def full(self) -> bool:
-        return len(self.items) >= self.size - self.held_back
+        return len(self.items) + len(self.tail) >= self.size
 
-    def reserve(self, slots: int) -> None:
-        self.held_back = slots
+    @property
+    def tail_size(self) -> int:
+        return len(self.tail)
 
-    def categories(self) -> set[str | None]:
-        return set(self.per_category)
-
-    def add(self, entry: Entry, reason: str, tier: str) -> None:
+    def add(self, entry: Entry, reason: str, tier: str, tail: bool = False) -> None:
+        """Add unless full, seen, excluded, off-category or over its category's cap;
+        ``tail`` items go after the ranked ones."""
         if self.full or entry.item_id in self.seen:
             return
         if not in_category(entry.category, self.category):
@@ -308,9 +305,10 @@ class _Builder:
                 return
             self.per_category[entry.category] = self.per_category.get(entry.category, 0) + 1
         self.seen.add(entry.item_id)
-        self.items.append(RecommendedItem(entry.item_id, float(entry.score), reason, tier))
-        if tier not in self.tiers:
-            self.tiers.append(tier)
+        (self.tail if tail else self.items).append(RecommendedItem(
+            entry.item_id, float(entry.score), reason, tier, entry.title, entry.category))
 
     def result(self, version: str | None) -> RecommendationList:
-        return RecommendationList(self.items, self.tiers, version)
+        items = self.items + self.tail
+        tiers = list(dict.fromkeys(item.tier for item in items))
+        return RecommendationList(items, tiers, version)
