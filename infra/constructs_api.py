@@ -15,9 +15,9 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from recs.resources import API, INGEST
 
 from infra.constructs_nag import acknowledge
+from recs.resources import API, INGEST
 
 STAGE_NAME = "v1"
 API_KEY_HEADER = "x-api-key"
@@ -28,15 +28,17 @@ class Route:
     method: str
     path: str
     function: str  # FunctionSpec.name
+    public: bool = False  # True: no API key (the API's own description only)
 
 
 ROUTES = (
     Route("POST", "/events", INGEST.name),
+    Route("PUT", "/items", INGEST.name),
     Route("GET", "/recommendations", API.name),
     Route("GET", "/recommendations/trending", API.name),
     Route("GET", "/items/{item_id}/similar", API.name),
     Route("GET", "/models/status", API.name),
-    Route("GET", "/swagger", API.name),
+    Route("GET", "/swagger", API.name, public=True),
 )
 
 
@@ -102,7 +104,7 @@ class RecsApi(Construct):
             resource.add_method(
                 route.method,
                 integrations[route.function],
-                api_key_required=require_api_key,
+                api_key_required=require_api_key and not route.public,
                 request_validator=validator,
                 request_parameters={f"method.request.path.{p}": True for p in path_params},
             )

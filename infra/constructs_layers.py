@@ -57,11 +57,11 @@ def _command(arch: str, layer_root: Path) -> str:
 def check_layer(name: str, layer_root: Path, arch: str, allow_stale: bool = False) -> str:
     """The asset hash of ``<layer_root>/<name>``; raises when it is missing or stale.
 
-    ``allow_stale`` (tests only: they check the template, not the layer contents) turns a stale
-    stamp into a hash of the stamp itself, so the asset still changes with what was built.
+    ``allow_stale`` (tests only: they check the template, not the layer contents) accepts a
+    stale layer and returns the hash its stamp recorded, i.e. the inputs it was built from.
     """
     script = build_script()
-    if script.PYTHON_VERSION != RUNTIME.name.removeprefix("python"):
+    if RUNTIME.name.removeprefix("python") != script.PYTHON_VERSION:
         raise LayersNotBuiltError(
             f"layers are built for Python {script.PYTHON_VERSION}, functions run {RUNTIME.name}"
         )

@@ -18,8 +18,6 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs_nag import acknowledge
-
 FIVE_MINUTES = Duration.minutes(5)
 
 
@@ -37,14 +35,9 @@ class RecsMonitoring(Construct):
         alarm_email: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Not KMS-encrypted: notifications carry alarm names and states only, and CloudWatch
+        # cannot publish to a topic under the AWS-managed aws/sns key.
         self.topic = sns.Topic(self, "AlarmTopic", display_name="recs alarms", enforce_ssl=True)
-        acknowledge(
-            self.topic,
-            "AwsSolutions-SNS2",
-            "Alarm notifications carry only alarm names and states, no customer data; "
-            "CloudWatch cannot publish to a topic encrypted with the AWS-managed aws/sns key, "
-            "and a customer-managed KMS key only for this topic is not worth its cost.",
-        )
         if alarm_email:
             self.topic.add_subscription(subs.EmailSubscription(alarm_email))
 
@@ -125,14 +118,18 @@ class RecsMonitoring(Construct):
         self.dashboard.add_widgets(
             cw.GraphWidget(
                 title="Function errors",
-                left=[fn.metric_errors(period=FIVE_MINUTES, label=name)
-                      for name, fn in functions.items()],
+                left=[
+                    fn.metric_errors(period=FIVE_MINUTES, label=name)
+                    for name, fn in functions.items()
+                ],
                 width=8,
             ),
             cw.GraphWidget(
                 title="Function duration p99",
-                left=[fn.metric_duration(period=FIVE_MINUTES, statistic="p99", label=name)
-                      for name, fn in functions.items()],
+                left=[
+                    fn.metric_duration(period=FIVE_MINUTES, statistic="p99", label=name)
+                    for name, fn in functions.items()
+                ],
                 width=8,
             ),
             cw.GraphWidget(

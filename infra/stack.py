@@ -6,7 +6,7 @@ CDK context (``-c key=value`` or ``cdk.json``), all optional:
 key                       default                     meaning
 ========================  ==========================  ==========================================
 ``layer_root``            ``build/layers``            where ``layers/build_layers.py`` wrote
-``arch``                  ``x86_64``                  ``x86_64`` or ``arm64`` (build layers to match)
+``arch``                  ``x86_64``                  ``x86_64`` or ``arm64`` (layers to match)
 ``recs_config``           ``{}``                      batch settings, ``{"half_life_days": 14}``
                                                       -> ``RECS_HALF_LIFE_DAYS=14`` on functions
 ``schedule``              ``cron(0 3 * * ? *)``       EventBridge Scheduler expression
@@ -41,11 +41,6 @@ from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
-from recs import resources
-from recs.config import BatchConfig
-from recs.exceptions import ConfigError
-from recs.pipeline import build_definition
-from recs.resources import FunctionSpec, TableSpec
 
 from infra.constructs_api import RecsApi
 from infra.constructs_layers import (
@@ -57,6 +52,11 @@ from infra.constructs_layers import (
 )
 from infra.constructs_monitoring import RecsMonitoring
 from infra.constructs_nag import acknowledge, arn_ref
+from recs import resources
+from recs.config import BatchConfig
+from recs.exceptions import ConfigError
+from recs.pipeline import build_definition
+from recs.resources import FunctionSpec, TableSpec
 
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 DEFAULT_SCHEDULE = "cron(0 3 * * ? *)"
@@ -83,11 +83,12 @@ TABLE_ACCESS: dict[str, dict[str, str]] = {
     },
 }
 BUCKET_READ: dict[str, tuple[str, ...]] = {
-    resources.WEIGHT.name: ("events/*",),
+    resources.WEIGHT.name: ("events/*", "catalog/*"),
     resources.TRAIN.name: ("interactions/*",),
-    resources.EXPORT.name: ("models/*",),
+    resources.EXPORT.name: ("models/*", "interactions/*"),
 }
 BUCKET_WRITE: dict[str, tuple[str, ...]] = {
+    resources.INGEST.name: ("catalog/*",),
     resources.LANDER.name: ("events/*",),
     resources.WEIGHT.name: ("interactions/*",),
     resources.TRAIN.name: ("models/*",),
@@ -109,8 +110,9 @@ def _bool(value: object, key: str) -> bool:
 def config_env(raw: object) -> dict[str, str]:
     """``recs_config`` (a dict, or its JSON from ``-c``) as ``RECS_*`` environment variables.
 
-    Values are checked the way the functions will read them (``BatchConfig.from_env``), so a
-    bad setting fails ``cdk synth`` rather than every cold start.
+    Keys are ``BatchConfig`` fields; names and values are checked the way the functions will
+    read them (``BatchConfig.from_env``), so a typo or a bad value fails ``cdk synth`` rather
+    than being ignored or failing every cold start.
     """
     if raw in (None, ""):
         return {}
@@ -131,10 +133,11 @@ def config_env(raw: object) -> dict[str, str]:
             env[name] = "true" if value else "false"
         else:
             env[name] = str(value)
-    taken = {t.env_var for t in resources.TABLES} | {resources.BUCKET_ENV, resources.QUEUE_ENV}
-    clash = sorted(set(env) & taken)
-    if clash:
-        raise ConfigError(f"context recs_config: {clash} are set by the stack itself")
+    known = {f"RECS_{f.name.upper()}" for f in fields(BatchConfig)}
+    unknown = sorted(set(env) - known)
+    if unknown:
+        names = sorted(name.removeprefix("RECS_").lower() for name in known)
+        raise ConfigError(f"context recs_config: unknown settings {unknown}; known: {names}")
     BatchConfig.from_env(env)  # raises ConfigError naming the variable
     return env
 
@@ -276,20 +279,14 @@ class RecsStack(Stack):
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
-        )
-        acknowledge(
-            access_logs,
-            "AwsSolutions-S1",
-            "This is the server access log bucket of the data bucket; logging its own access "
-            "would recurse.",
-        )
+        )  # cdk-nag S1 does not ask a log target bucket to log itself
         return s3.Bucket(
             self,
             "DataBucket",
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
-            versioned=False,  # every object is written once under a dated or versioned key
+            versioned=False,  # model versions are kept by key (models/<version>/), not by S3
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="data-bucket/",
@@ -305,13 +302,7 @@ class RecsStack(Stack):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
-        )
-        acknowledge(
-            dead_letters,
-            "AwsSolutions-SQS3",
-            "This queue is the dead-letter queue of the events queue; it is watched by the "
-            "DeadLettersAlarm and has no dead-letter queue of its own.",
-        )
+        )  # cdk-nag SQS3 recognises it as the events queue's DLQ
         lander_timeout = Duration.seconds(resources.LANDER.timeout_s)
         queue = sqs.Queue(
             self,

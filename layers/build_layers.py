@@ -176,9 +176,7 @@ def resolve_pins(requirements: Iterable[str], arch: str, python_version: str) ->
                 "install the project's dev dependencies first (pip install -e '.[dev]')"
             ) from None
         if not req.specifier.contains(dist.version, prereleases=True):
-            raise SystemExit(
-                f"{needed_by} needs {req}, but {req.name} {dist.version} is installed"
-            )
+            raise SystemExit(f"{needed_by} needs {req}, but {req.name} {dist.version} is installed")
         pins[name] = dist.version
         for raw in dist.requires or ():
             dep = Requirement(raw)
@@ -279,9 +277,7 @@ def trim(python_dir: Path) -> int:
     return before - dir_size(python_dir)
 
 
-def pip_install(
-    pins: list[str], target: Path, platforms: list[str], python_version: str
-) -> None:
+def pip_install(pins: list[str], target: Path, platforms: list[str], python_version: str) -> None:
     if not pins:
         return
     cmd = [

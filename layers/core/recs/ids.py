@@ -21,6 +21,16 @@ def model_version(as_of: date, inputs: Iterable[str], params: dict[str, Any]) ->
     return f"{as_of:%Y%m%d}-{digest.hexdigest()[:10]}"
 
 
-def recommendation_id() -> str:
-    """A fresh id for one response; events that carry it attribute clicks and purchases."""
-    return uuid.uuid4().hex
+def recommendation_id(version: str | None = None) -> str:
+    """``<random>.<model version>``, fresh per response; each item adds ``.<tier>``.
+
+    An event that carries an item's id attributes itself to the response, the model version
+    and the tier without any lookup.
+    """
+    return f"{uuid.uuid4().hex[:16]}.{version or 'none'}"
+
+
+def parse_recommendation_id(value: str) -> tuple[str, str, str]:
+    """(response id, model version, tier) of an item's recommendation id; "" when absent."""
+    parts = value.split(".")
+    return (parts[0], parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else "")

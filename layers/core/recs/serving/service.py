@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from recs.exceptions import StoreError
@@ -47,9 +47,10 @@ class RecommendationList:
     items: list[RecommendedItem]
     tiers: list[str]
     model_version: str | None
-    recommendation_id: str = field(default_factory=recommendation_id)
+    recommendation_id: str = ""
 
     def __post_init__(self) -> None:
+        self.recommendation_id = self.recommendation_id or recommendation_id(self.model_version)
         for item in self.items:
             item.recommendation_id = f"{self.recommendation_id}.{item.tier}"
 
