@@ -35,4 +35,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         processor.process()
     written = land(parsed, objects)
     logger.info("landed", extra={"partitions": written, "messages": len(parsed)})
-    return processor.response()
+    return dict(processor.response())
