@@ -13,6 +13,7 @@ those items' neighbours. A store that errors or times out counts as empty.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -63,24 +64,18 @@ class RecommendationList:
         }
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One item of a stored list: ``[item, score, because, event, category, title, b_title]``
-    (older rows have only the first four)."""
+# A stored list entry: ``[item, score, because, event, category, title, because_title]``.
+# Kept as the decoded JSON list (older four-field rows are padded): building objects for
+# hundreds of entries per request would cost more than the rest of the request.
+Entry = list[Any]
+ITEM, SCORE, BECAUSE, EVENT, CATEGORY, TITLE, BECAUSE_TITLE = range(7)
+_PAD = [None, None, None]
 
-    item_id: str
-    score: float
-    because: str | None
-    event: str
-    category: str | None
-    title: str | None
-    because_title: str | None
 
-    @classmethod
-    def parse(cls, raw: Sequence[Any]) -> Entry:
-        padded = list(raw) + [None] * (7 - len(raw))
-        return cls(str(padded[0]), float(padded[1] or 0.0), padded[2], padded[3] or "view",
-                   padded[4] or None, padded[5] or None, padded[6] or None)
+def _padded(entries: list[Entry]) -> list[Entry]:
+    if entries and len(entries[0]) < 7:
+        return [e + _PAD[: 7 - len(e)] for e in entries]
+    return entries
 
 
 def category_keys(category: str | None) -> list[str]:
@@ -134,8 +129,8 @@ class RecommendationService:
         except StoreError as exc:
             logger.warning("serving stores unavailable, falling back: %s", exc)
             return {}, {}, CatalogState()
-        parsed = {key: [Entry.parse(raw) for raw in entries] for key, entries in lists.items()}
-        return parsed, states, state or CatalogState()
+        return ({key: _padded(entries) for key, entries in lists.items()}, states,
+                state or CatalogState())
 
     # -- routes -----------------------------------------------------------------------------
     def for_user(
@@ -154,22 +149,25 @@ class RecommendationService:
         builder = _Builder(num_items, None if category else self.config.max_per_category,
                            category, exclude=catalog.unavailable | self._bought(recent, lists)
                            | self._overshown(shown, recent))
-        session = self._session(recent, version)
+        session = self._session(recent, version, 3 * num_items + 10)
         personal = [e for k in shoppers for e in lists.get(k, [])]
         # New arrivals take their share first (so neither the list nor a category's cap is
         # already full), and are shown after the ranked items.
         quota = int(num_items * self.config.new_arrival_share)
-        relevant = {e.category for e in session + personal}
-        for item_id, _, item_category, title in sorted(
-                catalog.new_arrivals, key=lambda a: (a[2] not in relevant, -(a[1] or 0))):
-            if builder.tail_size >= quota:
-                break
-            builder.add(Entry(item_id, 0.0, None, "new", item_category, title, None),
-                        reasons.new_arrival(item_category), "new_arrival", tail=True)
+        if quota and catalog.new_arrivals:
+            relevant = {e[CATEGORY] for e in session + personal}
+            for item_id, _, item_category, title in sorted(
+                    catalog.new_arrivals, key=lambda a: (a[2] not in relevant, -(a[1] or 0))):
+                if builder.tail_size >= quota:
+                    break
+                builder.add([item_id, 0.0, None, "new", item_category, title, None],
+                            reasons.new_arrival(item_category), "new_arrival", tail=True)
         for tier, entries in (("session", session), ("personalised", personal)):
             for entry in entries:
-                reason = reasons.because(entry.event, entry.because_title or entry.because or "")
-                builder.add(entry, reason, tier)
+                if builder.full:
+                    break
+                builder.add(entry, reasons.because(
+                    entry[EVENT], entry[BECAUSE_TITLE] or entry[BECAUSE] or ""), tier)
         self._add_trending(builder, lists, popular)
         return builder.result(version)
 
@@ -179,8 +177,9 @@ class RecommendationService:
         builder = _Builder(num_items, max_per_category=None, category=None,
                            exclude=catalog.unavailable | {item_id})
         for entry in lists.get(f"I#{item_id}", []):
-            title = entry.because_title or item_id
-            builder.add(entry, reasons.similar_to(title), "similar")
+            if builder.full:
+                break
+            builder.add(entry, reasons.similar_to(entry[BECAUSE_TITLE] or item_id), "similar")
         self._add_trending(builder, lists, [GLOBAL_TRENDING])
         return builder.result(version)
 
@@ -194,7 +193,8 @@ class RecommendationService:
         return builder.result(version)
 
     # -- tiers ------------------------------------------------------------------------------
-    def _session(self, recent: list[tuple[str, str, int]], version: str | None) -> list[Entry]:
+    def _session(self, recent: list[tuple[str, str, int]], version: str | None,
+                 limit: int) -> list[Entry]:
         """Neighbours of the shopper's latest items, newer and stronger events weighing more."""
         if not recent or not version:
             return []
@@ -212,24 +212,28 @@ class RecommendationService:
         scores: dict[str, float] = {}
         best: dict[str, tuple[float, Entry, str]] = {}
         for source, (weight, event) in weights.items():
-            for entry in lists.get(f"I#{source}", []):
-                contribution = weight * entry.score
-                scores[entry.item_id] = scores.get(entry.item_id, 0.0) + contribution
-                if entry.item_id not in best or best[entry.item_id][0] < contribution:
-                    best[entry.item_id] = (contribution, entry, event)
-        ranked = sorted(scores, key=lambda i: (-scores[i], i))
-        return [
-            Entry(item, round(scores[item], 4), best[item][1].because, best[item][2],
-                  best[item][1].category, best[item][1].title, best[item][1].because_title)
-            for item in ranked if item not in weights
-        ]
+            for entry in lists.get(f"I#{source}", [])[: self.config.session_neighbours]:
+                item = entry[ITEM]
+                contribution = weight * entry[SCORE]
+                scores[item] = scores.get(item, 0.0) + contribution
+                if item not in best or best[item][0] < contribution:
+                    best[item] = (contribution, entry, event)
+        for item in weights:
+            scores.pop(item, None)
+        ranked = heapq.nsmallest(limit, scores, key=lambda i: (-scores[i], i))
+        return [[item, round(scores[item], 4), best[item][1][BECAUSE], best[item][2],
+                 best[item][1][CATEGORY], best[item][1][TITLE], best[item][1][BECAUSE_TITLE]]
+                for item in ranked]
 
     def _bought(self, recent: Iterable[tuple[str, str, int]],
                 lists: dict[str, list[Entry]]) -> set[str]:
-        categories = {e.item_id: e.category for entries in lists.values() for e in entries}
-        return {item for item, event, _ in recent
-                if event == "purchase" and not self.config.is_repeat_purchase(
-                    categories.get(item))}
+        bought = {item for item, event, _ in recent if event == "purchase"}
+        if not bought or not self.config.repeat_purchase_categories:
+            return bought
+        categories = {e[ITEM]: e[CATEGORY] for entries in lists.values() for e in entries
+                      if e[ITEM] in bought}
+        return {item for item in bought
+                if not self.config.is_repeat_purchase(categories.get(item))}
 
     def _overshown(self, shown: list[str], recent: list[tuple[str, str, int]]) -> set[str]:
         engaged = {item for item, event, _ in recent if event in ENGAGED}
@@ -297,17 +301,19 @@ class _Builder:
     def add(self, entry: Entry, reason: str, tier: str, tail: bool = False) -> None:
         """Add unless full, seen, excluded, off-category or over its category's cap;
         ``tail`` items go after the ranked ones."""
-        if self.full or entry.item_id in self.seen:
+        item_id, category = entry[ITEM], entry[CATEGORY]
+        if self.full or item_id in self.seen:
             return
-        if not in_category(entry.category, self.category):
+        if self.category and not in_category(category, self.category):
             return
-        if entry.category and self.max_per_category is not None:
-            if self.per_category.get(entry.category, 0) >= self.max_per_category:
+        if category and self.max_per_category is not None:
+            count = self.per_category.get(category, 0)
+            if count >= self.max_per_category:
                 return
-            self.per_category[entry.category] = self.per_category.get(entry.category, 0) + 1
-        self.seen.add(entry.item_id)
+            self.per_category[category] = count + 1
+        self.seen.add(item_id)
         (self.tail if tail else self.items).append(RecommendedItem(
-            entry.item_id, float(entry.score), reason, tier, entry.title, entry.category))
+            item_id, float(entry[SCORE] or 0.0), reason, tier, entry[TITLE], category))
 
     def result(self, version: str | None) -> RecommendationList:
         items = self.items + self.tail

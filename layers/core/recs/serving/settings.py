@@ -21,6 +21,7 @@ class ServingConfig:
     max_impressions: int = 3
     repeat_purchase_categories: tuple[str, ...] = ()
     session_items: int = 10
+    session_neighbours: int = 20
     session_decay: float = 0.8
     event_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
 
@@ -46,7 +47,8 @@ class ServingConfig:
         try:
             for name, kind in (("pointer_ttl_s", float), ("max_per_category", int),
                                ("new_arrival_share", float), ("max_impressions", int),
-                               ("session_items", int), ("session_decay", float)):
+                               ("session_items", int), ("session_neighbours", int),
+                               ("session_decay", float)):
                 raw = env.get(f"RECS_{name.upper()}")
                 if raw:
                     kwargs[name] = kind(raw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -50,13 +51,15 @@ class MemoryEventQueue:
 
 
 class MemoryRecommendationStore:
+    """Lists kept as the JSON DynamoDB holds, so reads pay the same decoding cost."""
+
     def __init__(self) -> None:
-        self.rows: dict[tuple[str, str], RecRow] = {}
+        self.rows: dict[tuple[str, str], str] = {}
 
     def write(self, rows: Iterable[RecRow]) -> int:
         written = 0
         for row in rows:
-            self.rows[(row.key, row.version)] = row
+            self.rows[(row.key, row.version)] = json.dumps(row.items, separators=(",", ":"))
             written += 1
         return written
 
@@ -65,7 +68,7 @@ class MemoryRecommendationStore:
         for key in keys:
             row = self.rows.get((key, version))
             if row is not None:
-                found[key] = copy.deepcopy(row.items)
+                found[key] = json.loads(row)
         return found
 
 
@@ -140,6 +143,10 @@ class MemoryServingReader:
     ) -> tuple[dict[str, list[list[Any]]], dict[str, RealtimeState], CatalogState | None]:
         self.round_trips += 1
         lists = self.recommendations.get_many(list_keys, version) if version else {}
-        shoppers = {k: copy.deepcopy(self.realtime.shoppers[k]) for k in shopper_keys
-                    if k in self.realtime.shoppers}
-        return lists, shoppers, copy.deepcopy(self.realtime.catalog) if catalog else None
+        shoppers = {k: RealtimeState(list(self.realtime.shoppers[k].recent),
+                                     list(self.realtime.shoppers[k].shown))
+                    for k in shopper_keys if k in self.realtime.shoppers}
+        state = (CatalogState(set(self.realtime.catalog.unavailable),
+                              [list(a) for a in self.realtime.catalog.new_arrivals])
+                 if catalog else None)
+        return lists, shoppers, state

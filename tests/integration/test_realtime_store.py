@@ -1,0 +1,86 @@
+"""The realtime store and the one-round-trip serving reader on moto."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from recs.stores.aws import (
+    DynamoRealtimeStore,
+    DynamoRecommendationStore,
+    DynamoServingReader,
+)
+from recs.stores.memory import RECENT_LIMIT
+from recs.stores.ports import RecRow
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(
+            TableName="recs", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                       {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}])
+        client.create_table(
+            TableName="realtime", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        yield
+
+
+class CountingClient:
+    def __init__(self) -> None:
+        self.client = boto3.client("dynamodb", region_name=REGION)
+        self.calls = 0
+
+    def batch_get_item(self, **kwargs):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return self.client.batch_get_item(**kwargs)
+
+
+def test_recent_events_append_and_stay_bounded(tables: None) -> None:
+    store = DynamoRealtimeStore("realtime")
+    for n in range(3 * RECENT_LIMIT):
+        store.record("U#u", [(f"item{n}", "view", 1000 + n)], [f"shown{n}"], 5000)
+    _, shoppers, _ = DynamoServingReader("recs", "realtime").read([], None, ["U#u"])
+    recent = shoppers["U#u"].recent
+    assert len(recent) == RECENT_LIMIT
+    assert recent[-1] == (f"item{3 * RECENT_LIMIT - 1}", "view", 1000 + 3 * RECENT_LIMIT - 1)
+    item = boto3.client("dynamodb").get_item(TableName="realtime", Key={"pk": {"S": "U#u"}})
+    assert len(item["Item"]["recent"]["L"]) <= 2 * RECENT_LIMIT  # trimmed in DynamoDB too
+    assert int(item["Item"]["expires_at"]["N"]) > 5
+
+
+def test_catalog_state_tracks_unavailable_items_and_new_arrivals(tables: None) -> None:
+    store = DynamoRealtimeStore("realtime")
+    store.update_catalog({"a", "b"}, set(), [["n1", 10, "c", "N1"]])
+    store.update_catalog(set(), {"a"}, [["n2", 20, "c", "N2"], ["n1", 10, "c", "N1"]])
+    _, _, state = DynamoServingReader("recs", "realtime").read([], None, [], catalog=True)
+    assert state is not None
+    assert state.unavailable == {"b"}
+    assert [a[0] for a in state.new_arrivals] == ["n2", "n1"]
+
+
+def test_lists_shopper_state_and_catalog_come_in_one_round_trip(tables: None) -> None:
+    DynamoRecommendationStore("recs").write([RecRow("U#u", "v1", [["x", 1.0, "y", "view"]]),
+                                            RecRow("POP#global", "v1", [["z", 2.0, None, "t"]])])
+    DynamoRealtimeStore("realtime").record("U#u", [("y", "cart", 7)], [], 5000)
+    client = CountingClient()
+    lists, shoppers, state = DynamoServingReader("recs", "realtime", client).read(
+        ["U#u", "POP#global", "U#missing"], "v1", ["U#u", "S#none"], catalog=True)
+    assert client.calls == 1
+    assert set(lists) == {"U#u", "POP#global"}
+    assert shoppers["U#u"].recent == [("y", "cart", 7)]
+    assert state is not None and state.unavailable == set()
