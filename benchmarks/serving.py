@@ -118,7 +118,7 @@ def request_times(module: Any, path: str, query: dict[str, str], n: int) -> list
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 ROUTES = [
