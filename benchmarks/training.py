@@ -1,0 +1,93 @@
+"""Single-node batch speed: weight, train and export-row generation on synthetic data.
+
+The budget (DESIGN.md section 7) is the whole batch for 20 M interactions, 1 M users and
+200 k items in 60 s and 2 GB on 2 cores. ``--interactions`` sets the scale (default 2 M so
+the run takes a minute); popularity is Zipf-like and users have a category taste, as in shops.
+Peak memory is the process's maximum resident set size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from recs.batch.steps.export import export_rows
+from recs.batch.training import train
+from recs.batch.weighting import DAY_MS, weight_events
+from recs.config import BatchConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+AS_OF = 1_795_000_000_000
+
+
+def synthetic_events(n: int, users: int, items: int, seed: int = 5) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    user = rng.integers(0, users, n)
+    # Zipf-like popularity within 200 categories; each user leans to a few categories.
+    category_of_user = rng.integers(0, 200, users)
+    in_taste = rng.random(n) < 0.7
+    rank = np.minimum((rng.pareto(1.2, n) * 10).astype(np.int64), items // 200 - 1)
+    category = np.where(in_taste, category_of_user[user], rng.integers(0, 200, n))
+    item = category * (items // 200) + rank
+    kinds = np.array(["view", "click", "cart", "purchase", "wishlist"])
+    kind = kinds[rng.choice(5, n, p=[0.7, 0.12, 0.09, 0.05, 0.04])]
+    ts = AS_OF - rng.integers(1, 60 * DAY_MS, n)
+    return pa.table({
+        "event_id": pa.array(np.arange(n).astype(str)),
+        "user_id": pa.array(user.astype(str)),
+        "session_id": pa.nulls(n, pa.string()),
+        "item_id": pa.array(item.astype(str)),
+        "event_type": pa.array(kind).dictionary_encode(),
+        "ts": pa.array(ts, pa.timestamp("ms", tz="UTC")),
+        "category": pa.array(np.char.add("c", category.astype(str))),
+    })
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--interactions", type=int, default=2_000_000)
+    parser.add_argument("--users", type=int, default=0, help="default: interactions / 20")
+    parser.add_argument("--items", type=int, default=0, help="default: interactions / 100")
+    args = parser.parse_args()
+    users = args.users or max(args.interactions // 20, 100)
+    items = args.items or max(args.interactions // 100, 2000)
+    table = synthetic_events(args.interactions, users, items)
+    config = BatchConfig()
+
+    timings = {}
+    start = time.perf_counter()
+    interactions = weight_events(table, config, AS_OF)
+    timings["weight"] = time.perf_counter() - start
+    start = time.perf_counter()
+    model = train(interactions, config)
+    timings["train"] = time.perf_counter() - start
+    start = time.perf_counter()
+    rows = sum(1 for _ in export_rows(model, "v", 0))
+    timings["export rows"] = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    lines = [
+        f"Machine: {platform.machine()}, 2 cores, Python {platform.python_version()}; "
+        f"{args.interactions:,} events, {interactions.n_users:,} users, "
+        f"{interactions.n_items:,} items, {interactions.weight.size:,} (user, item) pairs",
+        "",
+        "| step | seconds |",
+        "| --- | --- |",
+        *(f"| {name} | {seconds:.1f} |" for name, seconds in timings.items()),
+        f"| total | {sum(timings.values()):.1f} |",
+        "",
+        f"{rows:,} DynamoDB rows generated; peak resident memory {peak_mb:,.0f} MB.",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    (ROOT / f"benchmarks/results/training-{args.interactions}.md").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
