@@ -17,7 +17,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.constructs_nag import acknowledge
-from recs.resources import API, INGEST
+from recs.resources import ADMIN, API, INGEST
 
 STAGE_NAME = "v1"
 API_KEY_HEADER = "x-api-key"
@@ -29,6 +29,7 @@ class Route:
     path: str
     function: str  # FunctionSpec.name
     public: bool = False  # True: no API key (the API's own description only)
+    admin: bool = False  # True: IAM (SigV4) instead of the shop's API key
 
 
 ROUTES = (
@@ -39,6 +40,7 @@ ROUTES = (
     Route("GET", "/items/{item_id}/similar", API.name),
     Route("GET", "/models/status", API.name),
     Route("GET", "/swagger", API.name, public=True),
+    Route("POST", "/models/{version}/promote", ADMIN.name, admin=True),
 )
 
 
@@ -104,7 +106,9 @@ class RecsApi(Construct):
             resource.add_method(
                 route.method,
                 integrations[route.function],
-                api_key_required=require_api_key and not route.public,
+                api_key_required=require_api_key and not (route.public or route.admin),
+                authorization_type=(apigw.AuthorizationType.IAM if route.admin
+                                    else apigw.AuthorizationType.NONE),
                 request_validator=validator,
                 request_parameters={f"method.request.path.{p}": True for p in path_params},
             )

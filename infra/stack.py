@@ -81,6 +81,10 @@ TABLE_ACCESS: dict[str, dict[str, str]] = {
         resources.REGISTRY.logical_id: "read_write",
         resources.RECOMMENDATIONS.logical_id: "read",
     },
+    resources.ADMIN.name: {
+        resources.REGISTRY.logical_id: "read_write",
+        resources.RECOMMENDATIONS.logical_id: "read",
+    },
 }
 BUCKET_READ: dict[str, tuple[str, ...]] = {
     resources.WEIGHT.name: ("events/*", "catalog/*"),
@@ -236,7 +240,8 @@ class RecsStack(Stack):
             self,
             "Api",
             functions={
-                name: self.functions[name] for name in (resources.API.name, resources.INGEST.name)
+                name: self.functions[name]
+                for name in (resources.API.name, resources.INGEST.name, resources.ADMIN.name)
             },
             require_api_key=settings.require_api_key,
             rate_limit=settings.api_rate_limit,

@@ -189,7 +189,7 @@ def test_queues_deny_requests_without_tls(template: Template) -> None:
 
 def test_one_function_per_spec(template: Template) -> None:
     template.resource_count_is("AWS::Lambda::Function", len(resources.FUNCTIONS))
-    assert len(resources.FUNCTIONS) == 7
+    assert len(resources.FUNCTIONS) == 8
 
 
 @pytest.mark.parametrize("spec", resources.FUNCTIONS, ids=lambda s: s.name)
@@ -296,7 +296,7 @@ def test_bucket_access_is_limited_to_the_function_prefixes(
     assert suffixes == prefixes
 
 
-@pytest.mark.parametrize("function", ["api", "promote"])
+@pytest.mark.parametrize("function", ["api", "promote", "admin"])
 def test_functions_that_do_not_need_the_bucket_cannot_reach_it(
     template: Template, functions: dict[str, tuple[str, dict[str, Any]]], function: str
 ) -> None:
@@ -415,8 +415,10 @@ def test_route_requires_an_api_key_and_proxies_to_its_function(
     template: Template, functions: dict[str, tuple[str, dict[str, Any]]], route: Any
 ) -> None:
     method = _api_methods(template)[(route.method, route.path)]
-    # Only the API's own description (Swagger UI) is public, so a browser can open it.
-    assert method["ApiKeyRequired"] is (route.path != "/swagger")
+    # Only the API's own description (Swagger UI) is public, so a browser can open it;
+    # admin routes (changing the live model) take IAM-signed requests instead of the key.
+    assert method["ApiKeyRequired"] is not (route.public or route.admin)
+    assert method["AuthorizationType"] == ("AWS_IAM" if route.admin else "NONE")
     assert method["Integration"]["Type"] == "AWS_PROXY"
     assert f"<{functions[route.function][0]}.Arn>" in _resolve(method["Integration"]["Uri"])
     assert "RequestValidatorId" in method

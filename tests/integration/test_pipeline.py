@@ -111,3 +111,28 @@ def test_the_lander_reports_only_the_malformed_record(cloud: Any) -> None:
     keys = boto3.client("s3").list_objects_v2(Bucket=resources.LOCAL_BUCKET,
                                               Prefix="events/dt=2026-11-20/")["KeyCount"]
     assert keys == 1
+
+
+def test_an_admin_can_roll_back_to_an_earlier_version(cloud: Any) -> None:
+    first = ingest_and_train(cloud)
+    extra = [{**e, "event_id": e["event_id"] + "-2", "timestamp": "2026-11-21T10:00:00Z"}
+             for e in load_event_body("ingest_post_events.json")]
+    assert call(cloud, "ingest", api_event("POST", "/events", body={"events": extra}))[0] == 200
+    cloud.pump_queue()
+    second = cloud.run_batch("2026-11-22")["output"]
+    assert second["version"] != first["version"] and second["promoted"] is True
+
+    status, answer = call(cloud, "admin",
+                          api_event("POST", f"/models/{first['version']}/promote"))
+    assert status == 200 and answer["previous_version"] == second["version"]
+    assert call(cloud, "api", load_event("api_get_model_status.json"))[1][
+        "live_version"] == first["version"]
+    status, answer = call(cloud, "admin", api_event("POST", "/models/nope/promote"))
+    assert status == 404
+
+
+def load_event_body(name: str) -> list[dict[str, Any]]:
+    import json
+
+    events: list[dict[str, Any]] = json.loads(load_event(name)["body"])["events"]
+    return events

@@ -81,5 +81,7 @@ EXPORT = FunctionSpec("export", "export", ("core", "science"), memory_mb=2048, t
                       env=(BUCKET_ENV, RECOMMENDATIONS.env_var, REGISTRY.env_var))
 PROMOTE = FunctionSpec("promote", "promote", ("core",), memory_mb=256, timeout_s=60,
                        env=(REGISTRY.env_var, RECOMMENDATIONS.env_var))
-FUNCTIONS = (API, INGEST, LANDER, WEIGHT, TRAIN, EXPORT, PROMOTE)
+ADMIN = FunctionSpec("admin", "admin", ("core",), memory_mb=256, timeout_s=30,
+                     env=(REGISTRY.env_var, RECOMMENDATIONS.env_var))
+FUNCTIONS = (API, INGEST, LANDER, WEIGHT, TRAIN, EXPORT, PROMOTE, ADMIN)
 BATCH_STEPS = (WEIGHT, TRAIN, EXPORT, PROMOTE)

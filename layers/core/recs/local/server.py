@@ -60,7 +60,14 @@ def proxy_event(method: str, raw_path: str, headers: dict[str, str], body: bytes
 
 
 def function_for(path: str) -> str:
-    return "ingest" if path.rstrip("/") in ("/events", "/items") else "api"
+    """Which function API Gateway routes a path to (admin routes are IAM-only in the cloud;
+    locally the API key guards them like every other route)."""
+    path = path.rstrip("/")
+    if path in ("/events", "/items"):
+        return "ingest"
+    if path.startswith("/models/") and path.endswith("/promote"):
+        return "admin"
+    return "api"
 
 
 def make_server(host: str, port: int, invoke: Invoke,

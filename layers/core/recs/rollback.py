@@ -1,0 +1,33 @@
+"""Roll back (or forward): make any earlier version live again, if its rows are still stored.
+
+Rows of a version expire by DynamoDB TTL ``model_ttl_days`` after its training date; a
+version whose global trending row is gone cannot be served, so it is refused rather than
+promoted into empty lists.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from recs.exceptions import NotFound, PromotionRefused
+from recs.stores.ports import ModelRegistry, RecommendationStore
+
+SERVABLE = ("exported", "archived", "live")
+
+
+def rollback(version: str, registry: ModelRegistry, recommendations: RecommendationStore,
+             ) -> dict[str, Any]:
+    record = registry.get_version(version)
+    if record is None:
+        raise NotFound(f"model version {version} is not in the registry")
+    if record.status not in SERVABLE:
+        raise PromotionRefused(f"model version {version} is {record.status}: "
+                               f"{record.reason or 'it was never fully exported'}")
+    live = registry.live_version()
+    if live == version:
+        return {"live_version": version, "previous_version": live, "changed": False}
+    if not recommendations.get_many(["POP#global"], version):
+        raise PromotionRefused(f"the rows of model version {version} have expired")
+    registry.promote(version, live, datetime.now(UTC).isoformat(timespec="seconds"))
+    return {"live_version": version, "previous_version": live, "changed": True}
