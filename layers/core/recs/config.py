@@ -26,6 +26,10 @@ DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
     "impression": 0.0,
 }
 
+# The models of ``recs.algorithms`` by name (kept here so config needs no numpy).
+ALGORITHMS = ("blend", "cosine", "bm25", "tfidf", "swing", "rp3beta", "popularity", "repurchase")
+DISCOVERY_ALGORITHMS = ("cosine", "bm25", "tfidf", "swing", "rp3beta", "popularity")
+
 
 @dataclass(frozen=True)
 class BatchConfig:
@@ -42,6 +46,19 @@ class BatchConfig:
     trending_window_days: int = 14
     trending_size: int = 100
     model_ttl_days: int = 30
+    # Which model trains the user lists, and its parameters (see recs.algorithms).
+    algorithm: str = "blend"
+    discovery: str = "rp3beta"  # the blend's model of items new to the user
+    blend_weight: float = 0.5  # repeat weight where no category weight applies
+    blend_category_weights: dict[str, float] = field(default_factory=dict)
+    blend_popularity: float = 0.0  # share of global popularity in the discovery score
+    cosine_alpha: float = 0.5
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    swing_alpha: float = 1.0
+    rp3_alpha: float = 0.5
+    rp3_beta: float = 0.25
+    tuning_seconds: float = 120.0  # time box of the nightly tuning grid
 
     def __post_init__(self) -> None:
         unknown = set(self.event_weights) - set(EVENT_TYPES)
@@ -57,6 +74,21 @@ class BatchConfig:
                 raise ConfigError(f"RECS_{name.upper()}: must be >= 1")
         if self.shrinkage < 0:
             raise ConfigError("RECS_SHRINKAGE: must be >= 0")
+        if self.algorithm not in ALGORITHMS:
+            raise ConfigError(f"RECS_ALGORITHM: must be one of {list(ALGORITHMS)}")
+        if self.discovery not in DISCOVERY_ALGORITHMS:
+            raise ConfigError(f"RECS_DISCOVERY: must be one of {list(DISCOVERY_ALGORITHMS)}")
+        for name in ("blend_weight", "blend_popularity", "cosine_alpha", "bm25_b"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"RECS_{name.upper()}: must lie in [0, 1]")
+        bad = {k: v for k, v in self.blend_category_weights.items() if not 0.0 <= v <= 1.0}
+        if bad:
+            raise ConfigError(f"RECS_BLEND_CATEGORY_WEIGHTS: values must lie in [0, 1]: {bad}")
+        if self.rp3_beta < 0:
+            raise ConfigError("RECS_RP3_BETA: must be >= 0")
+        for name in ("bm25_k1", "swing_alpha", "rp3_alpha", "tuning_seconds"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"RECS_{name.upper()}: must be > 0")
 
     def weight_of(self, event_type: str) -> float:
         return self.event_weights.get(event_type, 0.0)
@@ -78,6 +110,13 @@ class BatchConfig:
                 if f.name == "event_weights":
                     weights = {**DEFAULT_EVENT_WEIGHTS, **json.loads(raw)}
                     kwargs[f.name] = {k: float(v) for k, v in weights.items()}
+                elif f.name == "blend_category_weights":
+                    parsed = json.loads(raw)
+                    if not isinstance(parsed, dict):
+                        raise TypeError("expected a JSON object")
+                    kwargs[f.name] = {str(k): float(v) for k, v in parsed.items()}
+                elif f.type in ("str", str):
+                    kwargs[f.name] = raw.strip()
                 elif f.type in ("int", int):
                     kwargs[f.name] = int(raw)
                 else:

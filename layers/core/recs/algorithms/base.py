@@ -81,54 +81,60 @@ def as_csr(matrix: Any, what: str = "user_items") -> sp.csr_matrix:
     return csr
 
 
-def topn_sparse(scores: sp.csr_matrix, n: int) -> RankedLists:
-    """Each row's ``n`` largest stored entries, best first, ties to the lower item index."""
-    scores = sp.csr_matrix(scores)
-    scores.sum_duplicates()
-    rows_n = scores.shape[0]
-    lengths = np.diff(scores.indptr)
-    row = np.repeat(np.arange(rows_n), lengths)
-    if n <= 0 or scores.nnz == 0:
-        return RankedLists(np.zeros(rows_n + 1, np.int64), np.zeros(0, np.int32),
-                           np.zeros(0, np.float32))
-    data, cols = scores.data, scores.indices
-    keep = np.ones(data.size, dtype=bool)
-    long_rows = np.flatnonzero(lengths > n)
-    if long_rows.size:
-        # Prune long rows to candidates at or above their n-th largest value first: the full
-        # sort below then touches about n entries per row, not every co-occurring item.
-        keep = _at_least_nth(scores, long_rows, n)
-    row, cols, data = row[keep], cols[keep], data[keep]
-    order = np.lexsort((cols, -data, row))
-    row, cols, data = row[order], cols[order], data[order]
-    starts = np.searchsorted(row, np.arange(rows_n))
-    rank = np.arange(row.size) - starts[row]
-    top = rank < n
-    row, cols, data = row[top], cols[top], data[top]
-    counts = np.bincount(row, minlength=rows_n)
-    return RankedLists(np.r_[0, np.cumsum(counts)].astype(np.int64), cols.astype(np.int32),
-                       data.astype(np.float32))
+def topk_mask(scores: sp.csr_matrix, n: int) -> np.ndarray:
+    """Mask of each row's ``n`` largest stored entries; ties go to the lower column.
 
-
-def _at_least_nth(scores: sp.csr_matrix, long_rows: np.ndarray, n: int) -> np.ndarray:
-    """Mask of entries not below their row's ``n``-th largest value (rows longer than n).
-
-    Rows are grouped by length rounded up to a power of two and padded with ``-inf``, so one
-    ``np.partition`` per group (about 20 at most) finds every row's threshold.
+    ``scores`` must have sorted indices. Rows are grouped by length rounded up to a power of
+    two and padded with ``-inf``, so one ``np.partition`` per group (about 20 at most) finds
+    every long row's threshold; nothing is fully sorted.
     """
-    threshold = np.full(scores.shape[0], -np.inf, dtype=np.float32)
-    indptr, data = scores.indptr, scores.data.astype(np.float32, copy=False)
+    indptr = scores.indptr
+    data = scores.data.astype(np.float32, copy=False)
     lengths = np.diff(indptr)
+    long_rows = np.flatnonzero(lengths > n)
+    if long_rows.size == 0:
+        return np.ones(data.size, dtype=bool)
+    if n <= 0:
+        return np.zeros(data.size, dtype=bool)
+    threshold = np.full(scores.shape[0], -np.inf, dtype=np.float32)
     width_of = 1 << np.ceil(np.log2(lengths[long_rows])).astype(np.int64)
     for width in np.unique(width_of):
         same = long_rows[width_of == width]
         cols = np.arange(width)[None, :]
-        idx = indptr[same][:, None] + cols
         valid = cols < lengths[same][:, None]
-        block = np.where(valid, data[np.where(valid, idx, 0)], -np.inf)
+        idx = np.where(valid, indptr[same][:, None] + cols, 0)
+        block = np.where(valid, data[idx], -np.inf)
         threshold[same] = np.partition(block, width - n, axis=1)[:, width - n]
     row = np.repeat(np.arange(scores.shape[0]), lengths)
-    return data >= threshold[row]
+    above = data > threshold[row]
+    equal = data == threshold[row]
+    # Ties at the threshold: keep the first ones (lowest columns) up to n per row.
+    room = n - np.bincount(row[above], minlength=scores.shape[0])
+    cum = np.cumsum(equal)
+    before_row = np.r_[0, cum][indptr[:-1]]
+    rank = cum - before_row[row]
+    return above | (equal & (rank <= room[row]))
+
+
+def topn_sparse(scores: sp.csr_matrix, n: int, sort: bool = True) -> RankedLists:
+    """Each row's ``n`` largest stored entries, best first (``sort``), ties to the lower item."""
+    scores = sp.csr_matrix(scores)
+    scores.sum_duplicates()
+    rows_n = scores.shape[0]
+    if n <= 0 or scores.nnz == 0:
+        return RankedLists(np.zeros(rows_n + 1, np.int64), np.zeros(0, np.int32),
+                           np.zeros(0, np.float32))
+    keep = topk_mask(scores, n)
+    row = np.repeat(np.arange(rows_n), np.diff(scores.indptr))[keep]
+    cols, data = scores.indices[keep], scores.data[keep]
+    if sort:
+        # Stable sorts: by score descending, then by row; equal scores keep column order.
+        order = np.argsort(-data, kind="stable")
+        order = order[np.argsort(row[order], kind="stable")]
+        row, cols, data = row[order], cols[order], data[order]
+    counts = np.bincount(row, minlength=rows_n)
+    return RankedLists(np.r_[0, np.cumsum(counts)].astype(np.int64), cols.astype(np.int32),
+                       data.astype(np.float32))
 
 
 def topn_dense(scores: np.ndarray, n: int) -> RankedLists:
@@ -199,8 +205,12 @@ class Recommender(ABC):
     def _fit(self, user_items: sp.csr_matrix) -> None: ...
 
     @abstractmethod
-    def _score(self, user_items: sp.csr_matrix) -> np.ndarray | sp.csr_matrix:
-        """Scores for a block of users (one row each), users x items; absent = no candidate."""
+    def _score(self, user_items: sp.csr_matrix, n: int) -> np.ndarray | sp.csr_matrix:
+        """Scores for a block of users (one row each), users x items; absent = no candidate.
+
+        ``n`` is how many candidates per user survive filtering at most: a model whose
+        candidates are the same for everyone may return just enough of them.
+        """
 
     @abstractmethod
     def _similar(self, itemids: np.ndarray) -> np.ndarray | sp.csr_matrix:
@@ -214,8 +224,8 @@ class Recommender(ABC):
         """The fitted state as named arrays."""
         return {}
 
-    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        """Restore the fitted state from ``_arrays``' output."""
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:  # noqa: B027
+        """Restore the fitted state from ``_arrays``' output (nothing by default)."""
 
     def contributors(
         self, user_items: sp.csr_matrix, rows: np.ndarray, items: np.ndarray
@@ -241,7 +251,7 @@ class Recommender(ABC):
         self,
         userids: int | np.ndarray,
         user_items: sp.spmatrix,
-        N: int = 10,  # noqa: N803 (implicit's name)
+        N: int = 10,
         filter_already_liked_items: bool = True,
         filter_items: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -289,13 +299,15 @@ class Recommender(ABC):
                 extra = sp.csr_matrix(exclude[start:stop])
                 mask = extra if mask is None else sp.csr_matrix(
                     abs(mask).astype(bool) + extra.astype(bool))
-            scores = _mask_out(self._score(block), mask, filt)
+            wanted = n + (0 if mask is None else int(np.diff(mask.indptr).max(initial=0)))
+            wanted += 0 if filt is None else int(filt.size)
+            scores = _mask_out(self._score(block, wanted), mask, filt)
             parts.append(topn_dense(scores, n) if isinstance(scores, np.ndarray)
                          else topn_sparse(scores, n))
         return concat_lists(parts)
 
     def similar_items(
-        self, itemids: int | np.ndarray, N: int = 10  # noqa: N803
+        self, itemids: int | np.ndarray, N: int = 10
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``N`` items most similar to each item, best first; the item itself excluded."""
         self._check_fitted()

@@ -1,7 +1,8 @@
-"""User recommendations from item neighbours, each with the history item behind it.
+"""User recommendation lists from any model, each with the history item behind it.
 
-``score(u, j) = sum_i w(u, i) * sim(i, j)`` over the user's history; the reason is the ``i``
-with the largest term, so "Because you bought Rice" names the purchase that mattered most.
+For item-item models ``score(u, j) = sum_i w(u, i) * sim(i, j)`` and the reason is the ``i``
+with the largest term, so "Because you bought Rice" names the purchase that mattered most;
+a recommended item the user already had (a repeat) names itself.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from recs.batch.similarity import topk_per_row
+from recs.algorithms.base import Recommender
 
 DEFAULT_BLOCK_USERS = 2048
 
@@ -27,35 +28,33 @@ class UserRecommendations:
 
 
 def recommend(
+    model: Recommender,
     user_items: sp.csr_matrix,
-    similarity: sp.csr_matrix,
     n: int,
     exclude: sp.csr_matrix | None = None,
+    filter_already_liked_items: bool = False,
     block_users: int = DEFAULT_BLOCK_USERS,
 ) -> UserRecommendations:
     """Top-``n`` items per user; ``exclude`` (users x items, nonzero = excluded) filters."""
     x = sp.csr_matrix(user_items, dtype=np.float32)
-    sim = sp.csr_matrix(similarity, dtype=np.float32)
-    sim_t = sp.csr_matrix(sim.T)
     n_users = x.shape[0]
     counts = np.zeros(n_users, dtype=np.int64)
     items_parts, scores_parts, because_parts = [], [], []
     for start in range(0, n_users, block_users):
         stop = min(start + block_users, n_users)
         block = x[start:stop]
-        scores = sp.csr_matrix(block @ sim)
-        if exclude is not None:
-            excluded = exclude[start:stop].astype(bool).astype(np.float32)
-            scores = scores - scores.multiply(excluded)
-            scores.eliminate_zeros()
-        top = topk_per_row(scores, n)
-        rows = np.repeat(np.arange(stop - start), np.diff(top.indptr))
-        order = np.lexsort((top.indices, -top.data, rows))
-        rows, items, values = rows[order], top.indices[order], top.data[order]
-        because = _strongest_contributors(block, sim_t, rows, items)
-        counts[start:stop] = np.diff(top.indptr)
-        items_parts.append(items.astype(np.int32))
-        scores_parts.append(values.astype(np.float32))
+        lists = model.rank(
+            block, n, filter_already_liked_items=filter_already_liked_items,
+            exclude=None if exclude is None else sp.csr_matrix(exclude[start:stop]),
+        )
+        rows = np.repeat(np.arange(stop - start), np.diff(lists.indptr))
+        because = model.contributors(block, rows, lists.items)
+        owned = np.asarray(block[rows, lists.items]).ravel() > 0 if rows.size else (
+            np.zeros(0, bool))
+        because = np.where(owned, lists.items, because)
+        counts[start:stop] = np.diff(lists.indptr)
+        items_parts.append(lists.items.astype(np.int32))
+        scores_parts.append(lists.scores.astype(np.float32))
         because_parts.append(because.astype(np.int32))
     indptr = np.r_[0, np.cumsum(counts)]
     return UserRecommendations(
@@ -64,15 +63,3 @@ def recommend(
         scores=np.concatenate(scores_parts) if scores_parts else np.zeros(0, np.float32),
         because=np.concatenate(because_parts) if because_parts else np.zeros(0, np.int32),
     )
-
-
-def _strongest_contributors(
-    block: sp.csr_matrix, sim_t: sp.csr_matrix, rows: np.ndarray, items: np.ndarray
-) -> np.ndarray:
-    """For each (user row, item) pair, the history item with the largest w * sim term."""
-    if rows.size == 0:
-        return np.zeros(0, dtype=np.int32)
-    history = block[rows]  # one row per pair: the user's weights
-    neighbours_in = sim_t[items]  # one row per pair: sim(i, item) for every i
-    contributions = sp.csr_matrix(history.multiply(neighbours_in))
-    return np.asarray(contributions.argmax(axis=1)).ravel()

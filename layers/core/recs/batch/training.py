@@ -1,15 +1,16 @@
-"""Train a model version from interactions: similarity, user lists, trending."""
+"""Train a model version from interactions: the configured algorithm, user lists, trending."""
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
 
+from recs.algorithms import BlendRecommender, Recommender, RepurchaseRecommender, create
+from recs.algorithms.knn import cosine
 from recs.batch import popularity
 from recs.batch.interactions import PURCHASE, Interactions
 from recs.batch.model import Model
 from recs.batch.recommend import recommend
-from recs.batch.similarity import cosine
 from recs.config import BatchConfig
 
 
@@ -31,14 +32,103 @@ def event_matrix(interactions: Interactions) -> sp.csr_matrix:
     )
 
 
+def algorithm_params(config: BatchConfig, name: str | None = None) -> dict[str, object]:
+    """Constructor arguments of the named (default: configured) algorithm from the config."""
+    name = name or config.algorithm
+    k = config.neighbours
+    if name == "cosine":
+        return {"neighbours": k, "shrinkage": config.shrinkage, "alpha": config.cosine_alpha}
+    if name == "bm25":
+        return {"neighbours": k, "k1": config.bm25_k1, "b": config.bm25_b}
+    if name == "tfidf":
+        return {"neighbours": k, "shrinkage": config.shrinkage}
+    if name == "swing":
+        return {"neighbours": k, "alpha": config.swing_alpha}
+    if name == "rp3beta":
+        return {"neighbours": k, "alpha": config.rp3_alpha, "beta": config.rp3_beta}
+    if name == "blend":
+        return {"weight": config.blend_weight, "discovery": config.discovery,
+                "discovery_params": algorithm_params(config, config.discovery),
+                "popularity": config.blend_popularity}
+    return {}
+
+
+def category_weights(
+    categories: np.ndarray, config: BatchConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's repeat weight, and whether its category is a configured repeat kind.
+
+    The most specific configured category path wins (``groceries/dairy/milk`` takes
+    ``groceries/dairy`` when only that is listed), then ``"*"`` (every other category,
+    uncategorised items included), then the global ``blend_weight``. An item is a repeat kind
+    (bought items may be recommended again) when a listed weight for it is positive.
+    """
+    table = config.blend_category_weights
+    fallback = table.get("*")
+    weights = np.full(categories.shape[0], config.blend_weight, dtype=np.float32)
+    listed = np.zeros(categories.shape[0], dtype=bool)
+    if not table:
+        return weights, listed
+    names, codes = np.unique(categories.astype(str), return_inverse=True)
+    per_name = np.full(names.size, config.blend_weight, dtype=np.float32)
+    per_listed = np.zeros(names.size, dtype=bool)
+    for index, name in enumerate(names.tolist()):
+        parts = name.split("/") if name else []
+        for depth in range(len(parts), -1, -1):
+            key = "/".join(parts[:depth]) if depth else "*"
+            value = table.get(key) if depth else fallback
+            if value is not None:
+                per_name[index], per_listed[index] = value, True
+                break
+    return per_name[codes], per_listed[codes]
+
+
+def fit_algorithm(
+    interactions: Interactions, config: BatchConfig, x: sp.csr_matrix | None = None
+) -> Recommender:
+    """The configured algorithm, fitted on the interactions' weight matrix."""
+    x = user_item_matrix(interactions) if x is None else x
+    model = create(config.algorithm, **algorithm_params(config))
+    if isinstance(model, BlendRecommender):
+        model.fit(x, item_weight=category_weights(interactions.item_category, config)[0])
+    else:
+        model.fit(x)
+    return model
+
+
+def exclusions(
+    model: Recommender,
+    interactions: Interactions,
+    config: BatchConfig,
+    events: sp.csr_matrix | None = None,
+) -> sp.csr_matrix | None:
+    """Users x items pairs never to recommend: bought items that are not a repeat kind.
+
+    Already bought items are not recommended again unless they are a repeat-purchase kind (a
+    positive listed category weight; the repurchase model treats everything as one). Viewed
+    or carted ones may be, since they are still candidates for a purchase.
+    """
+    if isinstance(model, RepurchaseRecommender):
+        return None
+    events = event_matrix(interactions) if events is None else events
+    bought = sp.csr_matrix(events == PURCHASE + 1, dtype=np.float32)
+    if isinstance(model, BlendRecommender):
+        weight, listed = category_weights(interactions.item_category, config)
+        durable = (~(listed & (weight > 0))).astype(np.float32)
+        bought = sp.csr_matrix(bought @ sp.diags(durable))
+        bought.eliminate_zeros()
+    return bought
+
+
 def train(interactions: Interactions, config: BatchConfig) -> Model:
     x = user_item_matrix(interactions)
-    similarity = cosine(x, config.neighbours, config.shrinkage)
+    model = fit_algorithm(interactions, config, x)
+    similarity = getattr(model, "similarity", None)
+    if similarity is None:  # popularity / repurchase: similar items still come from cosine
+        similarity = cosine(x, config.neighbours, config.shrinkage, config.cosine_alpha)
     events = event_matrix(interactions)
-    # Already bought items are not recommended again; viewed or carted ones may be, since
-    # they are still candidates for a purchase.
-    bought = sp.csr_matrix(events == PURCHASE + 1, dtype=np.float32)
-    recs = recommend(x, similarity, config.num_recommendations, exclude=bought)
+    exclude = exclusions(model, interactions, config, events)
+    recs = recommend(model, x, config.num_recommendations, exclude=exclude)
     rows = np.repeat(np.arange(x.shape[0]), np.diff(recs.indptr))
     because_event = (
         np.asarray(events[rows, recs.because]).ravel().astype(np.int8) - 1
@@ -58,7 +148,7 @@ def train(interactions: Interactions, config: BatchConfig) -> Model:
     return Model(
         user_ids=interactions.user_ids,
         item_ids=interactions.item_ids,
-        similarity=similarity,
+        similarity=sp.csr_matrix(similarity, dtype=np.float32),
         rec_indptr=recs.indptr,
         rec_items=recs.items,
         rec_scores=recs.scores,

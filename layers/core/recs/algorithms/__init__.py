@@ -1,0 +1,54 @@
+"""Recommendation algorithms behind one contract (see ``recs.algorithms.base``).
+
+numpy and scipy only (they are in the batch Lambda layers); nothing on the API path imports
+this package.
+"""
+
+from recs.algorithms.base import (
+    NaNError,
+    NotFittedError,
+    RankedLists,
+    Recommender,
+    RecommenderError,
+    load_any,
+)
+from recs.algorithms.blend import BlendRecommender
+from recs.algorithms.knn import (
+    BM25Recommender,
+    CosineRecommender,
+    ItemKNN,
+    RP3BetaRecommender,
+    TFIDFRecommender,
+    bm25_weight,
+    cosine,
+    tfidf_weight,
+    topk_per_row,
+)
+from recs.algorithms.popularity import PopularityRecommender, RepurchaseRecommender
+from recs.algorithms.registry import MODELS, create
+from recs.algorithms.swing import SwingRecommender, swing
+
+__all__ = [
+    "MODELS",
+    "BM25Recommender",
+    "BlendRecommender",
+    "CosineRecommender",
+    "ItemKNN",
+    "NaNError",
+    "NotFittedError",
+    "PopularityRecommender",
+    "RP3BetaRecommender",
+    "RankedLists",
+    "Recommender",
+    "RecommenderError",
+    "RepurchaseRecommender",
+    "SwingRecommender",
+    "TFIDFRecommender",
+    "bm25_weight",
+    "cosine",
+    "create",
+    "load_any",
+    "swing",
+    "tfidf_weight",
+    "topk_per_row",
+]

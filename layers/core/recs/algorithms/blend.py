@@ -1,0 +1,149 @@
+"""Blend: the user's own history (repurchase) mixed with discovery (an item-item model).
+
+``score(u, i) = b_i * r(u, i) / max_u r + (1 - b_i) * n(u, i)`` with
+``n(u, i) = (1 - p) * d(u, i) / max_u d + p * pop(i) / max pop``, where ``r`` is the repurchase
+score (history weight: weighted count x recency), ``d`` the discovery model's score over items
+new to the user, ``pop`` global popularity (users per item: a prior that rescues sparse data,
+where co-occurrence is mostly noise), and ``b_i`` the repeat weight of item ``i``'s category.
+
+On consumables most next purchases are repeats and ``b`` is high; on durables repeats are
+useless and ``b`` near 0 turns the blend into the discovery model. The weights come from data:
+``recs.evaluation.tuning.repeat_weights`` measures, per category, how often a user's next
+interactions are with items already in their history (shrunk towards the global share when a
+category has few observations), and the tuning grid picks the global weight; a shop may also
+set them (``RECS_BLEND_WEIGHT``, ``RECS_BLEND_CATEGORY_WEIGHTS``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recs.algorithms.base import Recommender, RecommenderError
+from recs.algorithms.popularity import _constant_rows
+
+
+def _row_max_normalise(m: sp.csr_matrix) -> sp.csr_matrix:
+    m = sp.csr_matrix(m, dtype=np.float32)
+    if m.nnz == 0:
+        return m
+    top = np.maximum.reduceat(m.data, m.indptr[:-1][np.diff(m.indptr) > 0])
+    scale = np.zeros(m.shape[0], np.float32)
+    scale[np.diff(m.indptr) > 0] = top
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    m.data = (m.data / np.where(scale[rows] > 0, scale[rows], 1.0)).astype(np.float32)
+    return m
+
+
+class BlendRecommender(Recommender):
+    """Repurchase + discovery with a per-item (per-category) repeat weight."""
+
+    name = "blend"
+
+    def __init__(self, weight: float = 0.5, discovery: str = "cosine",
+                 discovery_params: dict[str, Any] | None = None,
+                 popularity: float = 0.0) -> None:
+        from recs.algorithms import registry
+
+        if not 0.0 <= weight <= 1.0:
+            raise RecommenderError(f"blend weight must lie in [0, 1], got {weight}")
+        if not 0.0 <= popularity <= 1.0:
+            raise RecommenderError(f"blend popularity must lie in [0, 1], got {popularity}")
+        self.popularity = float(popularity)
+        self.item_popularity = np.zeros(0, np.float32)
+        if discovery in ("blend", "repurchase"):
+            raise RecommenderError(f"discovery must be a model of new items, not {discovery!r}")
+        self.weight = float(weight)
+        self.discovery_name = discovery
+        self.discovery_params = dict(discovery_params or {})
+        self.discovery: Recommender = registry.create(discovery, **self.discovery_params)
+        self.item_weight = np.zeros(0, np.float32)
+
+    def get_params(self) -> dict[str, Any]:
+        return {"weight": self.weight, "discovery": self.discovery_name,
+                "discovery_params": self.discovery.get_params(), "popularity": self.popularity}
+
+    def fit(self, user_items: sp.spmatrix, item_weight: np.ndarray | None = None) -> Any:
+        """Fit the discovery model; ``item_weight`` (one repeat weight per item) overrides
+        the global ``weight``, e.g. from per-category repeat shares."""
+        super().fit(user_items)
+        if item_weight is None:
+            self.item_weight = np.full(self.n_items, self.weight, dtype=np.float32)
+        else:
+            w = np.asarray(item_weight, dtype=np.float32)
+            if w.shape != (self.n_items,):
+                raise RecommenderError(
+                    f"item_weight has shape {w.shape}, expected ({self.n_items},)")
+            if not np.isfinite(w).all() or (w < 0).any() or (w > 1).any():
+                raise RecommenderError("item_weight values must be finite and lie in [0, 1]")
+            self.item_weight = w
+        return self
+
+    def _fit(self, user_items: sp.csr_matrix) -> None:
+        self.discovery.fit(user_items)
+        counts = np.bincount(user_items.indices[user_items.data > 0],
+                             minlength=user_items.shape[1]).astype(np.float32)
+        self.item_popularity = counts / max(float(counts.max(initial=0)), 1.0)
+
+    def _score(self, user_items: sp.csr_matrix, n: int) -> sp.csr_matrix:
+        history = sp.csr_matrix(user_items, copy=True)
+        history.data = np.clip(history.data, 0, None)
+        history.eliminate_zeros()
+        repeat = _row_max_normalise(history)
+        found = self.discovery._score(history, n + int(np.diff(history.indptr).max(initial=0)))
+        if isinstance(found, np.ndarray):
+            found = sp.csr_matrix(np.where(np.isfinite(found) & (found > 0), found, 0))
+        owned = history.astype(bool)
+        found = sp.csr_matrix(found, dtype=np.float32)
+        found = sp.csr_matrix(found - found.multiply(owned))
+        found.data = np.clip(found.data, 0, None)
+        found.eliminate_zeros()
+        found = _row_max_normalise(found)
+        if self.popularity > 0:
+            wanted = n + int(np.diff(history.indptr).max(initial=0))
+            popular = _constant_rows(self.item_popularity, history.shape[0], wanted)
+            popular = sp.csr_matrix(popular - popular.multiply(owned))
+            found = sp.csr_matrix(found * (1.0 - self.popularity) + popular * self.popularity)
+            found.eliminate_zeros()
+        b = self.item_weight
+        blended = sp.csr_matrix(repeat @ sp.diags(b) + found @ sp.diags(1.0 - b))
+        blended.eliminate_zeros()
+        return blended
+
+    def _similar(self, itemids: np.ndarray) -> np.ndarray | sp.csr_matrix:
+        return self.discovery._similar(itemids)
+
+    def contributors(
+        self, user_items: sp.csr_matrix, rows: np.ndarray, items: np.ndarray
+    ) -> np.ndarray:
+        """A repeat names the item itself; a new item names its strongest neighbour."""
+        x = sp.csr_matrix(user_items)
+        owned = np.asarray(x[rows, items]).ravel() > 0
+        because = np.empty(rows.size, dtype=np.int32)
+        because[owned] = items[owned]
+        new = ~owned
+        if new.any():
+            because[new] = self.discovery.contributors(x, rows[new], items[new])
+        return because
+
+    @property
+    def similarity(self) -> sp.csr_matrix:
+        sim = getattr(self.discovery, "similarity", None)
+        if sim is None:
+            raise RecommenderError(f"{self.discovery_name} has no item similarity")
+        return sim
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        inner = {f"discovery__{k}": v for k, v in self.discovery._arrays().items()}
+        return {"item_weight": self.item_weight, "item_popularity": self.item_popularity,
+                **inner}
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.item_weight = arrays["item_weight"]
+        self.item_popularity = arrays["item_popularity"]
+        prefix = "discovery__"
+        self.discovery.n_items = self.n_items
+        self.discovery._set_arrays(
+            {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})

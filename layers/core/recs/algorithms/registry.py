@@ -1,0 +1,34 @@
+"""Every model by name, so configuration and saved files can name one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recs.algorithms.base import Recommender, RecommenderError
+from recs.algorithms.blend import BlendRecommender
+from recs.algorithms.knn import (
+    BM25Recommender,
+    CosineRecommender,
+    RP3BetaRecommender,
+    TFIDFRecommender,
+)
+from recs.algorithms.popularity import PopularityRecommender, RepurchaseRecommender
+from recs.algorithms.swing import SwingRecommender
+
+MODELS: dict[str, type[Recommender]] = {
+    cls.name: cls
+    for cls in (CosineRecommender, BM25Recommender, TFIDFRecommender, SwingRecommender,
+                RP3BetaRecommender,
+                PopularityRecommender, RepurchaseRecommender, BlendRecommender)
+}
+
+
+def create(name: str, **params: Any) -> Recommender:
+    """A new, unfitted model; unknown names and parameters raise ``RecommenderError``."""
+    cls = MODELS.get(name)
+    if cls is None:
+        raise RecommenderError(f"unknown algorithm {name!r}; known: {sorted(MODELS)}")
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise RecommenderError(f"{name}: {exc}") from exc

@@ -1,0 +1,147 @@
+"""Property tests: any input, the contract holds."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from recs import algorithms as A
+from recs.algorithms.base import topn_sparse
+from recs.algorithms.knn import bm25_weight, cosine, topk_per_row
+from recs.algorithms.swing import swing
+
+SETTINGS = settings(max_examples=25, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def matrices(draw: st.DrawFn, max_users: int = 12, max_items: int = 10) -> sp.csr_matrix:
+    n_users = draw(st.integers(1, max_users))
+    n_items = draw(st.integers(2, max_items))
+    mask = draw(st.lists(st.booleans(), min_size=n_users * n_items,
+                         max_size=n_users * n_items))
+    values = draw(st.lists(st.sampled_from([0.5, 1.0, 2.0, 3.0, 5.0]),
+                           min_size=n_users * n_items, max_size=n_users * n_items))
+    dense = np.where(np.array(mask).reshape(n_users, n_items),
+                     np.array(values, np.float32).reshape(n_users, n_items), 0)
+    return sp.csr_matrix(dense.astype(np.float32))
+
+
+NAMES = st.sampled_from(sorted(A.MODELS))
+
+
+def build(name: str) -> A.Recommender:
+    if name in ("popularity", "repurchase"):
+        return A.create(name)
+    if name == "blend":
+        return A.create(name, weight=0.4, discovery="cosine", popularity=0.2,
+                        discovery_params={"neighbours": 5})
+    return A.create(name, neighbours=5)
+
+
+@SETTINGS
+@given(x=matrices(), name=NAMES, n=st.integers(1, 8), filt=st.booleans(),
+       extra=st.lists(st.integers(0, 1), max_size=2))
+def test_scores_sorted_and_filters_respected(x, name, n, filt, extra) -> None:
+    model = build(name).fit(x)
+    users = np.arange(x.shape[0])
+    filter_items = np.array(extra, dtype=np.int64)
+    ids, scores = model.recommend(users, x, N=n, filter_already_liked_items=filt,
+                                  filter_items=filter_items)
+    assert ids.shape == (x.shape[0], n)
+    for u in users:
+        valid = ids[u] >= 0
+        # padding only at the end, scores non-increasing, -inf for padding
+        assert np.all(valid[:valid.sum()])
+        assert np.all(np.diff(scores[u][valid]) <= 1e-6)
+        assert np.all(np.isneginf(scores[u][~valid]))
+        got = ids[u][valid]
+        assert len(set(got.tolist())) == got.size
+        assert not set(got.tolist()) & set(filter_items.tolist())
+        if filt:
+            assert not set(got.tolist()) & set(x[u].indices.tolist())
+
+
+@SETTINGS
+@given(x=matrices(), shrink=st.sampled_from([0.0, 1.0, 10.0]))
+def test_cosine_is_symmetric(x, shrink) -> None:
+    model = A.CosineRecommender(neighbours=x.shape[1], shrinkage=shrink).fit(x)
+    sim = model.similarity.toarray()
+    np.testing.assert_allclose(sim, sim.T, rtol=1e-5, atol=1e-6)
+    ids, scores = model.similar_items(np.arange(x.shape[1]), N=x.shape[1])
+    for i in range(x.shape[1]):
+        for j, s in zip(ids[i], scores[i], strict=True):
+            if j >= 0:
+                assert abs(s - sim[j, i]) < 1e-5
+
+
+@SETTINGS
+@given(x=matrices(), name=NAMES)
+def test_save_load_equal(x, name) -> None:
+    model = build(name).fit(x)
+    loaded = A.load_any(model.to_bytes())
+    users = np.arange(x.shape[0])
+    a = model.recommend(users, x, N=4, filter_already_liked_items=False)
+    b = loaded.recommend(users, x, N=4, filter_already_liked_items=False)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+@SETTINGS
+@given(x=matrices(max_users=15, max_items=15), k=st.integers(1, 6))
+def test_topk_matches_brute_force(x, k) -> None:
+    dense = x.toarray()
+    lists = topn_sparse(x, k)
+    for r in range(dense.shape[0]):
+        nz = np.flatnonzero(dense[r])
+        expected = sorted(nz.tolist(), key=lambda c: (-dense[r, c], c))[:k]
+        assert lists.items[lists.indptr[r]:lists.indptr[r + 1]].tolist() == expected
+    kept = topk_per_row(x, k)
+    assert np.all(np.diff(kept.indptr) <= k)
+
+
+@SETTINGS
+@given(x=matrices(max_users=8, max_items=7))
+def test_cosine_matches_formula(x) -> None:
+    d = x.toarray().astype(np.float64)
+    norms = np.sqrt((d * d).sum(axis=0))
+    expected = (d.T @ d) / (np.outer(norms, norms) + 2.0)
+    np.fill_diagonal(expected, 0)
+    got = cosine(x, neighbours=x.shape[1], shrinkage=2.0).toarray()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+
+
+@SETTINGS
+@given(x=matrices(max_users=8, max_items=6))
+def test_swing_matches_definition(x) -> None:
+    b = (x.toarray() > 0)
+    n_users, n_items = b.shape
+    w = (b.sum(axis=1) + 5.0) ** -0.35
+    expected = np.zeros((n_items, n_items))
+    for u in range(n_users):
+        for v in range(u + 1, n_users):
+            shared = b[u] & b[v]
+            overlap = shared.sum()
+            if overlap < 2:
+                continue
+            idx = np.flatnonzero(shared)
+            for i in idx:
+                for j in idx:
+                    if i != j:
+                        expected[i, j] += w[u] * w[v] / (1.0 + overlap)
+    got = swing(x, neighbours=n_items, max_users_per_item=100).toarray()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-7)
+
+
+def test_bm25_weight_matches_implicit_formula() -> None:
+    x = sp.csr_matrix(np.array([[1, 0, 2], [0, 3, 1], [4, 1, 0], [0, 0, 1]], np.float64))
+    got = bm25_weight(x, k1=1.2, b=0.75).toarray()
+    n = x.shape[0]
+    idf = np.log(n) - np.log1p((x.toarray() > 0).sum(axis=0))
+    lengths = x.toarray().sum(axis=1)
+    norm = 0.25 + 0.75 * lengths / lengths.mean()
+    d = x.toarray()
+    expected = np.where(d > 0, d * 2.2 / (1.2 * norm[:, None] + d) * idf[None, :], 0)
+    np.testing.assert_allclose(got, expected, rtol=1e-5)

@@ -1,0 +1,152 @@
+"""The promotion gate, tuning, the evaluation runner and the CLI, on small data."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recs.batch.training import train
+from recs.batch.weighting import weight_events
+from recs.config import BatchConfig
+from recs.evaluation import cli, core, gate, loaders, report, run, split, tuning
+from recs.local import sample_data
+
+END = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def sample_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "events.csv"
+    sample_data.write_csv(sample_data.generate(users=150, days=28, end=END), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def sample_table(sample_csv: Path):
+    return loaders.load(sample_csv, "events")
+
+
+def test_compare_accepts_and_refuses() -> None:
+    ok, reason = gate.compare({"ndcg": 0.20}, {"ndcg": 0.21}, margin=0.1)
+    assert ok and "vs live" in reason
+    ok, reason = gate.compare({"ndcg": 0.10}, {"ndcg": 0.21}, margin=0.1)
+    assert not ok and "worse than live" in reason
+    assert gate.compare({"ndcg": 0.1}, None, 0.05)[0]
+    assert not gate.compare({"ndcg": float("nan")}, {"ndcg": 0.1}, 0.05)[0]
+    assert not gate.compare({}, {"ndcg": 0.1}, 0.05)[0]
+    with pytest.raises(ValueError):
+        gate.compare({"ndcg": 0.1}, {"ndcg": 0.1}, -1)
+
+
+def test_gate_refuses_a_deliberately_worse_candidate(sample_table) -> None:
+    config = BatchConfig()
+    as_of = int(END.timestamp() * 1000)
+    held = gate.holdout_split(sample_table, as_of, days=5)
+    interactions = weight_events(held.train, config, held.as_of_ms)
+    live = train(interactions, config)
+    worse = train(interactions, dataclasses.replace(config, algorithm="popularity"))
+    rng = np.random.default_rng(0)  # every list: arbitrary items
+    worse.rec_items = rng.integers(0, worse.item_ids.size, worse.rec_items.size).astype(np.int32)
+    live_metrics = gate.score_model(live, held.test, config)
+    worse_metrics = gate.score_model(worse, held.test, config)
+    assert live_metrics["users"] == worse_metrics["users"] > 0
+    ok, reason = gate.compare(worse_metrics, live_metrics, margin=0.05)
+    assert not ok, reason
+    assert gate.compare(live_metrics, live_metrics, margin=0.05)[0]
+
+
+def test_repeat_shares_known_answer(sample_table) -> None:
+    s = split.global_time(sample_table, test_fraction=0.2)
+    share, per = tuning.repeat_shares(s, BatchConfig())
+    assert 0 < share < 1
+    assert per and all(0 <= r <= n for r, n in per.values())
+    weights = tuning.category_weights_for(0.5, share, per)
+    assert weights["*"] == 0.5 and all(0 < w < 1 for w in weights.values())
+    assert tuning.category_weights_for(0.0, share, per) == {"*": 0.0}
+
+
+def test_tune_is_time_boxed_and_returns_params(sample_table) -> None:
+    config = BatchConfig(tuning_seconds=30)
+    as_of = int(END.timestamp() * 1000)
+    result = tuning.tune(sample_table, config, as_of_ms=as_of, budget_seconds=30)
+    assert result.trials and result.metrics["ndcg"] >= 0
+    assert set(result.params) >= {"half_life_days", "neighbours", "blend_weight"}
+    assert result.config.half_life_days == result.params["half_life_days"]
+    record = result.record()
+    assert record["validation"]["users"] > 0
+    quick = tuning.tune(sample_table, config, as_of_ms=as_of, budget_seconds=0.0)
+    assert not quick.complete and len(quick.trials) == 1  # only the starting point
+
+
+def test_evaluate_and_report(sample_table, tmp_path: Path) -> None:
+    ev = run.evaluate(sample_table, BatchConfig(), k=10, tune_seconds=5)
+    names = [r.name for r in ev.results]
+    assert names[0] == run.DEFAULT_NAME
+    assert run.HISTORY_NAME in names and run.POPULARITY_NAME in names
+    text = report.markdown(ev)
+    assert "NDCG@10" in text and "Paired comparisons" in text
+    default = ev.result(run.DEFAULT_NAME)
+    assert default.mean("ndcg") > ev.result(run.POPULARITY_NAME).mean("ndcg") * 0.5
+    history = ev.result(run.HISTORY_NAME)
+    assert np.nansum(history.per_user_new["ndcg"]) == 0  # history has nothing new
+    # the breakdown covers every test user once
+    assert sum(e.n for _, e in core.breakdown(default, ev.data.holdout)) == np.count_nonzero(
+        ~np.isnan(default.per_user["ndcg"]))
+
+
+def test_plots_write_pngs(sample_table, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from recs.evaluation import plots
+
+    ev = run.evaluate(sample_table, BatchConfig(), k=5, tune_seconds=1,
+                      include_algorithms=False)
+    paths = plots.write_all(ev, tmp_path)
+    assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_cli_recommend_batch(sample_csv: Path, tmp_path: Path) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text("user-0001\nuser-0002\nstranger\n")
+    out = tmp_path / "recs.csv"
+    code = cli.main(["recommend-batch", "--events", str(sample_csv), "--users", str(users),
+                     "--num-items", "4", "--out", str(out), "--no-tune"])
+    assert code == 0
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["user_id", "item_id", "rank", "score", "reason"]
+    by_user: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_user.setdefault(row["user_id"], []).append(row)
+    assert set(by_user) == {"user-0001", "user-0002", "stranger"}
+    assert all(len(v) == 4 for v in by_user.values())
+    assert [r["rank"] for r in by_user["user-0001"]] == ["1", "2", "3", "4"]
+    assert by_user["stranger"][0]["reason"] == "Trending now"
+    assert by_user["user-0001"][0]["reason"].startswith("Because you")
+
+
+def test_cli_recommend_batch_ignores_the_wall_clock(tmp_path: Path) -> None:
+    """Old data: decay is measured from its end, so old events still count."""
+    old = sample_data.generate(users=40, days=10, end=END - timedelta(days=3000))
+    path = tmp_path / "old.csv"
+    sample_data.write_csv(old, path)
+    users = tmp_path / "u.txt"
+    users.write_text("user-0001\n")
+    out = tmp_path / "r.csv"
+    assert cli.main(["recommend-batch", "--events", str(path), "--users", str(users),
+                     "--num-items", "3", "--out", str(out), "--no-tune"]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert rows and rows[0]["reason"].startswith("Because you")
+
+
+def test_cli_evaluate_writes_report(sample_csv: Path, tmp_path: Path, capsys) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "eval"
+    assert cli.main(["evaluate", "--events", str(sample_csv), "--format", "events",
+                     "--k", "5", "--split", "last-basket", "--out", str(out),
+                     "--tune-seconds", "2"]) == 0
+    assert "| model |" in capsys.readouterr().out
+    assert (out / "report.md").is_file() and list(out.glob("*.png"))
