@@ -1,4 +1,4 @@
-"""Build the Lambda layers the CDK app deploys: ``core``, ``arrow`` and ``science``.
+"""Build the Lambda layers the CDK app deploys: ``core``, ``arrow`` and ``batch``.
 
     python layers/build_layers.py [--out build/layers] [--arch x86_64|arm64] [--force]
                                   [--only core,arrow] [--verify]
@@ -8,7 +8,10 @@ Each layer lands in ``<out>/<layer>/python/...`` (the layout Lambda mounts under
 - ``core``: the ``recs`` package (copied from ``layers/core/recs``) plus aws-lambda-powertools
   (with its ``tracer`` and ``validation`` extras) and pydantic.
 - ``arrow``: pyarrow + numpy (the lander and the weighting step).
-- ``science``: numpy + scipy (training and export).
+- ``batch``: pyarrow + numpy + the sparse part of scipy (train, evaluate, export). Training
+  tunes itself on the window's events (pyarrow) with sparse models (scipy); both whole would
+  not fit Lambda's 250 MB, but the batch only ever imports ``scipy.sparse`` (a test checks),
+  so every other scipy subpackage and scipy's bundled OpenBLAS/Fortran runtime are left out.
 
 Third-party wheels come from PyPI for the Lambda platform, not the host: ``pip install
 --platform manylinux_2_28_<arch> --platform manylinux2014_<arch> --only-binary=:all:
@@ -80,6 +83,17 @@ class LayerSpec:
     requirements: tuple[str, ...]
     include_recs: bool = False
     description: str = ""
+    extra_trim_dirs: tuple[str, ...] = ()  # layer-specific removals (globs under python/)
+
+
+# scipy subpackages the batch never imports (it uses scipy.sparse, which needs scipy._lib).
+SCIPY_UNUSED = tuple(
+    f"scipy/{name}" for name in (
+        "cluster", "constants", "datasets", "differentiate", "fft", "fftpack", "integrate",
+        "interpolate", "io", "linalg", "misc", "ndimage", "odr", "optimize", "signal",
+        "spatial", "special", "stats", "sparse/linalg",
+    )
+) + ("scipy.libs",)  # OpenBLAS and the Fortran runtime: only linalg-based modules link them
 
 
 LAYERS: dict[str, LayerSpec] = {
@@ -92,7 +106,12 @@ LAYERS: dict[str, LayerSpec] = {
             description="recs package, aws-lambda-powertools, pydantic",
         ),
         LayerSpec("arrow", ("pyarrow", "numpy"), description="pyarrow + numpy"),
-        LayerSpec("science", ("numpy", "scipy"), description="numpy + scipy"),
+        LayerSpec(
+            "batch",
+            ("pyarrow", "numpy", "scipy"),
+            description="pyarrow + numpy + scipy.sparse",
+            extra_trim_dirs=SCIPY_UNUSED,
+        ),
     )
 }
 
@@ -217,7 +236,7 @@ def layer_inputs(
         "python_version": python_version,
         "platforms": _platforms(arch),
         "pins": resolve_pins(spec.requirements, arch, python_version),
-        "trim": [TRIM_DIR_NAMES, TRIM_DIRS, TRIM_FILE_GLOBS, TRIM_FILES],
+        "trim": [TRIM_DIR_NAMES, TRIM_DIRS, TRIM_FILE_GLOBS, TRIM_FILES, spec.extra_trim_dirs],
     }
     if spec.include_recs:
         inputs["recs"] = _file_digests(CORE_PACKAGE)
@@ -255,10 +274,10 @@ def dir_size(path: Path) -> int:
     return total
 
 
-def trim(python_dir: Path) -> int:
+def trim(python_dir: Path, extra_dirs: tuple[str, ...] = ()) -> int:
     """Delete what the functions never load; returns the bytes removed."""
     before = dir_size(python_dir)
-    for pattern in TRIM_DIRS:
+    for pattern in (*TRIM_DIRS, *extra_dirs):
         for path in python_dir.glob(pattern):
             if path.is_dir():
                 shutil.rmtree(path)
@@ -319,7 +338,7 @@ def build_layer(name: str, out: Path, arch: str, force: bool = False) -> Path:
         shutil.copytree(
             CORE_PACKAGE, python_dir / "recs", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
         )
-    removed = trim(python_dir)
+    removed = trim(python_dir, spec.extra_trim_dirs)
 
     stamp_path(out, name).unlink(missing_ok=True)
     shutil.rmtree(final, ignore_errors=True)
@@ -384,14 +403,30 @@ assert pc.sum(t["w"]).as_py() == 6.0
 assert "S3FileSystem" in pyarrow.fs._not_imported
 print("arrow ok", pa.__version__, np.__version__)
 """,
-    "science": """
+    "batch": """
+import io
 import numpy as np, scipy
-import scipy.sparse as sp, scipy.sparse.linalg, scipy.linalg, scipy.special, scipy.stats
-x = sp.random(50, 20, density=0.1, format="csr", random_state=0)
+import pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq
+import scipy.sparse as sp
+rng = np.random.default_rng(0)
+x = sp.csr_matrix((rng.random(100), (rng.integers(0, 50, 100), rng.integers(0, 20, 100))),
+                  shape=(50, 20))
 s = (x.T @ x).tocsr()
-assert s.shape == (20, 20)
-scipy.stats.norm.cdf(0.0)
-print("science ok", scipy.__version__, np.__version__)
+assert s.shape == (20, 20) and s.multiply(s).sum() > 0
+assert sp.vstack([s, s], format="csr").shape == (40, 20)
+assert np.asarray(s.argmax(axis=1)).shape == (20, 1)
+t = pa.table({"item": ["a", "b"], "w": [1.0, 2.0]})
+buf = io.BytesIO()
+pq.write_table(t, buf, compression="zstd")
+assert pq.read_table(io.BytesIO(buf.getvalue())).equals(t)
+assert pc.sum(t["w"]).as_py() == 3.0
+try:
+    import scipy.linalg
+except ImportError:
+    pass
+else:
+    raise AssertionError("scipy.linalg should be trimmed from the batch layer")
+print("batch ok", scipy.__version__, pa.__version__, np.__version__)
 """,
 }
 
@@ -407,7 +442,7 @@ def verify(names: Iterable[str]) -> None:
             python_dir.mkdir(parents=True)
             pins = resolve_pins(spec.requirements, arch, host_version)
             pip_install(pins, python_dir, _platforms(arch), host_version)
-            trim(python_dir)
+            trim(python_dir, spec.extra_trim_dirs)
             # -S: no site-packages; -E: ignore PYTHON* variables. Only stdlib + the layer.
             code = f"import sys; sys.path.insert(0, {str(python_dir)!r})\n" + _VERIFY_SCRIPTS[name]
             result = subprocess.run(

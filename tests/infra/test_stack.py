@@ -217,18 +217,18 @@ def test_function_carries_exactly_the_layers_its_spec_names(
     assert sorted(names[ref["Ref"]] for ref in props["Layers"]) == sorted(spec.layers)
 
 
-def test_api_function_has_only_the_core_layer_and_train_has_science(
+def test_api_function_has_only_the_core_layer_and_train_has_batch(
     template: Template, functions: dict[str, tuple[str, dict[str, Any]]]
 ) -> None:
     layers = template.find_resources("AWS::Lambda::LayerVersion")
     core = next(
         lid for lid, res in layers.items() if "recs core" in res["Properties"]["Description"]
     )
-    science = next(
-        lid for lid, res in layers.items() if "recs science" in res["Properties"]["Description"]
+    batch = next(
+        lid for lid, res in layers.items() if "recs batch" in res["Properties"]["Description"]
     )
     assert functions["api"][1]["Layers"] == [{"Ref": core}]
-    assert {"Ref": science} in functions["train"][1]["Layers"]
+    assert {"Ref": batch} in functions["train"][1]["Layers"]
 
 
 @pytest.mark.parametrize("spec", resources.FUNCTIONS, ids=lambda s: s.name)

@@ -65,8 +65,8 @@ LOCAL_QUEUE = "recs-events"
 LOCAL_DLQ = "recs-events-dlq"
 STATE_MACHINE_NAME = "recs-nightly-batch"
 
-# Layer names: "core" is the recs package itself; "arrow" is pyarrow+numpy, "science" is
-# numpy+scipy. Each function carries only what it imports (see DESIGN.md section 8).
+# Layer names: "core" is the recs package itself; "arrow" is pyarrow+numpy; "batch" is
+# pyarrow+numpy+scipy.sparse (trimmed to fit). Each function carries only what it imports.
 API = FunctionSpec("api", "api", ("core",), memory_mb=1024, timeout_s=10,
                    env=(RECOMMENDATIONS.env_var, REGISTRY.env_var, REALTIME.env_var))
 INGEST = FunctionSpec("ingest", "ingest", ("core",), memory_mb=512, timeout_s=10,
@@ -75,9 +75,9 @@ LANDER = FunctionSpec("lander", "lander", ("core", "arrow"), memory_mb=1024, tim
                       env=(BUCKET_ENV,))
 WEIGHT = FunctionSpec("weight", "weight", ("core", "arrow"), memory_mb=3008, timeout_s=900,
                       env=(BUCKET_ENV,))
-TRAIN = FunctionSpec("train", "train", ("core", "science"), memory_mb=4096, timeout_s=900,
+TRAIN = FunctionSpec("train", "train", ("core", "batch"), memory_mb=4096, timeout_s=900,
                      env=(BUCKET_ENV,))
-EXPORT = FunctionSpec("export", "export", ("core", "science"), memory_mb=2048, timeout_s=900,
+EXPORT = FunctionSpec("export", "export", ("core", "batch"), memory_mb=2048, timeout_s=900,
                       env=(BUCKET_ENV, RECOMMENDATIONS.env_var, REGISTRY.env_var))
 PROMOTE = FunctionSpec("promote", "promote", ("core",), memory_mb=256, timeout_s=60,
                        env=(REGISTRY.env_var, RECOMMENDATIONS.env_var))
