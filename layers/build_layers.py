@@ -87,13 +87,14 @@ class LayerSpec:
 
 
 # scipy subpackages the batch never imports (it uses scipy.sparse, which needs scipy._lib).
-SCIPY_UNUSED = tuple(
-    f"scipy/{name}" for name in (
+SCIPY_UNUSED = (
+    *(f"scipy/{name}" for name in (
         "cluster", "constants", "datasets", "differentiate", "fft", "fftpack", "integrate",
         "interpolate", "io", "linalg", "misc", "ndimage", "odr", "optimize", "signal",
         "spatial", "special", "stats", "sparse/linalg",
-    )
-) + ("scipy.libs",)  # OpenBLAS and the Fortran runtime: only linalg-based modules link them
+    )),
+    "scipy.libs",  # OpenBLAS and the Fortran runtime: only linalg-based modules link them
+)
 
 
 LAYERS: dict[str, LayerSpec] = {
