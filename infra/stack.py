@@ -73,6 +73,7 @@ TABLE_ACCESS: dict[str, dict[str, str]] = {
         resources.REALTIME.logical_id: "read",
     },
     resources.INGEST.name: {resources.REALTIME.logical_id: "read_write"},
+    resources.EVALUATE.name: {resources.REGISTRY.logical_id: "read"},
     resources.EXPORT.name: {
         resources.RECOMMENDATIONS.logical_id: "write",
         resources.REGISTRY.logical_id: "read_write",
@@ -89,6 +90,7 @@ TABLE_ACCESS: dict[str, dict[str, str]] = {
 BUCKET_READ: dict[str, tuple[str, ...]] = {
     resources.WEIGHT.name: ("events/*", "catalog/*"),
     resources.TRAIN.name: ("interactions/*",),
+    resources.EVALUATE.name: ("interactions/*", "models/*"),
     resources.EXPORT.name: ("models/*", "interactions/*"),
 }
 BUCKET_WRITE: dict[str, tuple[str, ...]] = {

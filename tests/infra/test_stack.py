@@ -189,7 +189,7 @@ def test_queues_deny_requests_without_tls(template: Template) -> None:
 
 def test_one_function_per_spec(template: Template) -> None:
     template.resource_count_is("AWS::Lambda::Function", len(resources.FUNCTIONS))
-    assert len(resources.FUNCTIONS) == 8
+    assert len(resources.FUNCTIONS) == 9
 
 
 @pytest.mark.parametrize("spec", resources.FUNCTIONS, ids=lambda s: s.name)
@@ -277,6 +277,7 @@ def test_api_role_only_reads_dynamodb(
         ("lander", {"events/*"}),
         ("weight", {"events/*", "catalog/*", "interactions/*"}),
         ("train", {"interactions/*", "models/*"}),
+        ("evaluate", {"interactions/*", "models/*"}),
         ("export", {"models/*", "interactions/*"}),
     ],
 )

@@ -58,7 +58,11 @@ class BatchConfig:
     swing_alpha: float = 1.0
     rp3_alpha: float = 0.5
     rp3_beta: float = 0.25
-    tuning_seconds: float = 120.0  # time box of the nightly tuning grid
+    tuning_seconds: float = 120.0  # time box of the nightly tuning grid; 0 turns tuning off
+    # The promotion gate: the candidate may be at most this much worse (relative NDCG@20)
+    # than the live model on the last ``holdout_days`` before the run's date.
+    gate_margin: float = 0.05
+    holdout_days: float = 1.0
 
     def __post_init__(self) -> None:
         unknown = set(self.event_weights) - set(EVENT_TYPES)
@@ -86,9 +90,12 @@ class BatchConfig:
             raise ConfigError(f"RECS_BLEND_CATEGORY_WEIGHTS: values must lie in [0, 1]: {bad}")
         if self.rp3_beta < 0:
             raise ConfigError("RECS_RP3_BETA: must be >= 0")
-        for name in ("bm25_k1", "swing_alpha", "rp3_alpha", "tuning_seconds"):
+        for name in ("bm25_k1", "swing_alpha", "rp3_alpha", "holdout_days"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"RECS_{name.upper()}: must be > 0")
+        for name in ("tuning_seconds", "gate_margin"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"RECS_{name.upper()}: must be >= 0")
 
     def weight_of(self, event_type: str) -> float:
         return self.event_weights.get(event_type, 0.0)

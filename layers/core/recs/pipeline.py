@@ -35,10 +35,12 @@ def _state_name(step: str) -> str:
 
 
 def build_definition(function_arns: Mapping[str, str]) -> dict[str, Any]:
-    """The state machine: weight -> train -> export -> promote, any failure -> Failed.
+    """weight -> train -> evaluate -> gate -> export -> promote; any failure -> Failed.
 
-    A failure stops the run before ``promote`` flips the live pointer, so the live model is
-    untouched; the execution's FAILED status is what the CloudWatch alarm watches.
+    The gate sends a refused candidate straight to ``promote``, which records it as rejected
+    with the reason (nothing is exported). A failure stops the run before ``promote`` flips
+    the live pointer, so the live model is untouched; the execution's FAILED status is what
+    the CloudWatch alarm watches.
     """
     missing = [s for s in STEP_ORDER if s not in function_arns]
     if missing:
@@ -55,17 +57,26 @@ def build_definition(function_arns: Mapping[str, str]) -> dict[str, Any]:
             "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}],
         }
         if index + 1 < len(STEP_ORDER):
-            state["Next"] = _state_name(STEP_ORDER[index + 1])
+            following = STEP_ORDER[index + 1]
+            state["Next"] = "Gate" if following == "export" else _state_name(following)
         else:
             state["End"] = True
         states[_state_name(step)] = state
+    states["Gate"] = {
+        "Type": "Choice",
+        "Comment": "A candidate worse than live by more than the margin is not exported.",
+        "Choices": [{"Variable": "$.gate.ok", "BooleanEquals": False,
+                     "Next": _state_name("promote")}],
+        "Default": _state_name("export"),
+    }
     states["Failed"] = {
         "Type": "Fail",
+        "Comment": "A batch step failed; the live model was left as it was.",
         "Error": "BatchFailed",
-        "Cause": "A batch step failed; the live model was left as it was.",
+        "CausePath": "$.error.Cause",  # the failed step's own error, for the operator
     }
     return {
-        "Comment": "recs nightly batch: weight events, train item-item CF, export, promote",
+        "Comment": "recs nightly batch: weight, train (tuned), evaluate, gate, export, promote",
         "StartAt": _state_name(STEP_ORDER[0]),
         "States": states,
     }

@@ -17,6 +17,9 @@ State = dict[str, Any]
 def promote_step(state: State, registry: ModelRegistry) -> State:
     """Flip the live pointer to the version, or mark it rejected and say why."""
     version = state["version"]
+    verdict = state.get("gate") or {}
+    if verdict.get("ok") is False:
+        return _record_refusal(state, registry, f"refused by the gate: {verdict.get('reason')}")
     record = registry.get_version(version)
     if record is None:
         raise PromotionRefused(f"model version {version} is not in the registry")
@@ -43,3 +46,20 @@ def _refusal(record: ModelVersion) -> str:
     if not counts.get("interactions"):
         return "no interactions in the training window"
     return ""
+
+
+def _record_refusal(state: State, registry: ModelRegistry, reason: str) -> State:
+    """A candidate the gate refused: recorded as rejected (never exported), live untouched."""
+    registry.put_version(ModelVersion(
+        version=state["version"],
+        status="rejected",
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        window_start=state.get("window_start", ""),
+        window_end=state.get("as_of", ""),
+        counts=state.get("counts", {}),
+        metrics={**state.get("metrics", {}), "tuning": state.get("tuning", {})},
+        prefix=f"models/{state['version']}/",
+        reason=reason,
+    ))
+    return {**state, "promoted": False, "reason": reason,
+            "live_version": registry.live_version()}

@@ -77,11 +77,13 @@ WEIGHT = FunctionSpec("weight", "weight", ("core", "arrow"), memory_mb=3008, tim
                       env=(BUCKET_ENV,))
 TRAIN = FunctionSpec("train", "train", ("core", "batch"), memory_mb=4096, timeout_s=900,
                      env=(BUCKET_ENV,))
+EVALUATE = FunctionSpec("evaluate", "evaluate", ("core", "batch"), memory_mb=4096,
+                        timeout_s=900, env=(BUCKET_ENV, REGISTRY.env_var))
 EXPORT = FunctionSpec("export", "export", ("core", "batch"), memory_mb=2048, timeout_s=900,
                       env=(BUCKET_ENV, RECOMMENDATIONS.env_var, REGISTRY.env_var))
 PROMOTE = FunctionSpec("promote", "promote", ("core",), memory_mb=256, timeout_s=60,
                        env=(REGISTRY.env_var, RECOMMENDATIONS.env_var))
 ADMIN = FunctionSpec("admin", "admin", ("core",), memory_mb=256, timeout_s=30,
                      env=(REGISTRY.env_var, RECOMMENDATIONS.env_var))
-FUNCTIONS = (API, INGEST, LANDER, WEIGHT, TRAIN, EXPORT, PROMOTE, ADMIN)
-BATCH_STEPS = (WEIGHT, TRAIN, EXPORT, PROMOTE)
+FUNCTIONS = (API, INGEST, LANDER, WEIGHT, TRAIN, EVALUATE, EXPORT, PROMOTE, ADMIN)
+BATCH_STEPS = (WEIGHT, TRAIN, EVALUATE, EXPORT, PROMOTE)

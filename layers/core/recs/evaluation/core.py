@@ -122,7 +122,8 @@ def build_holdout(test: pa.Table, config: BatchConfig, user_ids: np.ndarray,
         hist = sp.csr_matrix(sp.diags((rows >= 0).astype(np.float32)) @ hist)
         hist.eliminate_zeros()
         had = np.zeros(pu.size, dtype=bool)
-        had[known] = np.asarray(hist[pu[known], pi[known]]).ravel() > 0
+        if known.any():  # (indexing with empty arrays gives a sparse matrix, not an array)
+            had[known] = np.asarray(hist[pu[known], pi[known]]).ravel() > 0
         history_len = np.diff(hist.indptr)
     else:
         had = np.zeros(pu.size, dtype=bool)

@@ -146,6 +146,11 @@ class LocalCloud:
         handler: Handler = self._modules[name].handler
         return handler
 
+    def module(self, name: str) -> ModuleType:
+        """The loaded handler module (tests reconfigure a warm function through it)."""
+        self.handler(name)
+        return self._modules[name]
+
     def invoke(self, name: str, event: dict[str, Any]) -> Any:
         context = LambdaContext(function_name=name, aws_request_id=str(uuid.uuid4()))
         return self.handler(name)(event, context)

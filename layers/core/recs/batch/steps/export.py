@@ -47,9 +47,10 @@ def export_step(
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             window_start=state.get("window_start", ""),
             window_end=state["as_of"],
-            params=config.as_dict(),
+            params=(json.loads(objects.get(state["params_key"])) if state.get("params_key")
+                    else config.as_dict()),
             counts=counts,
-            metrics=state.get("metrics", {}),
+            metrics={**state.get("metrics", {}), "tuning": state.get("tuning", {})},
             prefix=f"models/{version}/",
         )
     )

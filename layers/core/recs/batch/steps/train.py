@@ -1,25 +1,62 @@
-"""Step 2, train: interactions -> model artefact (numpy, scipy)."""
+"""Step 2, train: tune on a validation split of the window, then train the model version.
+
+Tuning (``recs.evaluation.tuning``) needs the window's events, which the weight step wrote
+beside the interactions; the chosen parameters are written next to the model and recorded in
+the registry by the export step. With tuning off (``RECS_TUNING_SECONDS=0``) the configured
+parameters train on the weight step's interactions as they are.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import json
+from typing import Any
+
 import numpy as np
+import pyarrow.parquet as pq
 
 from recs.batch.interactions import Interactions
-from recs.batch.steps import State
+from recs.batch.steps import State, as_of, midnight_ms
+from recs.batch.steps.weight import apply_catalog_categories
 from recs.batch.training import train
+from recs.batch.weighting import weight_events
 from recs.config import BatchConfig
 from recs.stores.ports import ObjectStore
 
 
+def config_from_params(params: dict[str, Any]) -> BatchConfig:
+    """The BatchConfig a model was trained with, from its ``params.json``."""
+    known = {f.name for f in dataclasses.fields(BatchConfig)}
+    return BatchConfig(**{k: v for k, v in params.items() if k in known})
+
+
 def train_step(state: State, objects: ObjectStore, config: BatchConfig) -> State:
-    """Train item-item CF on the interactions and write ``models/<version>/model.npz``."""
-    interactions = Interactions.from_bytes(objects.get(state["interactions_key"]))
+    version = state["version"]
+    tuning: dict[str, Any] = {}
+    if config.tuning_seconds > 0 and state.get("events_key"):
+        from recs.evaluation import tuning as tuner
+
+        events = pq.read_table(io.BytesIO(objects.get(state["events_key"])))
+        as_of_ms = midnight_ms(as_of(state))
+        result = tuner.tune(events, config, as_of_ms)
+        config = result.config
+        tuning = result.record()
+        interactions = weight_events(events, config, as_of_ms)
+        facts = json.loads(objects.get(state["catalog_key"])) if state.get("catalog_key") else {}
+        apply_catalog_categories(interactions, facts)
+    else:
+        interactions = Interactions.from_bytes(objects.get(state["interactions_key"]))
     model = train(interactions, config)
-    model_key = f"models/{state['version']}/model.npz"
+    model_key = f"models/{version}/model.npz"
     objects.put(model_key, model.to_bytes())
+    params_key = f"models/{version}/params.json"
+    objects.put(params_key, json.dumps(config.as_dict(), sort_keys=True).encode())
     return {
         **state,
         "model_key": model_key,
+        "params_key": params_key,
+        "tuning": tuning,
         "counts": {
             **state.get("counts", {}),
             "users_with_recommendations": int(np.count_nonzero(np.diff(model.rec_indptr))),

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from recs import catalog, event_files
+from recs.batch.interactions import Interactions
 from recs.batch.steps import State, as_of, midnight_ms
-from recs.batch.weighting import EVENT_COLUMNS, weight_events
+from recs.batch.weighting import EVENT_COLUMNS, deduplicate, weight_events
 from recs.config import BatchConfig
 from recs.ids import model_version
 from recs.stores.ports import ObjectStore
@@ -28,19 +32,22 @@ def weight_step(state: State, objects: ObjectStore, config: BatchConfig) -> Stat
     ]
     catalog_keys = [k for k in objects.list(catalog.CATALOG_PREFIX) if k.endswith(".jsonl")]
     version = model_version(day, keys + catalog_keys, config.as_dict())
-    table = event_files.decode((objects.get(key) for key in keys), columns=EVENT_COLUMNS)
+    table = deduplicate(
+        event_files.decode((objects.get(key) for key in keys), columns=EVENT_COLUMNS))
     interactions = weight_events(table, config, midnight_ms(day))
     items = catalog.decode_deltas([objects.get(key) for key in catalog_keys])
-    if items:  # the catalog's category beats the one events reported
-        known = np.array([(items.get(i) or {}).get("category") or "" for i in
-                          interactions.item_ids.tolist()], dtype=str)
-        interactions.item_category = np.where(known != "", known, interactions.item_category)
+    facts = {i: [v.get("category"), v.get("title"), v.get("available", True)]
+             for i, v in items.items()}
+    apply_catalog_categories(interactions, facts)
     interactions_key = f"interactions/{version}/interactions.npz"
     objects.put(interactions_key, interactions.to_bytes())
     catalog_key = f"interactions/{version}/catalog.json"
-    objects.put(catalog_key, json.dumps(
-        {i: [v.get("category"), v.get("title"), v.get("available", True)]
-         for i, v in items.items()}, separators=(",", ":")).encode())
+    objects.put(catalog_key, json.dumps(facts, separators=(",", ":")).encode())
+    # The window's events too: tuning and the promotion gate need event times, not sums.
+    events_key = f"interactions/{version}/events.parquet"
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    objects.put(events_key, buffer.getvalue())
     return {
         **state,
         "as_of": day.isoformat(),
@@ -48,6 +55,7 @@ def weight_step(state: State, objects: ObjectStore, config: BatchConfig) -> Stat
         "version": version,
         "interactions_key": interactions_key,
         "catalog_key": catalog_key,
+        "events_key": events_key,
         "counts": {
             "partitions": len(keys),
             "events": table.num_rows,
@@ -57,3 +65,12 @@ def weight_step(state: State, objects: ObjectStore, config: BatchConfig) -> Stat
             "catalog_items": len(items),
         },
     }
+
+
+def apply_catalog_categories(interactions: Interactions, facts: dict[str, list[Any]]) -> None:
+    """The catalog's category beats the one events reported."""
+    if not facts:
+        return
+    known = np.array([(facts.get(i) or [""])[0] or "" for i in interactions.item_ids.tolist()],
+                     dtype=str)
+    interactions.item_category = np.where(known != "", known, interactions.item_category)

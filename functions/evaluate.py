@@ -1,0 +1,25 @@
+"""Batch step: evaluate (see recs.batch.steps.evaluate.evaluate_step)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from recs import wiring
+from recs.batch.steps import describe
+from recs.batch.steps.evaluate import evaluate_step
+from recs.config import BatchConfig
+
+logger = Logger(service="recs")
+config = BatchConfig.from_env()
+objects = wiring.object_store()
+registry = wiring.model_registry()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = evaluate_step(event, objects, registry, config)
+    logger.info("evaluate done", extra={"state": describe(state), "gate": state.get("gate")})
+    return state

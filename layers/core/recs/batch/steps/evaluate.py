@@ -1,0 +1,65 @@
+"""Step 3, evaluate: score the candidate and the live model on the same hold-out; gate.
+
+The hold-out is the last ``holdout_days`` before the run's date. Neither model may have
+trained on it, or the one that did wins by memory: the candidate is scored from a shadow
+model trained with its own parameters on the events before the hold-out, and the live model
+is compared only if its training window ended before the hold-out began (the nightly
+cadence gives exactly that). The result decides the state machine's gate.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from recs.batch.model import Model
+from recs.batch.steps import State, as_of, midnight_ms
+from recs.batch.steps.train import config_from_params
+from recs.batch.training import train
+from recs.batch.weighting import DAY_MS, weight_events
+from recs.config import BatchConfig
+from recs.evaluation import gate
+from recs.stores.ports import ModelRegistry, ObjectStore
+
+
+def _rounded(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: round(float(v), 5) for k, v in metrics.items()}
+
+
+def evaluate_step(state: State, objects: ObjectStore, registry: ModelRegistry,
+                  config: BatchConfig) -> State:
+    params = json.loads(objects.get(state["params_key"]))
+    candidate_config = config_from_params(params)
+    as_of_ms = midnight_ms(as_of(state))
+    holdout_start_ms = int(as_of_ms - config.holdout_days * DAY_MS)
+    events = pq.read_table(io.BytesIO(objects.get(state["events_key"])))
+    split = gate.holdout_split(events, as_of_ms, config.holdout_days)
+    result: dict[str, Any] = {"holdout_days": config.holdout_days,
+                              "holdout_events": split.test.num_rows}
+    if split.test.num_rows == 0 or split.train.num_rows == 0:
+        ok, reason = True, "no hold-out to evaluate on; promoted on its export counts alone"
+        return {**state, "gate": {"ok": ok, "reason": reason}, "metrics": result}
+
+    shadow = train(weight_events(split.train, candidate_config, holdout_start_ms),
+                   candidate_config)
+    candidate = _rounded(gate.score_model(shadow, split.test, candidate_config))
+    result["candidate"] = candidate
+
+    live_metrics = None
+    live = registry.live_version()
+    record = registry.get_version(live) if live else None
+    holdout_start = datetime.fromtimestamp(holdout_start_ms / 1000, tz=UTC).date().isoformat()
+    if live and live != state["version"] and record and record.window_end <= holdout_start:
+        live_model = Model.from_bytes(objects.get(f"models/{live}/model.npz"))
+        live_metrics = _rounded(gate.score_model(live_model, split.test, candidate_config))
+        result["live"] = live_metrics
+        result["live_version"] = live
+    elif live:
+        result["live_skipped"] = (f"live model {live} trained on the hold-out days or is this "
+                                  "version; not compared")
+    ok, reason = gate.compare(candidate, live_metrics, config.gate_margin)
+    return {**state, "gate": {"ok": ok, "reason": reason}, "metrics": result}
