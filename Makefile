@@ -39,7 +39,8 @@ synth: $(INSTALLED) $(LAYERS) node_modules/.installed ## synthesise the CloudFor
 deploy: $(INSTALLED) $(LAYERS) node_modules/.installed ## deploy into the current AWS account
 	npx cdk deploy
 
-bench: $(INSTALLED) ## run the benchmarks and print their numbers
+bench: $(INSTALLED) ## run the benchmarks (installs implicit, the quality competitor) and print their numbers
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) benchmarks/run_all.py
 
 clean: ## remove the virtualenv, build output and caches

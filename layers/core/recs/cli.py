@@ -74,12 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--users", type=int, default=400)
     sample.add_argument("--seed", type=int, default=7)
     sample.set_defaults(run=_sample)
+
+    from recs.evaluation.cli import add_parsers
+
+    add_parsers(commands)  # evaluate, recommend-batch
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    command = getattr(args, "run", None) or args.func
+    return int(command(args) or 0)
 
 
 if __name__ == "__main__":
