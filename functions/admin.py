@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from recs import wiring
-from recs.exceptions import RecsError
-from recs.http import error_response, method_not_allowed_or_not_found
+from recs.http import map_errors
 from recs.rollback import rollback
 
 logger = Logger(service="recs")
-app = APIGatewayRestResolver(enable_validation=True)
+app = map_errors(APIGatewayRestResolver(enable_validation=True))
 registry = wiring.model_registry()
 recommendations = wiring.recommendation_store()
 
@@ -27,17 +26,6 @@ def promote(version: Annotated[str, Path(min_length=1, max_length=64)]) -> dict[
     result = rollback(version, registry, recommendations)
     logger.info("model promoted by hand", extra={**result, "caller": caller})
     return result
-
-
-@app.exception_handler(RecsError)
-def domain_error(exc: RecsError) -> Response:
-    return error_response(exc)
-
-
-@app.not_found
-def not_found(_: Exception) -> Response:
-    return method_not_allowed_or_not_found(app.current_event.path, app.current_event.http_method,
-                                           app._static_routes + app._dynamic_routes)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -5,19 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from recs import wiring
-from recs.exceptions import RecsError
-from recs.http import error_response, method_not_allowed_or_not_found, validation_response
+from recs.http import map_errors
 from recs.serving.service import RecommendationService
 from recs.serving.settings import ServingConfig
 
 logger = Logger(service="recs")
-app = APIGatewayRestResolver(enable_validation=True)
+app = map_errors(APIGatewayRestResolver(enable_validation=True))
 app.enable_swagger(path="/swagger", title="recs: product recommendations", version="0.1.0")
 service = RecommendationService(wiring.serving_reader(), wiring.model_registry(),
                                 ServingConfig.from_env())
@@ -54,22 +52,6 @@ def similar(
 def model_status() -> dict[str, Any]:
     """The live model version, when it was trained, on how much data, and recent versions."""
     return service.status()
-
-
-@app.exception_handler(RequestValidationError)
-def bad_request(exc: RequestValidationError) -> Response:
-    return validation_response(exc.errors())
-
-
-@app.exception_handler(RecsError)
-def domain_error(exc: RecsError) -> Response:
-    return error_response(exc)
-
-
-@app.not_found
-def not_found(_: Exception) -> Response:
-    return method_not_allowed_or_not_found(app.current_event.path, app.current_event.http_method,
-                                           app._static_routes + app._dynamic_routes)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -9,12 +9,11 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from recs import catalog, wiring
-from recs.exceptions import RecsError
-from recs.http import error_response, json_response, method_not_allowed_or_not_found
+from recs.http import json_response, map_errors
 from recs.ingest import ingest, now_ms, parse_body
 
 logger = Logger(service="recs")
-app = APIGatewayRestResolver()
+app = map_errors(APIGatewayRestResolver())
 queue = wiring.event_queue()
 realtime = wiring.realtime_store()
 objects = wiring.object_store()
@@ -43,17 +42,6 @@ def put_items() -> Response:
 def _status(accepted: int, rejected: int) -> int:
     """200 when all were accepted, 207 when some were rejected, 400 when none were."""
     return 200 if not rejected else (207 if accepted else 400)
-
-
-@app.exception_handler(RecsError)
-def domain_error(exc: RecsError) -> Response:
-    return error_response(exc)
-
-
-@app.not_found
-def not_found(_: Exception) -> Response:
-    return method_not_allowed_or_not_found(app.current_event.path, app.current_event.http_method,
-                                           app._static_routes + app._dynamic_routes)
 
 
 @logger.inject_lambda_context(clear_state=True)

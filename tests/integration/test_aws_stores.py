@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from recs.exceptions import NotFound, PromotionRefused, StoreError
 from recs.stores.aws import (
@@ -17,26 +15,13 @@ from recs.stores.aws import (
     SqsEventQueue,
 )
 from recs.stores.ports import ModelVersion, RecRow
-
-REGION = "us-east-1"
+from tests.integration.conftest import REGION, MakeTable
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        for name in ("recs", "registry"):
-            client.create_table(
-                TableName=name, BillingMode="PAY_PER_REQUEST",
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                           {"AttributeName": "sk", "KeyType": "RANGE"}],
-                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                      {"AttributeName": "sk", "AttributeType": "S"}])
-        yield
+def aws(moto_aws: MakeTable) -> None:
+    moto_aws("recs")
+    moto_aws("registry")
 
 
 class CountingClient:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from recs.exceptions import (
     ConfigError,
@@ -63,3 +64,23 @@ def method_not_allowed_or_not_found(path: str, method: str, routes: Sequence[Any
             headers={"Allow": ", ".join(allowed)},
         )
     return json_response(404, {"message": f"no route {method} {path}"})
+
+
+def map_errors(app: APIGatewayRestResolver) -> APIGatewayRestResolver:
+    """Register the one error mapping on a resolver: domain errors, bad parameters, 404/405."""
+
+    @app.exception_handler(RecsError)
+    def domain_error(exc: RecsError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    def bad_request(exc: RequestValidationError) -> Response:
+        return validation_response(exc.errors())
+
+    @app.not_found
+    def not_found(_: Exception) -> Response:
+        return method_not_allowed_or_not_found(
+            app.current_event.path, app.current_event.http_method,
+            app._static_routes + app._dynamic_routes)
+
+    return app
