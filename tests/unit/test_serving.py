@@ -26,7 +26,8 @@ def service_with(rows: list[RecRow], live: str | None = V,
         registry.put_version(ModelVersion(live, "exported", "2026-11-21T03:00:00"))
         registry.promote(live, None, "2026-11-21T03:05:00")
     reader = MemoryServingReader(store, realtime or MemoryRealtimeStore())
-    return RecommendationService(reader, registry, config or ServingConfig(new_arrival_share=0))
+    default = ServingConfig(new_arrival_share=0, long_tail_share=0)
+    return RecommendationService(reader, registry, config or default)
 
 
 TRENDING = RecRow("POP#global", V, [["bread", 9.0, None, "trending"],

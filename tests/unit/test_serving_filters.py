@@ -32,7 +32,8 @@ def setup(rows: list[RecRow], config: ServingConfig | None = None,
     registry.promote(V, None, "now")
     realtime = MemoryRealtimeStore()
     reader = MemoryServingReader(store, realtime)
-    return (RecommendationService(reader, registry, config or ServingConfig(new_arrival_share=0)),
+    default = ServingConfig(new_arrival_share=0, long_tail_share=0)
+    return (RecommendationService(reader, registry, config or default),
             realtime, reader)
 
 
@@ -123,3 +124,14 @@ def test_each_item_carries_an_attribution_id_naming_its_tier() -> None:
     result = service.for_user("x", None, 3)
     assert all(i.recommendation_id == f"{result.recommendation_id}.trending"
                for i in result.items)
+
+
+def test_a_relevant_but_less_popular_item_gets_the_long_tail_slot() -> None:
+    personal = [entry(f"p{n}", 20 - n, f"cat{n}", "seed", "purchase") for n in range(15)]
+    personal[12][0] = "niche"  # ranked below the list's reach, and no bestseller
+    rows = [RecRow("POP#global", V, [entry(f"p{n}", 9, "x") for n in range(15) if n != 12]),
+            RecRow("U#u", V, personal)]
+    service, _, _ = setup(rows, ServingConfig(new_arrival_share=0, long_tail_share=0.1))
+    items = service.for_user("u", None, 10).items
+    assert items[-1].item_id == "niche" and items[-1].tier == "long_tail"
+    assert [i.item_id for i in items[:9]] == [f"p{n}" for n in range(9)]

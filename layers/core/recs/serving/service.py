@@ -151,8 +151,8 @@ class RecommendationService:
                            | self._overshown(shown, recent))
         session = self._session(recent, version, 3 * num_items + 10)
         personal = [e for k in shoppers for e in lists.get(k, [])]
-        # New arrivals take their share first (so neither the list nor a category's cap is
-        # already full), and are shown after the ranked items.
+        # New arrivals and the long tail take their share first (so neither the list nor a
+        # category's cap is already full), and are shown after the ranked items.
         quota = int(num_items * self.config.new_arrival_share)
         if quota and catalog.new_arrivals:
             relevant = {e[CATEGORY] for e in session + personal}
@@ -162,6 +162,19 @@ class RecommendationService:
                     break
                 builder.add([item_id, 0.0, None, "new", item_category, title, None],
                             reasons.new_arrival(item_category), "new_arrival", tail=True)
+        # The long tail: a slot for a relevant item the list would not reach (ranked below
+        # it) and that is not among the bestsellers, so less popular inventory gets seen too.
+        tail_quota = builder.tail_size + int(num_items * self.config.long_tail_share)
+        if tail_quota > builder.tail_size:
+            popular_items = {e[ITEM] for e in lists.get(GLOBAL_TRENDING, [])}
+            for entries in (session, personal):
+                for entry in entries[num_items:]:
+                    if builder.tail_size >= tail_quota:
+                        break
+                    if entry[ITEM] not in popular_items:
+                        builder.add(entry, reasons.because(
+                            entry[EVENT], entry[BECAUSE_TITLE] or entry[BECAUSE] or ""),
+                            "long_tail", tail=True)
         for tier, entries in (("session", session), ("personalised", personal)):
             for entry in entries:
                 if builder.full:

@@ -18,6 +18,7 @@ class ServingConfig:
     pointer_ttl_s: float = 30.0
     max_per_category: int = 3
     new_arrival_share: float = 0.2
+    long_tail_share: float = 0.1
     max_impressions: int = 3
     repeat_purchase_categories: tuple[str, ...] = ()
     session_items: int = 10
@@ -28,8 +29,10 @@ class ServingConfig:
     def __post_init__(self) -> None:
         if self.max_per_category < 1:
             raise ConfigError("RECS_MAX_PER_CATEGORY: must be >= 1")
-        if not 0 <= self.new_arrival_share <= 1:
-            raise ConfigError("RECS_NEW_ARRIVAL_SHARE: must be between 0 and 1")
+        if not 0 <= self.new_arrival_share <= 1 or not 0 <= self.long_tail_share <= 1:
+            raise ConfigError("RECS_NEW_ARRIVAL_SHARE, RECS_LONG_TAIL_SHARE: must be in [0, 1]")
+        if self.new_arrival_share + self.long_tail_share > 1:
+            raise ConfigError("RECS_NEW_ARRIVAL_SHARE + RECS_LONG_TAIL_SHARE: must be <= 1")
         if self.max_impressions < 1 or self.session_items < 1:
             raise ConfigError("RECS_MAX_IMPRESSIONS and RECS_SESSION_ITEMS: must be >= 1")
         if not 0 < self.session_decay <= 1:
@@ -46,7 +49,8 @@ class ServingConfig:
         kwargs: dict[str, object] = {}
         try:
             for name, kind in (("pointer_ttl_s", float), ("max_per_category", int),
-                               ("new_arrival_share", float), ("max_impressions", int),
+                               ("new_arrival_share", float), ("long_tail_share", float),
+                               ("max_impressions", int),
                                ("session_items", int), ("session_neighbours", int),
                                ("session_decay", float)):
                 raw = env.get(f"RECS_{name.upper()}")
