@@ -122,8 +122,9 @@ def test_an_admin_can_roll_back_to_an_earlier_version(cloud: Any) -> None:
     second = cloud.run_batch("2026-11-22")["output"]
     assert second["version"] != first["version"] and second["promoted"] is True
 
-    status, answer = call(cloud, "admin",
-                          api_event("POST", f"/models/{first['version']}/promote"))
+    request = load_event("admin_post_promote.json")
+    request["path"] = request["path"].replace("20261121-0000000000", first["version"])
+    status, answer = call(cloud, "admin", request)
     assert status == 200 and answer["previous_version"] == second["version"]
     assert call(cloud, "api", load_event("api_get_model_status.json"))[1][
         "live_version"] == first["version"]
