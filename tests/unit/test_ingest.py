@@ -74,3 +74,16 @@ def test_too_many_events_or_bytes_is_payload_too_large() -> None:
         parse_body(json.dumps({"events": [{}] * (MAX_EVENTS + 1)}))
     with pytest.raises(PayloadTooLarge):
         parse_body("x" * 1_000_001)
+
+
+def test_recent_events_reach_the_realtime_store_and_a_backfill_does_not() -> None:
+    from recs.stores.memory import MemoryRealtimeStore
+
+    realtime = MemoryRealtimeStore()
+    fresh = event("A", "rice", "view", at=DAY0 + timedelta(hours=20), session_id="s1")
+    shown = event("A", "milk", "impression", at=DAY0 + timedelta(hours=21))
+    old = event("A", "lamb", "purchase", at=DAY0 - timedelta(days=10))
+    ingest([fresh, shown, old], MemoryEventQueue(), realtime, now=NOW)
+    assert [r[0] for r in realtime.shoppers["U#A"].recent] == ["rice"]
+    assert realtime.shoppers["U#A"].shown == ["milk"]
+    assert [r[0] for r in realtime.shoppers["S#s1"].recent] == ["rice"]

@@ -135,3 +135,11 @@ def test_a_relevant_but_less_popular_item_gets_the_long_tail_slot() -> None:
     items = service.for_user("u", None, 10).items
     assert items[-1].item_id == "niche" and items[-1].tier == "long_tail"
     assert [i.item_id for i in items[:9]] == [f"p{n}" for n in range(9)]
+
+
+def test_an_item_that_is_its_own_reason_says_buy_it_again() -> None:
+    rows = [RecRow("U#u", V, [entry("milk", 3, "groceries", "milk", "purchase"),
+                              entry("tea", 2, "groceries", "milk", "purchase")])]
+    service, _, _ = setup(rows)
+    items = service.for_user("u", None, 2).items
+    assert [i.reason for i in items] == ["Buy it again", "Because you bought Milk"]

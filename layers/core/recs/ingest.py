@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,10 @@ from recs.stores.ports import EventQueue, RealtimeStore
 logger = logging.getLogger(__name__)
 
 MAX_EVENTS = 500
+REALTIME_WRITERS = 16
+# Only events this recent reach the realtime store: it serves the shopper's current visit,
+# and a backfill of last month's history would only cost writes.
+REALTIME_HORIZON_MS = 2 * 86_400_000
 MAX_BODY_BYTES = 1_000_000
 EVENTS_PER_MESSAGE = 100
 
@@ -114,7 +119,9 @@ def ingest(
     if messages:
         queue.send(messages)
     if realtime is not None:
-        record_recent(realtime, [e for events in by_date.values() for e in events], now)
+        horizon = now - REALTIME_HORIZON_MS
+        record_recent(realtime, [e for events in by_date.values() for e in events
+                                 if e["ts"] >= horizon], now)
     return result
 
 
@@ -138,8 +145,17 @@ def record_recent(realtime: RealtimeStore, events: list[Event], now_ms: int) -> 
             else:
                 recent.setdefault(key, []).append(
                     (event["item_id"], event["event_type"], event["ts"]))
-    for key in sorted(recent.keys() | shown.keys()):
+    def update(key: str) -> None:
         try:
             realtime.record(key, recent.get(key, []), shown.get(key, []), now_ms)
         except StoreError as exc:
             logger.warning("realtime update skipped for %s: %s", key, exc)
+
+    keys = sorted(recent.keys() | shown.keys())
+    if len(keys) <= 2:  # the common case: one shopper's events from a frontend
+        for key in keys:
+            update(key)
+        return
+    # A backend's bulk upload touches many shoppers: one write each, a few at a time.
+    with ThreadPoolExecutor(max_workers=REALTIME_WRITERS) as pool:
+        list(pool.map(update, keys))

@@ -52,6 +52,11 @@ NEW_ITEMS = {
 }
 
 
+def is_consumable(category: str) -> bool:
+    """Groceries are bought again and again; phones, cameras, pans and books are not."""
+    return category.startswith("groceries")
+
+
 def item_id(title: str) -> str:
     return title.lower().replace(" ", "-")
 
@@ -114,6 +119,7 @@ def generate(
 
     for number in range(users):
         user = f"user-{number:04d}"
+        bought: list[SampleItem] = []
         favourites = rng.sample(categories, k=rng.choice((1, 1, 2)))
         for _ in range(max(1, int(rng.expovariate(1 / 4)))):
             at = start + timedelta(seconds=rng.uniform(0, (end - start).total_seconds() - 3600))
@@ -121,21 +127,29 @@ def generate(
             category = rng.choice(favourites) if rng.random() < 0.85 else rng.choice(categories)
             pool = by_category[category]
             weights = [1 / (rank + 1) ** 1.1 for rank in range(len(pool))]
-            for item in _visit(rng, pool, weights):
+            visit = list(_visit(rng, pool, weights))
+            staples = [i for i in bought if is_consumable(i.category)]
+            if staples and rng.random() < 0.5:  # groceries run out: buy some of them again
+                visit = rng.sample(staples, k=min(len(staples), 2)) + visit
+            for item in visit:
                 at += timedelta(seconds=rng.randint(10, 240))
                 emit(user, session, item, "view", at)
-                if rng.random() < 0.3:
+                owned = item in bought and not is_consumable(item.category)
+                if rng.random() < 0.3 and not owned:  # nobody buys the same phone twice
                     at += timedelta(seconds=rng.randint(5, 60))
                     emit(user, session, item, "cart", at)
                     if rng.random() < 0.6:
                         at += timedelta(seconds=rng.randint(30, 300))
                         emit(user, session, item, "purchase", at)
+                        bought.append(item)
                         for title in COMPLEMENTS.get(item.title, []):
-                            if rng.random() < 0.5:
+                            extra = titles[title]
+                            if rng.random() < 0.5 and extra not in bought:
                                 at += timedelta(seconds=rng.randint(10, 120))
-                                emit(user, session, titles[title], "view", at)
+                                emit(user, session, extra, "view", at)
                                 at += timedelta(seconds=rng.randint(5, 60))
-                                emit(user, session, titles[title], "purchase", at)
+                                emit(user, session, extra, "purchase", at)
+                                bought.append(extra)
     events.sort(key=lambda e: e["timestamp"])
     return events
 

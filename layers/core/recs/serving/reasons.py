@@ -19,6 +19,18 @@ def because(event: str, item_title: str) -> str:
     return f"Because you {verb} {item_title}"
 
 
+_AGAIN = {
+    "purchase": "Buy it again",
+    "cart": "Still in your cart",
+    "wishlist": "On your wishlist",
+}
+
+
+def again(event: str) -> str:
+    """The reason of an item recommended because of the shopper's own history with it."""
+    return _AGAIN.get(event, "You looked at this recently")
+
+
 def similar_to(item_title: str) -> str:
     return f"Customers who liked {item_title} also liked this"
 

@@ -78,6 +78,13 @@ def _padded(entries: list[Entry]) -> list[Entry]:
     return entries
 
 
+def reason_for(entry: Entry) -> str:
+    """"Because you bought Rice", or "Buy it again" when the item is its own reason."""
+    if entry[BECAUSE] == entry[ITEM]:
+        return reasons.again(entry[EVENT])
+    return reasons.because(entry[EVENT], entry[BECAUSE_TITLE] or entry[BECAUSE] or "")
+
+
 def category_keys(category: str | None) -> list[str]:
     """``POP#C#a/b``, then ``POP#C#a``: a thin category falls back to its parent."""
     if not category:
@@ -172,15 +179,12 @@ class RecommendationService:
                     if builder.tail_size >= tail_quota:
                         break
                     if entry[ITEM] not in popular_items:
-                        builder.add(entry, reasons.because(
-                            entry[EVENT], entry[BECAUSE_TITLE] or entry[BECAUSE] or ""),
-                            "long_tail", tail=True)
+                        builder.add(entry, reason_for(entry), "long_tail", tail=True)
         for tier, entries in (("session", session), ("personalised", personal)):
             for entry in entries:
                 if builder.full:
                     break
-                builder.add(entry, reasons.because(
-                    entry[EVENT], entry[BECAUSE_TITLE] or entry[BECAUSE] or ""), tier)
+                builder.add(entry, reason_for(entry), tier)
         self._add_trending(builder, lists, popular)
         return builder.result(version)
 

@@ -24,6 +24,10 @@ from recs.batch.weighting import weight_events
 from recs.config import BatchConfig
 from recs.stores.ports import ObjectStore
 
+# Below this many events in the window a validation split is noise: a handful of shoppers
+# would decide the shop's parameters. The configured defaults train instead.
+MIN_TUNING_EVENTS = 1_000
+
 
 def config_from_params(params: dict[str, Any]) -> BatchConfig:
     """The BatchConfig a model was trained with, from its ``params.json``."""
@@ -34,7 +38,9 @@ def config_from_params(params: dict[str, Any]) -> BatchConfig:
 def train_step(state: State, objects: ObjectStore, config: BatchConfig) -> State:
     version = state["version"]
     tuning: dict[str, Any] = {}
-    if config.tuning_seconds > 0 and state.get("events_key"):
+    events_in_window = int(state.get("counts", {}).get("events", 0))
+    if (config.tuning_seconds > 0 and state.get("events_key")
+            and events_in_window >= MIN_TUNING_EVENTS):
         from recs.evaluation import tuning as tuner
 
         events = pq.read_table(io.BytesIO(objects.get(state["events_key"])))
@@ -46,6 +52,9 @@ def train_step(state: State, objects: ObjectStore, config: BatchConfig) -> State
         facts = json.loads(objects.get(state["catalog_key"])) if state.get("catalog_key") else {}
         apply_catalog_categories(interactions, facts)
     else:
+        if config.tuning_seconds > 0:
+            tuning = {"skipped": f"{events_in_window} events in the window; tuning needs "
+                                 f"at least {MIN_TUNING_EVENTS}"}
         interactions = Interactions.from_bytes(objects.get(state["interactions_key"]))
     model = train(interactions, config)
     model_key = f"models/{version}/model.npz"
