@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from recs import algorithms as A
 from recs.algorithms.base import RankedLists, topn_dense, topn_sparse
 
-PERSONALISED = ["cosine", "bm25", "tfidf", "swing", "rp3beta", "blend"]
+PERSONALISED = ["cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "blend"]
 ALL = sorted(A.MODELS)
 
 
@@ -166,3 +166,19 @@ def test_topn_helpers_agree_on_ties() -> None:
     d = topn_dense(dense, 2)
     assert d.items.tolist() == [1, 2, 0, 1]
     assert d.indptr.tolist() == lists.indptr.tolist() == [0, 2, 2, 4]
+
+
+def test_ease_solves_the_head_and_falls_back_to_rp3beta_for_the_tail(board: sp.csr_matrix) -> None:
+    full = A.create("ease", neighbours=10, l2=10.0).fit(board)
+    head = A.create("ease", neighbours=10, l2=10.0, max_items=6).fit(board)
+    # Every item still has neighbours (tail rows from RP3beta), all within its group.
+    for model in (full, head):
+        sim = model.similarity
+        assert np.all(np.diff(sim.indptr) > 0)
+        rows = np.repeat(np.arange(sim.shape[0]), np.diff(sim.indptr))
+        assert np.all(rows % 2 == sim.indices % 2) and np.all(sim.data > 0)
+        assert np.all(rows != sim.indices)
+    loaded = A.load_any(head.to_bytes())
+    ids, _ = loaded.recommend(np.arange(4), board[:4], N=3)
+    expected, _ = head.recommend(np.arange(4), board[:4], N=3)
+    np.testing.assert_array_equal(ids, expected)

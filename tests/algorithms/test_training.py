@@ -141,3 +141,27 @@ def test_config_fields_from_env_and_validation() -> None:
     with pytest.raises(ConfigError, match="RECS_DISCOVERY"):
         BatchConfig(discovery="blend")
     assert EVENT_CODE["purchase"] == 5
+
+
+def test_repeat_heavy_lists_still_carry_new_items() -> None:
+    """A high repeat weight fills the list with the user's history; new items are appended
+    below it (the head is unchanged) so a list without the history is not empty."""
+    from recs import algorithms as A
+    from recs.batch.recommend import recommend
+    from recs.batch.training import with_discovery
+    from tests.algorithms.conftest import checkerboard
+
+    board = checkerboard()
+    model = A.create("blend", weight=0.99, discovery="cosine",
+                     discovery_params={"neighbours": 10}).fit(board)
+    base = recommend(model, board, 3)
+    more = with_discovery(model, board, base, 2)
+    for user in range(board.shape[0]):
+        head = base.items[base.indptr[user]:base.indptr[user + 1]].tolist()
+        got = more.items[more.indptr[user]:more.indptr[user + 1]].tolist()
+        assert got[:len(head)] == head
+        assert len(set(got)) == len(got)
+        new = [i for i in got if i not in set(board[user].indices)]
+        assert len(new) >= 2 and all(i % 2 == user % 2 for i in new)
+        scores = more.scores[more.indptr[user]:more.indptr[user + 1]]
+        assert np.all(np.diff(scores) <= 1e-6)

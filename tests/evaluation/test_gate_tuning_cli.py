@@ -83,6 +83,16 @@ def test_tune_is_time_boxed_and_returns_params(sample_table) -> None:
     assert not quick.complete and len(quick.trials) == 1  # only the starting point
 
 
+def test_tune_pools_the_users_of_both_validation_folds(sample_table) -> None:
+    config = BatchConfig()
+    as_of = int(END.timestamp() * 1000)
+    grid = {k: (v[0],) for k, v in tuning.GRID.items()}  # a tiny grid: this is about folds
+    one = tuning.tune(sample_table, config, as_of_ms=as_of, budget_seconds=30, grid=grid,
+                      extra_folds=())
+    both = tuning.tune(sample_table, config, as_of_ms=as_of, budget_seconds=30, grid=grid)
+    assert both.metrics["users"] > one.metrics["users"] > 0
+
+
 def test_evaluate_and_report(sample_table, tmp_path: Path) -> None:
     ev = run.evaluate(sample_table, BatchConfig(), k=10, tune_seconds=5)
     names = [r.name for r in ev.results]

@@ -27,8 +27,9 @@ DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
 }
 
 # The models of ``recs.algorithms`` by name (kept here so config needs no numpy).
-ALGORITHMS = ("blend", "cosine", "bm25", "tfidf", "swing", "rp3beta", "popularity", "repurchase")
-DISCOVERY_ALGORITHMS = ("cosine", "bm25", "tfidf", "swing", "rp3beta", "popularity")
+ALGORITHMS = ("blend", "cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "popularity",
+              "repurchase")
+DISCOVERY_ALGORITHMS = ("cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "popularity")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class BatchConfig:
     swing_alpha: float = 1.0
     rp3_alpha: float = 0.5
     rp3_beta: float = 0.25
+    # EASE: L2 penalty, and how many of the most popular items get the dense solve (memory
+    # 8 x N^2 bytes, time O(N^3)); the rest fall back to RP3beta.
+    ease_l2: float = 200.0
+    ease_max_items: int = 8000
     tuning_seconds: float = 120.0  # time box of the nightly tuning grid; 0 turns tuning off
     # The promotion gate: the candidate may be at most this much worse (relative NDCG@20)
     # than the live model on the last ``holdout_days`` before the run's date.
@@ -73,7 +78,7 @@ class BatchConfig:
                 raise ConfigError(f"RECS_{name.upper()}: must be > 0")
         for name in ("training_window_days", "max_items_per_user", "neighbours",
                      "num_recommendations", "trending_window_days", "trending_size",
-                     "model_ttl_days"):
+                     "model_ttl_days", "ease_max_items"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"RECS_{name.upper()}: must be >= 1")
         if self.shrinkage < 0:
@@ -90,7 +95,7 @@ class BatchConfig:
             raise ConfigError(f"RECS_BLEND_CATEGORY_WEIGHTS: values must lie in [0, 1]: {bad}")
         if self.rp3_beta < 0:
             raise ConfigError("RECS_RP3_BETA: must be >= 0")
-        for name in ("bm25_k1", "swing_alpha", "rp3_alpha", "holdout_days"):
+        for name in ("bm25_k1", "swing_alpha", "rp3_alpha", "holdout_days", "ease_l2"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"RECS_{name.upper()}: must be > 0")
         for name in ("tuning_seconds", "gate_margin"):

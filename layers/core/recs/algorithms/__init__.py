@@ -16,6 +16,7 @@ from recs.algorithms.blend import BlendRecommender
 from recs.algorithms.knn import (
     BM25Recommender,
     CosineRecommender,
+    EASERecommender,
     ItemKNN,
     RP3BetaRecommender,
     TFIDFRecommender,
@@ -33,6 +34,7 @@ __all__ = [
     "BM25Recommender",
     "BlendRecommender",
     "CosineRecommender",
+    "EASERecommender",
     "ItemKNN",
     "NaNError",
     "NotFittedError",

@@ -344,3 +344,82 @@ def _row_normalise(m: sp.csr_matrix) -> sp.csr_matrix:
     sums = np.asarray(m.sum(axis=1)).ravel()
     scale = np.where(sums > 0, 1.0 / np.where(sums > 0, sums, 1.0), 0.0).astype(np.float32)
     return sp.csr_matrix(sp.diags(scale) @ m, dtype=np.float32)
+
+
+class EASERecommender(ItemKNN):
+    """EASE (Steck 2019): the closed-form item-item linear model
+    ``B = argmin |X - XB|^2 + l2 |B|^2`` with ``diag(B) = 0``, i.e. ``P = (X^T X + l2 I)^-1``,
+    ``B_ij = -P_ij / P_jj``.
+
+    The dense inverse costs ``O(N^3)`` time and ``8 N^2`` bytes, so it is solved on the
+    ``max_items`` most popular items only (numpy, no extra dependency); each row keeps its
+    top-``neighbours`` positive weights (a sparse similarity like the other neighbourhood
+    models, so scoring, reasons and the stored artefact are unchanged). When the catalogue is
+    larger, rows and columns of the remaining (tail) items come from RP3beta, rescaled to the
+    EASE weights' typical row maximum, so tail items still recommend and get recommended.
+    """
+
+    name = "ease"
+
+    def __init__(self, neighbours: int = 100, l2: float = 200.0, max_items: int = 8000,
+                 beta: float = 0.25) -> None:
+        super().__init__(neighbours)
+        if l2 <= 0 or int(max_items) < 1 or beta < 0:
+            raise RecommenderError(
+                f"ease needs l2 > 0, max_items >= 1, beta >= 0; got {l2}, {max_items}, {beta}")
+        self.l2, self.max_items, self.beta = float(l2), int(max_items), float(beta)
+
+    def get_params(self) -> dict[str, Any]:
+        return {**super().get_params(), "l2": self.l2, "max_items": self.max_items,
+                "beta": self.beta}
+
+    def compute_similarity(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
+        x = sp.csr_matrix(user_items, dtype=np.float32)
+        x.data = np.clip(x.data, 0, None)
+        x.eliminate_zeros()
+        n_items = x.shape[1]
+        users_per_item = np.bincount(x.indices, minlength=n_items)
+        order = np.argsort(-users_per_item, kind="stable")
+        head = np.sort(order[:self.max_items][users_per_item[order[:self.max_items]] > 0])
+        ease = self._ease(sp.csc_matrix(x)[:, head], head, n_items)
+        if head.size == np.count_nonzero(users_per_item):
+            return ease
+        tail = np.ones(n_items, dtype=bool)
+        tail[head] = False
+        rp3 = RP3BetaRecommender(self.neighbours, beta=self.beta).compute_similarity(x)
+        rows = np.repeat(np.arange(n_items), np.diff(rp3.indptr))
+        keep = tail[rows] | tail[rp3.indices]
+        fallback = sp.csr_matrix((rp3.data[keep], (rows[keep], rp3.indices[keep])),
+                                 shape=rp3.shape)
+        scale = _typical_row_max(ease) / max(_typical_row_max(fallback), 1e-12)
+        return topk_per_row(ease + fallback * np.float32(scale), self.neighbours)
+
+    def _ease(self, x_head: sp.csc_matrix, head: np.ndarray, n_items: int) -> sp.csr_matrix:
+        if head.size == 0:
+            return sp.csr_matrix((n_items, n_items), dtype=np.float32)
+        gram = np.asarray((x_head.T @ x_head).toarray(), dtype=np.float64)
+        gram[np.diag_indices_from(gram)] += self.l2
+        p = np.linalg.inv(gram)
+        del gram
+        b = p / -np.diag(p)[None, :]
+        del p
+        np.fill_diagonal(b, 0.0)
+        k = min(self.neighbours, head.size)
+        top = np.argpartition(-b, k - 1, axis=1)[:, :k] if k < head.size else (
+            np.broadcast_to(np.arange(head.size), b.shape))
+        values = np.take_along_axis(b, top, axis=1).astype(np.float32)
+        rows = np.repeat(head, top.shape[1])
+        cols = head[top.ravel()]
+        vals = values.ravel()
+        positive = vals > 0
+        out = sp.csr_matrix((vals[positive], (rows[positive], cols[positive])),
+                            shape=(n_items, n_items), dtype=np.float32)
+        out.sort_indices()
+        return out
+
+
+def _typical_row_max(m: sp.csr_matrix) -> float:
+    lengths = np.diff(m.indptr)
+    if m.nnz == 0:
+        return 0.0
+    return float(np.median(np.maximum.reduceat(m.data, m.indptr[:-1][lengths > 0])))

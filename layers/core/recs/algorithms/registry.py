@@ -9,6 +9,7 @@ from recs.algorithms.blend import BlendRecommender
 from recs.algorithms.knn import (
     BM25Recommender,
     CosineRecommender,
+    EASERecommender,
     RP3BetaRecommender,
     TFIDFRecommender,
 )
@@ -18,7 +19,7 @@ from recs.algorithms.swing import SwingRecommender
 MODELS: dict[str, type[Recommender]] = {
     cls.name: cls
     for cls in (CosineRecommender, BM25Recommender, TFIDFRecommender, SwingRecommender,
-                RP3BetaRecommender,
+                RP3BetaRecommender, EASERecommender,
                 PopularityRecommender, RepurchaseRecommender, BlendRecommender)
 }
 

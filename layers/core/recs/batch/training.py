@@ -10,7 +10,7 @@ from recs.algorithms.knn import cosine
 from recs.batch import popularity
 from recs.batch.interactions import PURCHASE, Interactions
 from recs.batch.model import Model
-from recs.batch.recommend import recommend
+from recs.batch.recommend import UserRecommendations, recommend
 from recs.config import BatchConfig
 
 
@@ -46,6 +46,9 @@ def algorithm_params(config: BatchConfig, name: str | None = None) -> dict[str, 
         return {"neighbours": k, "alpha": config.swing_alpha}
     if name == "rp3beta":
         return {"neighbours": k, "alpha": config.rp3_alpha, "beta": config.rp3_beta}
+    if name == "ease":
+        return {"neighbours": k, "l2": config.ease_l2, "max_items": config.ease_max_items,
+                "beta": config.rp3_beta}
     if name == "blend":
         return {"weight": config.blend_weight, "discovery": config.discovery,
                 "discovery_params": algorithm_params(config, config.discovery),
@@ -120,6 +123,46 @@ def exclusions(
     return bought
 
 
+def with_discovery(
+    model: Recommender,
+    x: sp.csr_matrix,
+    recs: UserRecommendations,
+    wanted: int,
+    exclude: sp.csr_matrix | None = None,
+) -> UserRecommendations:
+    """``recs`` with items new to the user appended where a list has fewer than ``wanted``.
+
+    A blend with a high repeat weight fills a heavy user's list with their own history; a
+    page that hides what the user already has (or a shopper who wants something new) would
+    then fall through to trending. The appended items are the model's best new items (its
+    discovery part) outside the list, in score order below it: the list's head is unchanged.
+    """
+    if wanted <= 0 or not isinstance(model, BlendRecommender) or recs.items.size == 0:
+        return recs
+    rows = np.repeat(np.arange(x.shape[0]), np.diff(recs.indptr))
+    owned = np.asarray(x[rows, recs.items]).ravel() > 0
+    new_count = np.bincount(rows[~owned], minlength=x.shape[0])
+    short = np.flatnonzero(new_count < wanted)
+    if short.size == 0:
+        return recs
+    extra = recommend(model, sp.csr_matrix(x[short]), wanted,
+                      exclude=None if exclude is None else sp.csr_matrix(exclude[short]),
+                      filter_already_liked_items=True)
+    extra_rows = short[np.repeat(np.arange(short.size), np.diff(extra.indptr))]
+    n_items = np.int64(x.shape[1])
+    present = rows.astype(np.int64) * n_items + recs.items
+    keep = ~np.isin(extra_rows.astype(np.int64) * n_items + extra.items, present)
+    all_rows = np.r_[rows, extra_rows[keep]]
+    order = np.argsort(all_rows, kind="stable")  # per user: the list, then the additions
+    counts = np.bincount(all_rows, minlength=x.shape[0])
+    return UserRecommendations(
+        indptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
+        items=np.r_[recs.items, extra.items[keep]][order].astype(np.int32),
+        scores=np.r_[recs.scores, extra.scores[keep]][order].astype(np.float32),
+        because=np.r_[recs.because, extra.because[keep]][order].astype(np.int32),
+    )
+
+
 def train(interactions: Interactions, config: BatchConfig) -> Model:
     x = user_item_matrix(interactions)
     model = fit_algorithm(interactions, config, x)
@@ -129,6 +172,7 @@ def train(interactions: Interactions, config: BatchConfig) -> Model:
     events = event_matrix(interactions)
     exclude = exclusions(model, interactions, config, events)
     recs = recommend(model, x, config.num_recommendations, exclude=exclude)
+    recs = with_discovery(model, x, recs, config.num_recommendations // 2, exclude)
     rows = np.repeat(np.arange(x.shape[0]), np.diff(recs.indptr))
     because_event = (
         np.asarray(events[rows, recs.because]).ravel().astype(np.int8) - 1

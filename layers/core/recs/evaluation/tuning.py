@@ -2,7 +2,9 @@
 
 ``tune(events, config, as_of_ms)`` carves a validation split out of the training window's
 events (the same kind of temporal split evaluation uses: the last part of the window is the
-validation, so tuning never sees anything after ``as_of``), then walks a small grid one
+validation, so tuning never sees anything after ``as_of``), plus a fold of the other kind
+(global-time and last-basket: different users and moments, pooled, so each choice rests on
+about twice the users and follows the validation noise less), then walks a small grid one
 parameter at a time (coordinate descent: blend weight, half-life, discovery model,
 neighbours, shrinkage, popularity prior, then the blend weight again), keeping each change
 only when it raises NDCG@K on the validation users by at least one standard error of the
@@ -40,22 +42,27 @@ from recs.batch.weighting import DAY_MS, user_keys
 from recs.config import BatchConfig
 from recs.evaluation import core, metrics
 from recs.evaluation.split import Split, make, ts_ms
+from recs.exceptions import ValidationError
 
 SHRINK_OBSERVATIONS = 20.0  # prior strength when shrinking a category's repeat share
 MIN_CATEGORY_OBSERVATIONS = 5  # categories with fewer validation pairs use "*"
 MAX_CATEGORIES = 5000
+# Validation folds scored besides the requested kind: pooling a global-time and a last-basket
+# fold (different users, different moments) roughly doubles the users behind each choice.
+EXTRA_FOLDS: tuple[str, ...] = ("global-time", "last-basket")
 
 GRID: dict[str, tuple[Any, ...]] = {
     "blend_weight": (0.0, 0.3, 0.6, 0.9, 0.97, 0.995),
     "half_life_days": (1.0, 3.0, 7.0, 30.0, 120.0, 1000.0),
     "discovery": ("cosine", "bm25", "swing", "rp3beta"),
     "rp3_beta": (0.0, 0.25, 0.5),
-    "neighbours": (20, 50, 100, 200),
+    "rp3_alpha": (0.5, 1.0),
+    "neighbours": (20, 50, 100, 200, 400),
     "shrinkage": (0.0, 10.0, 50.0),
     "blend_popularity": (0.0, 0.1, 0.3, 0.6),
 }
 STAGES_BLEND = ("blend_weight", "half_life_days", "discovery", "neighbours", "shrinkage",
-                "rp3_beta", "blend_popularity", "blend_weight", "per_category")
+                "rp3_beta", "rp3_alpha", "blend_popularity", "blend_weight", "per_category")
 STAGES_KNN = ("half_life_days", "neighbours", "shrinkage")
 
 
@@ -143,49 +150,74 @@ def category_weights_for(weight: float, share: float,
 
 
 class _Trials:
-    """Scores configurations on one validation split, caching weighting and fitted models."""
+    """Scores configurations on one or more validation folds, caching weighting and models.
 
-    def __init__(self, split: Split, k: int, share: float,
+    Each fold's per-user NDCG is kept under fold-prefixed user ids, so a paired comparison
+    pools the users of every fold (more users: a less noisy choice)."""
+
+    def __init__(self, splits: list[Split], k: int, share: float,
                  per: dict[str, tuple[int, int]]) -> None:
-        self.split, self.k, self.share, self.per = split, k, share, per
-        self.data: dict[float, core.EvalData] = {}
-        self.models: dict[tuple[Any, ...], Any] = {}
+        self.splits, self.k, self.share, self.per = splits, k, share, per
+        self.data: dict[tuple[int, float], core.EvalData] = {}
+        self.models: dict[int, tuple[tuple[Any, ...], Any]] = {}
         self.trials: list[dict[str, Any]] = []
 
-    def run(self, config: BatchConfig, per_category: bool = True) -> dict[str, float]:
+    def run(self, config: BatchConfig, per_category: bool = True) -> dict[str, Any]:
         if config.algorithm == "blend":
             weights = (category_weights_for(config.blend_weight, self.share, self.per)
                        if per_category else {"*": config.blend_weight})
             config = dataclasses.replace(config, blend_category_weights=weights)
-        data = self.data.get(config.half_life_days)
-        if data is None:
-            data = core.prepare(self.split, config, self.k)
-            self.data[config.half_life_days] = data
-        cfg = dataclasses.replace(data.config, **{
-            f.name: getattr(config, f.name) for f in dataclasses.fields(config)
-            if f.name not in ("training_window_days", "num_recommendations")})
-        fit_key = (cfg.half_life_days, cfg.algorithm, cfg.discovery, cfg.neighbours,
-                   cfg.shrinkage, cfg.cosine_alpha, cfg.bm25_k1, cfg.bm25_b, cfg.swing_alpha,
-                   cfg.rp3_alpha, cfg.rp3_beta)
-        model = self.models.get(fit_key)
         started = time.perf_counter()
-        if model is None:
-            model = fit_algorithm(data.interactions, cfg, data.x)
-            self.models = {fit_key: model}  # keep one: memory stays flat
-        elif cfg.algorithm == "blend":
-            from recs.batch.training import category_weights
+        sums = dict.fromkeys(metrics.METRICS, 0.0)
+        counts = dict.fromkeys(metrics.METRICS, 0)
+        users = 0
+        ids: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        cfg = config
+        for fold, split in enumerate(self.splits):
+            data = self.data.get((fold, config.half_life_days))
+            if data is None:
+                data = core.prepare(split, config, self.k)
+                self.data[(fold, config.half_life_days)] = data
+            cfg = dataclasses.replace(data.config, **{
+                f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+                if f.name not in ("training_window_days", "num_recommendations")})
+            fit_key = (cfg.half_life_days, cfg.algorithm, cfg.discovery, cfg.neighbours,
+                       cfg.shrinkage, cfg.cosine_alpha, cfg.bm25_k1, cfg.bm25_b,
+                       cfg.swing_alpha, cfg.rp3_alpha, cfg.rp3_beta, cfg.ease_l2,
+                       cfg.ease_max_items)
+            cached = self.models.get(fold)
+            if cached is None or cached[0] != fit_key:
+                model = fit_algorithm(data.interactions, cfg, data.x)
+                self.models[fold] = (fit_key, model)  # one per fold: memory stays flat
+            else:
+                model = cached[1]
+                if cfg.algorithm == "blend":
+                    from recs.batch.training import category_weights
 
-            model.weight = cfg.blend_weight
-            model.popularity = cfg.blend_popularity
-            model.item_weight = category_weights(data.interactions.item_category, cfg)[0]
-        ranker = core.recommender_ranker(model, data.x,
-                                         exclude=exclusions(model, data.interactions, cfg))
-        result = core.score("trial", ranker, data, self.k, new_items=False)
-        out: dict[str, Any] = {m: result.mean(m) for m in metrics.METRICS}
-        out["users"] = float(data.holdout.users.size)
+                    model.weight = cfg.blend_weight
+                    model.popularity = cfg.blend_popularity
+                    model.item_weight = category_weights(data.interactions.item_category,
+                                                         cfg)[0]
+            ranker = core.recommender_ranker(model, data.x,
+                                             exclude=exclusions(model, data.interactions, cfg))
+            result = core.score("trial", ranker, data, self.k, new_items=False)
+            n = int(data.holdout.users.size)
+            for m in metrics.METRICS:
+                v = result.per_user[m]
+                sums[m] += float(np.nansum(v))
+                counts[m] += int(np.count_nonzero(~np.isnan(v)))
+            users += n
+            ids.append(np.char.add(f"{fold}\x1f", data.holdout.user_ids.astype(str)))
+            values.append(result.per_user["ndcg"])
+        out: dict[str, Any] = {m: sums[m] / max(counts[m], 1) for m in metrics.METRICS}
+        out["users"] = float(users)
         out["seconds"] = time.perf_counter() - started
         self.trials.append({"params": _tuned_fields(cfg), "per_category": per_category, **out})
-        out["per_user"] = (data.holdout.user_ids, result.per_user["ndcg"])
+        all_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=str)
+        order = np.argsort(all_ids, kind="stable")
+        all_values = np.concatenate(values) if values else np.zeros(0)
+        out["per_user"] = (all_ids[order], all_values[order])
         return out
 
 
@@ -207,7 +239,7 @@ def better(candidate: dict[str, Any], best: dict[str, Any]) -> bool:
 
 def _tuned_fields(config: BatchConfig) -> dict[str, Any]:
     names = ("algorithm", "half_life_days", "neighbours", "shrinkage", "discovery",
-             "rp3_beta", "blend_weight", "blend_popularity")
+             "rp3_beta", "rp3_alpha", "blend_weight", "blend_popularity")
     return {n: getattr(config, n) for n in names}
 
 
@@ -229,8 +261,13 @@ def tune(
     budget_seconds: float | None = None,
     test_fraction: float = 0.1,
     grid: dict[str, tuple[Any, ...]] | None = None,
+    extra_folds: tuple[str, ...] | None = None,
 ) -> TuningResult:
-    """Choose parameters for ``config.algorithm`` on a validation split of ``events``."""
+    """Choose parameters for ``config.algorithm`` on a validation split of ``events``.
+
+    Besides the ``split`` kind, each trial is also scored on a validation split of each kind
+    in ``extra_folds`` (default ``EXTRA_FOLDS``: both kinds), carved from the same window, and
+    the users of all folds are pooled."""
     started = time.perf_counter()
     budget = config.tuning_seconds if budget_seconds is None else budget_seconds
     deadline = started + budget
@@ -238,7 +275,17 @@ def tune(
     table = window(events, config, as_of_ms)
     valid = make(table, split, test_fraction)
     share, per = repeat_shares(valid, config)
-    trials = _Trials(valid, k, share, per)
+    folds = [valid]
+    for kind in (extra_folds if extra_folds is not None else EXTRA_FOLDS):
+        if kind == split:
+            continue
+        try:
+            fold = make(table, kind, test_fraction)
+        except ValidationError:
+            continue
+        if fold.train.num_rows and fold.test.num_rows and fold.test_users.size:
+            folds.append(fold)
+    trials = _Trials(folds, k, share, per)
     best_config, per_category = config, True
     best = trials.run(config)
     stages = STAGES_BLEND if config.algorithm == "blend" else STAGES_KNN
@@ -247,7 +294,7 @@ def tune(
         if name == "shrinkage" and (
                 config.algorithm == "blend" and best_config.discovery not in ("cosine", "tfidf")):
             continue
-        if name == "rp3_beta" and best_config.discovery != "rp3beta":
+        if name in ("rp3_beta", "rp3_alpha") and best_config.discovery != "rp3beta":
             continue
         if name == "per_category":  # per-category repeat weights, or one for all
             if time.perf_counter() > deadline:
