@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from recs.events import MAX_ID_LENGTH, parse_timestamp
+from recs.events import parse_timestamp, text_field
 from recs.exceptions import ValidationError
 from recs.stores.ports import ObjectStore, RealtimeStore
 
@@ -29,20 +29,6 @@ _FIELDS = frozenset({"item_id", "category", "title", "price", "available", "crea
 Item = dict[str, Any]
 
 
-def _text(raw: dict[str, Any], name: str, *, required: bool, limit: int) -> str | None:
-    value = raw.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ValidationError(name, "is required")
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValidationError(name, "must be a string")
-    text = str(value).strip()
-    if len(text) > limit:
-        raise ValidationError(name, f"must be at most {limit} characters")
-    return text
-
-
 def validate_item(raw: Any, now_ms: int) -> Item:
     """Normalise one catalog item or raise ``ValidationError`` naming the field."""
     if not isinstance(raw, dict):
@@ -50,11 +36,11 @@ def validate_item(raw: Any, now_ms: int) -> Item:
     unknown = raw.keys() - _FIELDS
     if unknown:
         raise ValidationError(sorted(unknown)[0], "is not a known item field (use attributes)")
-    item_id = _text(raw, "item_id", required=True, limit=MAX_ID_LENGTH)
-    category = _text(raw, "category", required=False, limit=MAX_ID_LENGTH)
+    item_id = text_field(raw, "item_id", required=True)
+    category = text_field(raw, "category", required=False)
     if category is not None:
         category = "/".join(part.strip() for part in category.strip("/").split("/"))
-    title = _text(raw, "title", required=False, limit=512)
+    title = text_field(raw, "title", required=False, limit=512)
     price = raw.get("price")
     if price is not None:
         if isinstance(price, bool) or not isinstance(price, int | float) or not math.isfinite(

@@ -32,7 +32,9 @@ _FIELDS = frozenset(
 Event = dict[str, Any]
 
 
-def _identifier(raw: dict[str, Any], name: str, *, required: bool) -> str | None:
+def text_field(raw: dict[str, Any], name: str, *, required: bool,
+               limit: int = MAX_ID_LENGTH) -> str | None:
+    """A trimmed string (ids may arrive as numbers); absent or blank is None unless required."""
     value = raw.get(name)
     if value is None:
         if required:
@@ -45,8 +47,8 @@ def _identifier(raw: dict[str, Any], name: str, *, required: bool) -> str | None
         if required:
             raise ValidationError(name, "must not be empty")
         return None
-    if len(text) > MAX_ID_LENGTH:
-        raise ValidationError(name, f"must be at most {MAX_ID_LENGTH} characters")
+    if len(text) > limit:
+        raise ValidationError(name, f"must be at most {limit} characters")
     return text
 
 
@@ -83,12 +85,12 @@ def validate_event(raw: Any, now_ms: int) -> Event:
     if unknown:
         raise ValidationError(sorted(unknown)[0], "is not a known event field")
 
-    event_id = _identifier(raw, "event_id", required=True)
-    user_id = _identifier(raw, "user_id", required=False)
-    session_id = _identifier(raw, "session_id", required=False)
+    event_id = text_field(raw, "event_id", required=True)
+    user_id = text_field(raw, "user_id", required=False)
+    session_id = text_field(raw, "session_id", required=False)
     if user_id is None and session_id is None:
         raise ValidationError("user_id", "user_id or session_id is required")
-    item_id = _identifier(raw, "item_id", required=True)
+    item_id = text_field(raw, "item_id", required=True)
 
     event_type = raw.get("event_type")
     if event_type not in _EVENT_TYPES:
@@ -134,8 +136,8 @@ def validate_event(raw: Any, now_ms: int) -> Event:
         "ts": ts,
         "quantity": quantity,
         "price": price,
-        "recommendation_id": _identifier(raw, "recommendation_id", required=False),
-        "category": _identifier(raw, "category", required=False),
+        "recommendation_id": text_field(raw, "recommendation_id", required=False),
+        "category": text_field(raw, "category", required=False),
         "context": context_json,
     }
 
