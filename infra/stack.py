@@ -7,7 +7,7 @@ key                       default                     meaning
 ========================  ==========================  ==========================================
 ``layer_root``            ``build/layers``            where ``layers/build_layers.py`` wrote
 ``arch``                  ``x86_64``                  ``x86_64`` or ``arm64`` (layers to match)
-``recs_config``           ``{}``                      batch settings, ``{"half_life_days": 14}``
+``recs_config``           ``{}``                      settings, ``{"half_life_days": 14}``
                                                       -> ``RECS_HALF_LIFE_DAYS=14`` on functions
 ``schedule``              ``cron(0 3 * * ? *)``       EventBridge Scheduler expression
 ``schedule_timezone``     ``UTC``                     IANA zone the expression is read in
@@ -57,6 +57,7 @@ from recs.config import BatchConfig
 from recs.exceptions import ConfigError
 from recs.pipeline import build_definition
 from recs.resources import FunctionSpec, TableSpec
+from recs.serving.settings import ServingConfig
 
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 DEFAULT_SCHEDULE = "cron(0 3 * * ? *)"
@@ -139,12 +140,13 @@ def config_env(raw: object) -> dict[str, str]:
             env[name] = "true" if value else "false"
         else:
             env[name] = str(value)
-    known = {f"RECS_{f.name.upper()}" for f in fields(BatchConfig)}
+    known = {f"RECS_{f.name.upper()}" for f in (*fields(BatchConfig), *fields(ServingConfig))}
     unknown = sorted(set(env) - known)
     if unknown:
         names = sorted(name.removeprefix("RECS_").lower() for name in known)
         raise ConfigError(f"context recs_config: unknown settings {unknown}; known: {names}")
     BatchConfig.from_env(env)  # raises ConfigError naming the variable
+    ServingConfig.from_env(env)
     return env
 
 

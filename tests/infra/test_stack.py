@@ -536,3 +536,15 @@ def test_stale_layer_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LayersNotBuiltError, match="out of date"):
         check_layer("core", tmp_path, "x86_64")
     assert check_layer("core", tmp_path, "x86_64", allow_stale=True) == "old"
+
+
+def test_recs_config_takes_batch_and_serving_settings_and_refuses_typos() -> None:
+    from infra.stack import config_env
+    from recs.exceptions import ConfigError
+
+    env = config_env({"half_life_days": 14, "RECS_MAX_PER_CATEGORY": 2})
+    assert env == {"RECS_HALF_LIFE_DAYS": "14", "RECS_MAX_PER_CATEGORY": "2"}
+    with pytest.raises(ConfigError, match="unknown settings"):
+        config_env({"half_lif_days": 14})
+    with pytest.raises(ConfigError):
+        config_env({"max_per_category": 0})
