@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from recs import algorithms as A
 from recs.algorithms.base import RankedLists, topn_dense, topn_sparse
 
-PERSONALISED = ["cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "blend"]
+PERSONALISED = ["cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "als", "blend"]
 ALL = sorted(A.MODELS)
 
 
@@ -23,6 +23,8 @@ def make(name: str) -> A.Recommender:
         return A.create(name, weight=0.3, discovery="cosine")
     if name in ("popularity", "repurchase"):
         return A.create(name)
+    if name == "als":
+        return A.create(name, factors=2, regularization=1.0)
     return A.create(name, neighbours=10)
 
 

@@ -38,6 +38,8 @@ def build(name: str) -> A.Recommender:
     if name == "blend":
         return A.create(name, weight=0.4, discovery="cosine", popularity=0.2,
                         discovery_params={"neighbours": 5})
+    if name == "als":
+        return A.create(name, factors=4, iterations=3)
     return A.create(name, neighbours=5)
 
 

@@ -165,3 +165,19 @@ def test_repeat_heavy_lists_still_carry_new_items() -> None:
         assert len(new) >= 2 and all(i % 2 == user % 2 for i in new)
         scores = more.scores[more.indptr[user]:more.indptr[user + 1]]
         assert np.all(np.diff(scores) <= 1e-6)
+
+
+def test_als_config_and_blend_with_als_discovery_trains() -> None:
+    config = BatchConfig.from_env({
+        "RECS_DISCOVERY": "als", "RECS_ALS_FACTORS": "4", "RECS_ALS_REGULARIZATION": "0.1",
+        "RECS_ALS_ALPHA": "2.0", "RECS_ALS_ITERATIONS": "5", "RECS_BLEND_WEIGHT": "0.3"})
+    assert (config.als_factors, config.als_regularization, config.als_alpha,
+            config.als_iterations) == (4, 0.1, 2.0, 5)
+    for bad in ({"als_factors": 0}, {"als_iterations": 0}, {"als_alpha": 0.0},
+                {"als_regularization": -1.0}):
+        with pytest.raises(ConfigError, match="RECS_ALS_"):
+            BatchConfig(**bad)  # type: ignore[arg-type]
+    # ALS has no item similarity: similar items fall back to cosine, lists still train
+    model = train(weight_events(rice_milk_lamb(), config, AS_OF), config)
+    assert model.similarity.shape == (model.item_ids.size, model.item_ids.size)
+    assert model.rec_indptr[-1] > 0

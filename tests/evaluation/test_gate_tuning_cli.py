@@ -160,3 +160,18 @@ def test_cli_evaluate_writes_report(sample_csv: Path, tmp_path: Path, capsys) ->
                      "--tune-seconds", "2"]) == 0
     assert "| model |" in capsys.readouterr().out
     assert (out / "report.md").is_file() and list(out.glob("*.png"))
+
+
+def test_tune_tries_als_only_on_windows_it_can_fit_in_time(sample_table, monkeypatch) -> None:
+    config = BatchConfig()
+    as_of = int(END.timestamp() * 1000)
+    grid = {k: (v[0],) for k, v in tuning.GRID.items()}
+    grid["discovery"] = ("als",)
+
+    def tried() -> set[str]:
+        result = tuning.tune(sample_table, config, as_of_ms=as_of, budget_seconds=30, grid=grid)
+        return {t["params"]["discovery"] for t in result.trials}
+
+    assert "als" in tried()
+    monkeypatch.setattr(tuning, "ALS_MAX_EVENTS", 0)
+    assert "als" not in tried()

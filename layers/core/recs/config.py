@@ -27,9 +27,10 @@ DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
 }
 
 # The models of ``recs.algorithms`` by name (kept here so config needs no numpy).
-ALGORITHMS = ("blend", "cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "popularity",
-              "repurchase")
-DISCOVERY_ALGORITHMS = ("cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "popularity")
+ALGORITHMS = ("blend", "cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "als",
+              "popularity", "repurchase")
+DISCOVERY_ALGORITHMS = ("cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "als",
+                        "popularity")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,12 @@ class BatchConfig:
     # 8 x N^2 bytes, time O(N^3)); the rest fall back to RP3beta.
     ease_l2: float = 200.0
     ease_max_items: int = 8000
+    # Implicit ALS (numpy, conjugate gradient): factors, L2 penalty, confidence scale
+    # (c = 1 + alpha * weight), alternating iterations.
+    als_factors: int = 64
+    als_regularization: float = 0.01
+    als_alpha: float = 1.0
+    als_iterations: int = 15
     tuning_seconds: float = 120.0  # time box of the nightly tuning grid; 0 turns tuning off
     # The promotion gate: the candidate may be at most this much worse (relative NDCG@20)
     # than the live model on the last ``holdout_days`` before the run's date.
@@ -78,11 +85,12 @@ class BatchConfig:
                 raise ConfigError(f"RECS_{name.upper()}: must be > 0")
         for name in ("training_window_days", "max_items_per_user", "neighbours",
                      "num_recommendations", "trending_window_days", "trending_size",
-                     "model_ttl_days", "ease_max_items"):
+                     "model_ttl_days", "ease_max_items", "als_factors", "als_iterations"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"RECS_{name.upper()}: must be >= 1")
-        if self.shrinkage < 0:
-            raise ConfigError("RECS_SHRINKAGE: must be >= 0")
+        for name in ("shrinkage", "als_regularization"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"RECS_{name.upper()}: must be >= 0")
         if self.algorithm not in ALGORITHMS:
             raise ConfigError(f"RECS_ALGORITHM: must be one of {list(ALGORITHMS)}")
         if self.discovery not in DISCOVERY_ALGORITHMS:
@@ -95,7 +103,8 @@ class BatchConfig:
             raise ConfigError(f"RECS_BLEND_CATEGORY_WEIGHTS: values must lie in [0, 1]: {bad}")
         if self.rp3_beta < 0:
             raise ConfigError("RECS_RP3_BETA: must be >= 0")
-        for name in ("bm25_k1", "swing_alpha", "rp3_alpha", "holdout_days", "ease_l2"):
+        for name in ("bm25_k1", "swing_alpha", "rp3_alpha", "holdout_days", "ease_l2",
+                     "als_alpha"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"RECS_{name.upper()}: must be > 0")
         for name in ("tuning_seconds", "gate_margin"):

@@ -4,6 +4,7 @@ numpy and scipy only (they are in the batch Lambda layers); nothing on the API p
 this package.
 """
 
+from recs.algorithms.als import ALSRecommender
 from recs.algorithms.base import (
     NaNError,
     NotFittedError,
@@ -31,6 +32,7 @@ from recs.algorithms.swing import SwingRecommender, swing
 
 __all__ = [
     "MODELS",
+    "ALSRecommender",
     "BM25Recommender",
     "BlendRecommender",
     "CosineRecommender",

@@ -120,7 +120,9 @@ class BlendRecommender(Recommender):
     ) -> np.ndarray:
         """A repeat names the item itself; a new item names its strongest neighbour."""
         x = sp.csr_matrix(user_items)
-        owned = np.asarray(x[rows, items]).ravel() > 0
+        picked = x[rows, items]  # scipy may return a 1 x n sparse matrix for short inputs
+        owned = (np.asarray(picked.todense()) if sp.issparse(picked)
+                 else np.asarray(picked)).ravel() > 0
         because = np.empty(rows.size, dtype=np.int32)
         because[owned] = items[owned]
         new = ~owned

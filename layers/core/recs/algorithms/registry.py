@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from recs.algorithms.als import ALSRecommender
 from recs.algorithms.base import Recommender, RecommenderError
 from recs.algorithms.blend import BlendRecommender
 from recs.algorithms.knn import (
@@ -19,7 +20,7 @@ from recs.algorithms.swing import SwingRecommender
 MODELS: dict[str, type[Recommender]] = {
     cls.name: cls
     for cls in (CosineRecommender, BM25Recommender, TFIDFRecommender, SwingRecommender,
-                RP3BetaRecommender, EASERecommender,
+                RP3BetaRecommender, EASERecommender, ALSRecommender,
                 PopularityRecommender, RepurchaseRecommender, BlendRecommender)
 }
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from recs.algorithms import BlendRecommender, Recommender, RepurchaseRecommender, create
+from recs.algorithms import (
+    BlendRecommender,
+    Recommender,
+    RecommenderError,
+    RepurchaseRecommender,
+    create,
+)
 from recs.algorithms.knn import cosine
 from recs.batch import popularity
 from recs.batch.interactions import PURCHASE, Interactions
@@ -49,6 +55,9 @@ def algorithm_params(config: BatchConfig, name: str | None = None) -> dict[str, 
     if name == "ease":
         return {"neighbours": k, "l2": config.ease_l2, "max_items": config.ease_max_items,
                 "beta": config.rp3_beta}
+    if name == "als":
+        return {"factors": config.als_factors, "regularization": config.als_regularization,
+                "alpha": config.als_alpha, "iterations": config.als_iterations}
     if name == "blend":
         return {"weight": config.blend_weight, "discovery": config.discovery,
                 "discovery_params": algorithm_params(config, config.discovery),
@@ -166,7 +175,10 @@ def with_discovery(
 def train(interactions: Interactions, config: BatchConfig) -> Model:
     x = user_item_matrix(interactions)
     model = fit_algorithm(interactions, config, x)
-    similarity = getattr(model, "similarity", None)
+    try:
+        similarity = getattr(model, "similarity", None)
+    except RecommenderError:  # a blend whose discovery model (ALS) has no item similarity
+        similarity = None
     if similarity is None:  # popularity / repurchase: similar items still come from cosine
         similarity = cosine(x, config.neighbours, config.shrinkage, config.cosine_alpha)
     events = event_matrix(interactions)

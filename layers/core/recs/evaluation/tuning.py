@@ -5,8 +5,10 @@ events (the same kind of temporal split evaluation uses: the last part of the wi
 validation, so tuning never sees anything after ``as_of``), plus a fold of the other kind
 (global-time and last-basket: different users and moments, pooled, so each choice rests on
 about twice the users and follows the validation noise less), then walks a small grid one
-parameter at a time (coordinate descent: blend weight, half-life, discovery model,
-neighbours, shrinkage, popularity prior, then the blend weight again), keeping each change
+parameter at a time (coordinate descent: blend weight, half-life, discovery model
+(item-item models or numpy implicit ALS), neighbours, the discovery model again at the chosen
+neighbourhood size, shrinkage / RP3beta / ALS parameters of the model kept, popularity prior,
+then the blend weight again), keeping each change
 only when it raises NDCG@K on the validation users by at least one standard error of the
 paired per-user difference (smaller moves are noise: following them tunes to the validation
 users, not to the shop). Every trial trains with the nightly code
@@ -50,19 +52,25 @@ MAX_CATEGORIES = 5000
 # Validation folds scored besides the requested kind: pooling a global-time and a last-basket
 # fold (different users, different moments) roughly doubles the users behind each choice.
 EXTRA_FOLDS: tuple[str, ...] = ("global-time", "last-basket")
+# ALS (numpy CG) fits in about 30 s per 600k interactions on 2 CPUs, and the time box is only
+# checked between trials: above this many window events the tuner does not try it.
+ALS_MAX_EVENTS = 1_000_000
 
 GRID: dict[str, tuple[Any, ...]] = {
     "blend_weight": (0.0, 0.3, 0.6, 0.9, 0.97, 0.995),
     "half_life_days": (1.0, 3.0, 7.0, 30.0, 120.0, 1000.0),
-    "discovery": ("cosine", "bm25", "swing", "rp3beta"),
+    "discovery": ("cosine", "bm25", "swing", "rp3beta", "als"),
+    "als_alpha": (1.0, 10.0),
+    "als_regularization": (0.01, 0.1),
     "rp3_beta": (0.0, 0.25, 0.5),
     "rp3_alpha": (0.5, 1.0),
     "neighbours": (20, 50, 100, 200, 400),
     "shrinkage": (0.0, 10.0, 50.0),
     "blend_popularity": (0.0, 0.1, 0.3, 0.6),
 }
-STAGES_BLEND = ("blend_weight", "half_life_days", "discovery", "neighbours", "shrinkage",
-                "rp3_beta", "rp3_alpha", "blend_popularity", "blend_weight", "per_category")
+STAGES_BLEND = ("blend_weight", "half_life_days", "discovery", "neighbours", "discovery",
+                "shrinkage", "rp3_beta", "rp3_alpha", "als_alpha", "als_regularization",
+                "blend_popularity", "blend_weight", "per_category")
 STAGES_KNN = ("half_life_days", "neighbours", "shrinkage")
 
 
@@ -185,7 +193,8 @@ class _Trials:
             fit_key = (cfg.half_life_days, cfg.algorithm, cfg.discovery, cfg.neighbours,
                        cfg.shrinkage, cfg.cosine_alpha, cfg.bm25_k1, cfg.bm25_b,
                        cfg.swing_alpha, cfg.rp3_alpha, cfg.rp3_beta, cfg.ease_l2,
-                       cfg.ease_max_items)
+                       cfg.ease_max_items, cfg.als_factors, cfg.als_regularization,
+                       cfg.als_alpha, cfg.als_iterations)
             cached = self.models.get(fold)
             if cached is None or cached[0] != fit_key:
                 model = fit_algorithm(data.interactions, cfg, data.x)
@@ -239,7 +248,8 @@ def better(candidate: dict[str, Any], best: dict[str, Any]) -> bool:
 
 def _tuned_fields(config: BatchConfig) -> dict[str, Any]:
     names = ("algorithm", "half_life_days", "neighbours", "shrinkage", "discovery",
-             "rp3_beta", "rp3_alpha", "blend_weight", "blend_popularity")
+             "rp3_beta", "rp3_alpha", "als_alpha", "als_regularization", "blend_weight",
+             "blend_popularity")
     return {n: getattr(config, n) for n in names}
 
 
@@ -296,6 +306,11 @@ def tune(
             continue
         if name in ("rp3_beta", "rp3_alpha") and best_config.discovery != "rp3beta":
             continue
+        if name in ("als_alpha", "als_regularization") and best_config.discovery != "als":
+            continue
+        if name == "neighbours" and (
+                config.algorithm == "blend" and best_config.discovery in ("als", "popularity")):
+            continue
         if name == "per_category":  # per-category repeat weights, or one for all
             if time.perf_counter() > deadline:
                 complete = False
@@ -309,6 +324,8 @@ def tune(
                 complete = False
                 break
             if getattr(best_config, name) == value:
+                continue
+            if name == "discovery" and value == "als" and table.num_rows > ALS_MAX_EVENTS:
                 continue
             candidate = dataclasses.replace(best_config, **{name: value})
             result = trials.run(candidate, per_category)
