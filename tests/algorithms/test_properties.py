@@ -147,3 +147,21 @@ def test_bm25_weight_matches_implicit_formula() -> None:
     d = x.toarray()
     expected = np.where(d > 0, d * 2.2 / (1.2 * norm[:, None] + d) * idf[None, :], 0)
     np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=1, max_value=12), st.integers(min_value=1, max_value=9),
+       st.integers(min_value=0, max_value=2**31 - 1))
+def test_row_argmax_matches_scipy_on_non_negative_matrices(n_rows: int, n_cols: int,
+                                                           seed: int) -> None:
+    from recs.algorithms.base import row_argmax
+
+    rng = np.random.default_rng(seed)
+    dense = rng.integers(0, 4, size=(n_rows, n_cols)).astype(np.float32)
+    dense[rng.random(dense.shape) < 0.5] = 0
+    matrix = sp.csr_matrix(dense)
+    columns, values = row_argmax(matrix)
+    assert np.array_equal(values, dense.max(axis=1))
+    stored = np.diff(matrix.indptr) > 0
+    expected = np.asarray(matrix.argmax(axis=1)).ravel()
+    assert np.array_equal(columns[stored], expected[stored])

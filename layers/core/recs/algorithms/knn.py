@@ -22,6 +22,7 @@ from recs.algorithms.base import (
     Recommender,
     RecommenderError,
     _heaviest,
+    row_argmax,
     topn_sparse,
 )
 
@@ -232,8 +233,8 @@ def strongest_contributors(
         return np.zeros(0, dtype=np.int32)
     history = sp.csr_matrix(user_items)[rows]
     terms = sp.csr_matrix(history.multiply(similarity_t[items]))
-    best = np.asarray(terms.argmax(axis=1)).ravel().astype(np.int32)
-    top = np.asarray(terms.max(axis=1).todense()).ravel()
+    columns, top = row_argmax(terms)
+    best = columns.astype(np.int32)
     missing = ~(top > 0)
     if missing.any():
         best[missing] = _heaviest(user_items, rows[missing])
