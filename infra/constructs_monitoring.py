@@ -41,37 +41,22 @@ class RecsMonitoring(Construct):
         if alarm_email:
             self.topic.add_subscription(subs.EmailSubscription(alarm_email))
 
-        self.batch_failed = cw.Alarm(
-            self,
+        self.batch_failed = self._alarm(
             "BatchFailedAlarm",
-            alarm_description="The nightly batch failed; the live model was left unchanged.",
-            metric=state_machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            "The nightly batch failed; the live model was left unchanged.",
+            state_machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
         )
-        self.dead_letters = cw.Alarm(
-            self,
+        self.dead_letters = self._alarm(
             "DeadLettersAlarm",
-            alarm_description="Events the lander could not write to S3 reached the DLQ.",
-            metric=dead_letter_queue.metric_approximate_number_of_messages_visible(
+            "Events the lander could not write to S3 reached the DLQ.",
+            dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=FIVE_MINUTES, statistic="Maximum"
             ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
-        self.api_errors = cw.Alarm(
-            self,
+        self.api_errors = self._alarm(
             "Api5xxAlarm",
-            alarm_description="The API answered with server errors (5XX).",
-            metric=rest_api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            "The API answered with server errors (5XX).",
+            rest_api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
         )
         action = cw_actions.SnsAction(self.topic)
         for alarm in (self.batch_failed, self.dead_letters, self.api_errors):
@@ -140,4 +125,17 @@ class RecsMonitoring(Construct):
                 ],
                 width=8,
             ),
+        )
+
+    def _alarm(self, construct_id: str, description: str, metric: cw.IMetric) -> cw.Alarm:
+        """Fires on the first bad data point in five minutes; no data means all is well."""
+        return cw.Alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            metric=metric,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )

@@ -10,8 +10,7 @@ from recs.stores.aws import (
     DynamoRecommendationStore,
     DynamoServingReader,
 )
-from recs.stores.memory import RECENT_LIMIT
-from recs.stores.ports import RecRow
+from recs.stores.ports import RECENT_LIMIT, RecRow
 from tests.integration.conftest import REGION, MakeTable
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from recs.events import parse_timestamp, text_field
+from recs.events import parse_timestamp, price_field, text_field
 from recs.exceptions import ValidationError
 from recs.stores.ports import ObjectStore, RealtimeStore
 
@@ -41,12 +40,7 @@ def validate_item(raw: Any, now_ms: int) -> Item:
     if category is not None:
         category = "/".join(part.strip() for part in category.strip("/").split("/"))
     title = text_field(raw, "title", required=False, limit=512)
-    price = raw.get("price")
-    if price is not None:
-        if isinstance(price, bool) or not isinstance(price, int | float) or not math.isfinite(
-                price) or price < 0:
-            raise ValidationError("price", "must be a finite number >= 0")
-        price = float(price)
+    price = price_field(raw)
     available = raw.get("available")  # None: unchanged (new items count as available)
     if available is not None and not isinstance(available, bool):
         raise ValidationError("available", "must be true or false")

@@ -52,6 +52,18 @@ def text_field(raw: dict[str, Any], name: str, *, required: bool,
     return text
 
 
+def price_field(raw: dict[str, Any], name: str = "price") -> float | None:
+    """A finite, non-negative number, or None when absent."""
+    price = raw.get(name)
+    if price is None:
+        return None
+    if isinstance(price, bool) or not isinstance(price, int | float):
+        raise ValidationError(name, "must be a number")
+    if not math.isfinite(price) or price < 0:
+        raise ValidationError(name, "must be a finite number >= 0")
+    return float(price)
+
+
 def parse_timestamp(value: Any, field: str = "timestamp") -> int:
     """Epoch milliseconds from ISO-8601 text or epoch milliseconds."""
     if isinstance(value, bool) or value is None:
@@ -110,13 +122,7 @@ def validate_event(raw: Any, now_ms: int) -> Event:
     ):
         raise ValidationError("quantity", "must be a whole number from 1 to 10000")
 
-    price = raw.get("price")
-    if price is not None:
-        if isinstance(price, bool) or not isinstance(price, int | float):
-            raise ValidationError("price", "must be a number")
-        if not math.isfinite(price) or price < 0:
-            raise ValidationError("price", "must be a finite number >= 0")
-        price = float(price)
+    price = price_field(raw)
 
     context = raw.get("context")
     context_json: str | None = None

@@ -90,7 +90,7 @@ def ingest(
     Raises only if enqueueing fails: the queue is the durable record. The realtime store is
     best effort (a failure there costs freshness, not data), so it is written second.
     """
-    now = int(time.time() * 1000) if now is None else now
+    now = now_ms() if now is None else now
     result = IngestResult()
     by_date: dict[str, list[Event]] = {}
     seen: set[str] = set()

@@ -17,8 +17,15 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from recs.exceptions import NotFound, PromotionRefused, StoreError
-from recs.stores.memory import NEW_ARRIVALS_LIMIT, RECENT_LIMIT, SHOWN_LIMIT, merge_new_arrivals
-from recs.stores.ports import CatalogState, ModelVersion, RealtimeState, RecRow
+from recs.stores.ports import (
+    RECENT_LIMIT,
+    SHOWN_LIMIT,
+    CatalogState,
+    ModelVersion,
+    RealtimeState,
+    RecRow,
+    merge_new_arrivals,
+)
 
 DYNAMO_BATCH_WRITE = 25
 DYNAMO_BATCH_GET = 100
@@ -378,7 +385,7 @@ class DynamoRealtimeStore:
                                         ConsistentRead=True).get("Item")
             revision = int(item["rev"]["N"]) if item else 0
             current = json.loads(item["items"]["S"]) if item else []
-            merged = merge_new_arrivals(current, incoming)[:NEW_ARRIVALS_LIMIT]
+            merged = merge_new_arrivals(current, incoming)
             condition: dict[str, Any] = (
                 {"ConditionExpression": "rev = :rev",
                  "ExpressionAttributeValues": {":rev": {"N": str(revision)}}}

@@ -9,20 +9,15 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from recs.exceptions import NotFound, PromotionRefused
-from recs.stores.ports import CatalogState, ModelVersion, RealtimeState, RecRow
-
-RECENT_LIMIT = 30
-SHOWN_LIMIT = 100
-NEW_ARRIVALS_LIMIT = 200
-
-
-def merge_new_arrivals(current: list[list[Any]], incoming: Sequence[list[Any]]) -> list[list[Any]]:
-    """Newest first by ``created_at``, one entry per item, at most ``NEW_ARRIVALS_LIMIT``."""
-    by_item = {entry[0]: entry for entry in current}
-    for entry in incoming:
-        by_item[entry[0]] = list(entry)
-    merged = sorted(by_item.values(), key=lambda e: (-(e[1] or 0), e[0]))
-    return merged[:NEW_ARRIVALS_LIMIT]
+from recs.stores.ports import (
+    RECENT_LIMIT,
+    SHOWN_LIMIT,
+    CatalogState,
+    ModelVersion,
+    RealtimeState,
+    RecRow,
+    merge_new_arrivals,
+)
 
 
 class MemoryObjectStore:

@@ -71,6 +71,21 @@ class RecommendationStore(Protocol):
         """The lists stored under ``keys`` for ``version``; missing keys are absent."""
 
 
+# Bounds every realtime store keeps, whatever the backend.
+RECENT_LIMIT = 30  # recent events per shopper
+SHOWN_LIMIT = 100  # impressions per shopper
+NEW_ARRIVALS_LIMIT = 200
+
+
+def merge_new_arrivals(current: list[list[Any]], incoming: Sequence[list[Any]]) -> list[list[Any]]:
+    """Newest first by ``created_at``, one entry per item, at most ``NEW_ARRIVALS_LIMIT``."""
+    by_item = {entry[0]: entry for entry in current}
+    for entry in incoming:
+        by_item[entry[0]] = list(entry)
+    merged = sorted(by_item.values(), key=lambda e: (-(e[1] or 0), e[0]))
+    return merged[:NEW_ARRIVALS_LIMIT]
+
+
 @dataclass
 class RealtimeState:
     """What the read path knows within seconds: a shopper's recent events and impressions.

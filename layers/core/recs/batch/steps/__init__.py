@@ -8,6 +8,7 @@ a step, or a whole day, gives the same version and the same rows.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -33,7 +34,5 @@ def midnight_ms(day: date) -> int:
 
 def describe(state: State) -> str:
     """One line for logs and the demo's progress output."""
-    import json
-
     return json.dumps({k: state[k] for k in ("version", "counts", "promoted", "reason")
                        if k in state})
