@@ -12,7 +12,8 @@ import scipy.sparse as sp
 from recs import algorithms as A
 from recs.algorithms.base import RankedLists, topn_dense, topn_sparse
 
-PERSONALISED = ["cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "als", "blend"]
+PERSONALISED = ["cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "als", "blend",
+                "ensemble"]
 ALL = sorted(A.MODELS)
 
 
@@ -25,6 +26,9 @@ def make(name: str) -> A.Recommender:
         return A.create(name)
     if name == "als":
         return A.create(name, factors=2, regularization=1.0)
+    if name == "ensemble":
+        return A.create(name, members=["rp3beta", "als"], member_params={
+            "rp3beta": {"neighbours": 10}, "als": {"factors": 2, "regularization": 1.0}})
     return A.create(name, neighbours=10)
 
 

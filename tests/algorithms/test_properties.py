@@ -40,6 +40,9 @@ def build(name: str) -> A.Recommender:
                         discovery_params={"neighbours": 5})
     if name == "als":
         return A.create(name, factors=4, iterations=3)
+    if name == "ensemble":
+        return A.create("cosine+als", weights=[0.7, 0.3], member_params={
+            "cosine": {"neighbours": 5}, "als": {"factors": 4, "iterations": 3}})
     return A.create(name, neighbours=5)
 
 

@@ -166,12 +166,12 @@ def test_tune_tries_als_only_on_windows_it_can_fit_in_time(sample_table, monkeyp
     config = BatchConfig()
     as_of = int(END.timestamp() * 1000)
     grid = {k: (v[0],) for k, v in tuning.GRID.items()}
-    grid["discovery"] = ("als",)
+    grid["discovery"] = ("als", "rp3beta+als")
 
     def tried() -> set[str]:
         result = tuning.tune(sample_table, config, as_of_ms=as_of, budget_seconds=30, grid=grid)
         return {t["params"]["discovery"] for t in result.trials}
 
-    assert "als" in tried()
+    assert {"als", "rp3beta+als"} <= tried()
     monkeypatch.setattr(tuning, "ALS_MAX_EVENTS", 0)
-    assert "als" not in tried()
+    assert not {"als", "rp3beta+als"} & tried()

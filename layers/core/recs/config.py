@@ -50,7 +50,10 @@ class BatchConfig:
     model_ttl_days: int = 30
     # Which model trains the user lists, and its parameters (see recs.algorithms).
     algorithm: str = "blend"
-    discovery: str = "rp3beta"  # the blend's model of items new to the user
+    # The blend's model of items new to the user; "a+b" sums two models' scores, each
+    # normalised per user, ``ensemble_weight`` being the first one's share.
+    discovery: str = "rp3beta"
+    ensemble_weight: float = 0.5
     blend_weight: float = 0.5  # repeat weight where no category weight applies
     blend_category_weights: dict[str, float] = field(default_factory=dict)
     blend_popularity: float = 0.0  # share of global popularity in the discovery score
@@ -93,9 +96,13 @@ class BatchConfig:
                 raise ConfigError(f"RECS_{name.upper()}: must be >= 0")
         if self.algorithm not in ALGORITHMS:
             raise ConfigError(f"RECS_ALGORITHM: must be one of {list(ALGORITHMS)}")
-        if self.discovery not in DISCOVERY_ALGORITHMS:
-            raise ConfigError(f"RECS_DISCOVERY: must be one of {list(DISCOVERY_ALGORITHMS)}")
-        for name in ("blend_weight", "blend_popularity", "cosine_alpha", "bm25_b"):
+        parts = self.discovery.split("+")
+        if (any(p not in DISCOVERY_ALGORITHMS for p in parts)
+                or len(set(parts)) != len(parts)):
+            raise ConfigError(f"RECS_DISCOVERY: must be one of {list(DISCOVERY_ALGORITHMS)}, "
+                              "or distinct ones joined with '+' (an ensemble)")
+        for name in ("blend_weight", "blend_popularity", "cosine_alpha", "bm25_b",
+                     "ensemble_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"RECS_{name.upper()}: must lie in [0, 1]")
         bad = {k: v for k, v in self.blend_category_weights.items() if not 0.0 <= v <= 1.0}

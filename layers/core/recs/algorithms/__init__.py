@@ -14,6 +14,7 @@ from recs.algorithms.base import (
     load_any,
 )
 from recs.algorithms.blend import BlendRecommender
+from recs.algorithms.ensemble import EnsembleRecommender
 from recs.algorithms.knn import (
     BM25Recommender,
     CosineRecommender,
@@ -37,6 +38,7 @@ __all__ = [
     "BlendRecommender",
     "CosineRecommender",
     "EASERecommender",
+    "EnsembleRecommender",
     "ItemKNN",
     "NaNError",
     "NotFittedError",

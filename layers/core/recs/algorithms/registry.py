@@ -7,6 +7,7 @@ from typing import Any
 from recs.algorithms.als import ALSRecommender
 from recs.algorithms.base import Recommender, RecommenderError
 from recs.algorithms.blend import BlendRecommender
+from recs.algorithms.ensemble import SEPARATOR, EnsembleRecommender, member_names
 from recs.algorithms.knn import (
     BM25Recommender,
     CosineRecommender,
@@ -21,12 +22,20 @@ MODELS: dict[str, type[Recommender]] = {
     cls.name: cls
     for cls in (CosineRecommender, BM25Recommender, TFIDFRecommender, SwingRecommender,
                 RP3BetaRecommender, EASERecommender, ALSRecommender,
-                PopularityRecommender, RepurchaseRecommender, BlendRecommender)
+                PopularityRecommender, RepurchaseRecommender, BlendRecommender,
+                EnsembleRecommender)
 }
 
 
 def create(name: str, **params: Any) -> Recommender:
-    """A new, unfitted model; unknown names and parameters raise ``RecommenderError``."""
+    """A new, unfitted model; unknown names and parameters raise ``RecommenderError``.
+
+    ``"a+b"`` names the ensemble of ``a`` and ``b`` (``params`` as for ``"ensemble"``)."""
+    if SEPARATOR in name:
+        params.setdefault("members", member_names(name))
+        if list(params["members"]) != member_names(name):
+            raise RecommenderError(f"{name}: members {params['members']} contradict the name")
+        name = EnsembleRecommender.name
     cls = MODELS.get(name)
     if cls is None:
         raise RecommenderError(f"unknown algorithm {name!r}; known: {sorted(MODELS)}")

@@ -58,6 +58,11 @@ def algorithm_params(config: BatchConfig, name: str | None = None) -> dict[str, 
     if name == "als":
         return {"factors": config.als_factors, "regularization": config.als_regularization,
                 "alpha": config.als_alpha, "iterations": config.als_iterations}
+    if "+" in name:  # an ensemble: the first member's share, the rest split equally
+        members = name.split("+")
+        rest = (1.0 - config.ensemble_weight) / (len(members) - 1)
+        return {"weights": [config.ensemble_weight] + [rest] * (len(members) - 1),
+                "member_params": {m: algorithm_params(config, m) for m in members}}
     if name == "blend":
         return {"weight": config.blend_weight, "discovery": config.discovery,
                 "discovery_params": algorithm_params(config, config.discovery),

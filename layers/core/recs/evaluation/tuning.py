@@ -6,12 +6,12 @@ validation, so tuning never sees anything after ``as_of``), plus a fold of the o
 (global-time and last-basket: different users and moments, pooled, so each choice rests on
 about twice the users and follows the validation noise less), then walks a small grid one
 parameter at a time (coordinate descent: blend weight, half-life, discovery model
-(item-item models or numpy implicit ALS), neighbours, the discovery model again at the chosen
-neighbourhood size, shrinkage / RP3beta / ALS parameters of the model kept, popularity prior,
-then the blend weight again), keeping each change
-only when it raises NDCG@K on the validation users by at least one standard error of the
-paired per-user difference (smaller moves are noise: following them tunes to the validation
-users, not to the shop). Every trial trains with the nightly code
+(item-item models, numpy implicit ALS, or the RP3beta + ALS ensemble), neighbours, the
+discovery model again at the chosen neighbourhood size, shrinkage / RP3beta / ALS parameters
+of the model kept, the ensemble's mix, popularity prior, then the blend weight again),
+keeping each change only when it raises NDCG@K on the validation users by at least one
+standard error of the paired per-user difference (smaller moves are noise: following them
+tunes to the validation users, not to the shop). Every trial trains with the nightly code
 (``weight_events`` + the configured algorithm + the same exclusions as ``train``). When the
 time box runs out the best setting so far is kept.
 
@@ -59,7 +59,8 @@ ALS_MAX_EVENTS = 1_000_000
 GRID: dict[str, tuple[Any, ...]] = {
     "blend_weight": (0.0, 0.3, 0.6, 0.9, 0.97, 0.995),
     "half_life_days": (1.0, 3.0, 7.0, 30.0, 120.0, 1000.0),
-    "discovery": ("cosine", "bm25", "swing", "rp3beta", "als"),
+    "discovery": ("cosine", "bm25", "swing", "rp3beta", "als", "rp3beta+als"),
+    "ensemble_weight": (0.3, 0.5, 0.7),
     "als_alpha": (1.0, 10.0),
     "als_regularization": (0.01, 0.1),
     "rp3_beta": (0.0, 0.25, 0.5),
@@ -70,7 +71,7 @@ GRID: dict[str, tuple[Any, ...]] = {
 }
 STAGES_BLEND = ("blend_weight", "half_life_days", "discovery", "neighbours", "discovery",
                 "shrinkage", "rp3_beta", "rp3_alpha", "als_alpha", "als_regularization",
-                "blend_popularity", "blend_weight", "per_category")
+                "ensemble_weight", "blend_popularity", "blend_weight", "per_category")
 STAGES_KNN = ("half_life_days", "neighbours", "shrinkage")
 
 
@@ -194,7 +195,7 @@ class _Trials:
                        cfg.shrinkage, cfg.cosine_alpha, cfg.bm25_k1, cfg.bm25_b,
                        cfg.swing_alpha, cfg.rp3_alpha, cfg.rp3_beta, cfg.ease_l2,
                        cfg.ease_max_items, cfg.als_factors, cfg.als_regularization,
-                       cfg.als_alpha, cfg.als_iterations)
+                       cfg.als_alpha, cfg.als_iterations, cfg.ensemble_weight)
             cached = self.models.get(fold)
             if cached is None or cached[0] != fit_key:
                 model = fit_algorithm(data.interactions, cfg, data.x)
@@ -248,8 +249,8 @@ def better(candidate: dict[str, Any], best: dict[str, Any]) -> bool:
 
 def _tuned_fields(config: BatchConfig) -> dict[str, Any]:
     names = ("algorithm", "half_life_days", "neighbours", "shrinkage", "discovery",
-             "rp3_beta", "rp3_alpha", "als_alpha", "als_regularization", "blend_weight",
-             "blend_popularity")
+             "rp3_beta", "rp3_alpha", "als_alpha", "als_regularization", "ensemble_weight",
+             "blend_weight", "blend_popularity")
     return {n: getattr(config, n) for n in names}
 
 
@@ -301,15 +302,18 @@ def tune(
     stages = STAGES_BLEND if config.algorithm == "blend" else STAGES_KNN
     complete = True
     for name in stages:
+        parts = set(best_config.discovery.split("+"))
         if name == "shrinkage" and (
-                config.algorithm == "blend" and best_config.discovery not in ("cosine", "tfidf")):
+                config.algorithm == "blend" and not parts & {"cosine", "tfidf"}):
             continue
-        if name in ("rp3_beta", "rp3_alpha") and best_config.discovery != "rp3beta":
+        if name in ("rp3_beta", "rp3_alpha") and "rp3beta" not in parts:
             continue
-        if name in ("als_alpha", "als_regularization") and best_config.discovery != "als":
+        if name in ("als_alpha", "als_regularization") and "als" not in parts:
+            continue
+        if name == "ensemble_weight" and len(parts) < 2:
             continue
         if name == "neighbours" and (
-                config.algorithm == "blend" and best_config.discovery in ("als", "popularity")):
+                config.algorithm == "blend" and parts <= {"als", "popularity"}):
             continue
         if name == "per_category":  # per-category repeat weights, or one for all
             if time.perf_counter() > deadline:
@@ -325,7 +329,8 @@ def tune(
                 break
             if getattr(best_config, name) == value:
                 continue
-            if name == "discovery" and value == "als" and table.num_rows > ALS_MAX_EVENTS:
+            if (name == "discovery" and "als" in value.split("+")
+                    and table.num_rows > ALS_MAX_EVENTS):
                 continue
             candidate = dataclasses.replace(best_config, **{name: value})
             result = trials.run(candidate, per_category)
