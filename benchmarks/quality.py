@@ -1,7 +1,7 @@
 """Recommendation quality on the shared real datasets: our default and algorithms vs implicit.
 
     .venv/bin/pip install implicit matplotlib     # benchmark-only dependencies
-    .venv/bin/python benchmarks/quality.py [--tune-seconds 60] [--out benchmarks/results]
+    .venv/bin/python benchmarks/quality.py [--tune-seconds S] [--only movielens] [--out DIR]
 
 In one run, on Taobao UserBehavior (head) and MovieLens ml-latest-small from
 ``../shared/datasets`` (skipped, saying why, when absent): our default (the nightly path:
@@ -125,7 +125,11 @@ def paired_summary(ev: run.Evaluation) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tune-seconds", type=float, default=60.0)
+    parser.add_argument("--tune-seconds", type=float, default=None,
+                        help="the default's tuning time box (default: the nightly one, "
+                             "RECS_TUNING_SECONDS or 120)")
+    parser.add_argument("--only", default="",
+                        help="run only the datasets or splits containing this text")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--k", type=int, default=20)
     args = parser.parse_args()
@@ -158,6 +162,8 @@ def main() -> int:
     ]
     started = time.perf_counter()
     for name, rel, split_kind in RUNS:
+        if args.only not in f"{name} {split_kind}":
+            continue
         path = DATASETS / rel
         if not path.is_file():
             msg = f"skipped {name}: {path} is missing"

@@ -54,7 +54,8 @@ def lists(model: Model, user: str) -> list[tuple[str, str, str]]:
         model.rec_because_event[start:stop], strict=True)]
 
 
-@pytest.mark.parametrize("algorithm", ["blend", "cosine", "bm25", "tfidf", "swing", "rp3beta"])
+@pytest.mark.parametrize("algorithm", ["blend", "cosine", "bm25", "tfidf", "swing", "rp3beta",
+                                       "rp3beta+als"])
 def test_rice_milk_lamb_known_answer(algorithm: str) -> None:
     config = BatchConfig(algorithm=algorithm, neighbours=10)
     model = train(weight_events(rice_milk_lamb(), config, AS_OF), config)
@@ -181,3 +182,15 @@ def test_als_config_and_blend_with_als_discovery_trains() -> None:
     model = train(weight_events(rice_milk_lamb(), config, AS_OF), config)
     assert model.similarity.shape == (model.item_ids.size, model.item_ids.size)
     assert model.rec_indptr[-1] > 0
+
+
+def test_blend_with_an_ensemble_discovery_trains_with_neighbour_reasons() -> None:
+    config = BatchConfig.from_env({"RECS_DISCOVERY": "rp3beta+als", "RECS_ALS_FACTORS": "4",
+                                   "RECS_BLEND_WEIGHT": "0.3", "RECS_NEIGHBOURS": "10"})
+    model = train(weight_events(rice_milk_lamb(), config, AS_OF), config)
+    lamb = [g for g in lists(model, "C") if g[0] == "lamb"]
+    assert lamb and lamb[0][1] in ("rice", "milk")  # the reason names a co-bought item
+    items = model.item_ids.tolist()
+    sim = model.similarity  # "customers also viewed" comes from the RP3beta member
+    rice = items.index("rice")
+    assert "milk" in [items[j] for j in sim.indices[sim.indptr[rice]:sim.indptr[rice + 1]]]

@@ -33,6 +33,13 @@ DISCOVERY_ALGORITHMS = ("cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "
                         "popularity")
 
 
+def _is_ensemble(name: str) -> bool:
+    """``a+b``: two or more distinct discovery models whose scores are summed."""
+    parts = name.split("+")
+    return (len(parts) > 1 and len(set(parts)) == len(parts)
+            and all(p in DISCOVERY_ALGORITHMS for p in parts))
+
+
 @dataclass(frozen=True)
 class BatchConfig:
     """Parameters of the nightly batch; each field maps to ``RECS_<FIELD NAME>``."""
@@ -94,11 +101,10 @@ class BatchConfig:
         for name in ("shrinkage", "als_regularization"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"RECS_{name.upper()}: must be >= 0")
-        if self.algorithm not in ALGORITHMS:
-            raise ConfigError(f"RECS_ALGORITHM: must be one of {list(ALGORITHMS)}")
-        parts = self.discovery.split("+")
-        if (any(p not in DISCOVERY_ALGORITHMS for p in parts)
-                or len(set(parts)) != len(parts)):
+        if self.algorithm not in ALGORITHMS and not _is_ensemble(self.algorithm):
+            raise ConfigError(f"RECS_ALGORITHM: must be one of {list(ALGORITHMS)}, or "
+                              f"distinct ones of {list(DISCOVERY_ALGORITHMS)} joined with '+'")
+        if self.discovery not in DISCOVERY_ALGORITHMS and not _is_ensemble(self.discovery):
             raise ConfigError(f"RECS_DISCOVERY: must be one of {list(DISCOVERY_ALGORITHMS)}, "
                               "or distinct ones joined with '+' (an ensemble)")
         for name in ("blend_weight", "blend_popularity", "cosine_alpha", "bm25_b",

@@ -103,7 +103,8 @@ def default_result(split: Split, config: BatchConfig, k: int,
 
 
 def algorithm_candidates(config: BatchConfig) -> list[Candidate]:
-    """Each item-item algorithm of ``recs.algorithms`` and both baselines."""
+    """Each algorithm of ``recs.algorithms`` (the item-item models, ALS, the RP3beta + ALS
+    ensemble) and both baselines."""
     neighbours = [{"neighbours": n} for n in (50, 200)]
     return [
         our_candidate("cosine", "cosine", config, neighbours),
@@ -112,6 +113,9 @@ def algorithm_candidates(config: BatchConfig) -> list[Candidate]:
         our_candidate("swing", "swing", config, neighbours),
         our_candidate("rp3beta", "rp3beta", config,
                       [{**n, "rp3_beta": b} for n in neighbours for b in (0.0, 0.25, 0.5)]),
+        our_candidate("als", "als", config, [{"als_alpha": a} for a in (1.0, 10.0)]),
+        our_candidate("rp3beta+als", "rp3beta+als", config,
+                      [{**n, "ensemble_weight": w} for n in neighbours for w in (0.3, 0.5, 0.7)]),
         our_candidate(POPULARITY_NAME, "popularity", config, [{}]),
         our_candidate(HISTORY_NAME, "repurchase", config, [{}]),
     ]
