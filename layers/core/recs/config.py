@@ -33,9 +33,18 @@ DISCOVERY_ALGORITHMS = ("cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "
                         "popularity")
 
 
+ENSEMBLE_SEPARATOR = "+"
+
+
+def ensemble_members(name: str) -> list[str]:
+    """The models an algorithm name stands for: ``"rp3beta+als"`` -> ``["rp3beta", "als"]``,
+    a single model -> ``[name]``."""
+    return name.split(ENSEMBLE_SEPARATOR)
+
+
 def _is_ensemble(name: str) -> bool:
     """``a+b``: two or more distinct discovery models whose scores are summed."""
-    parts = name.split("+")
+    parts = ensemble_members(name)
     return (len(parts) > 1 and len(set(parts)) == len(parts)
             and all(p in DISCOVERY_ALGORITHMS for p in parts))
 

@@ -26,7 +26,7 @@ SEPARATOR = "+"
 
 def member_names(name: str) -> list[str]:
     """``"rp3beta+als"`` -> ``["rp3beta", "als"]``."""
-    return [part.strip() for part in name.split(SEPARATOR)]
+    return name.split(SEPARATOR)
 
 
 def _normalised_dense(scores: np.ndarray | sp.csr_matrix) -> np.ndarray:

@@ -17,7 +17,7 @@ from recs.batch import popularity
 from recs.batch.interactions import PURCHASE, Interactions
 from recs.batch.model import Model
 from recs.batch.recommend import UserRecommendations, recommend
-from recs.config import BatchConfig
+from recs.config import BatchConfig, ensemble_members
 
 
 def user_item_matrix(interactions: Interactions) -> sp.csr_matrix:
@@ -58,8 +58,8 @@ def algorithm_params(config: BatchConfig, name: str | None = None) -> dict[str, 
     if name == "als":
         return {"factors": config.als_factors, "regularization": config.als_regularization,
                 "alpha": config.als_alpha, "iterations": config.als_iterations}
-    if "+" in name:  # an ensemble: the first member's share, the rest split equally
-        members = name.split("+")
+    members = ensemble_members(name)
+    if len(members) > 1:  # an ensemble: the first member's share, the rest split equally
         rest = (1.0 - config.ensemble_weight) / (len(members) - 1)
         return {"weights": [config.ensemble_weight] + [rest] * (len(members) - 1),
                 "member_params": {m: algorithm_params(config, m) for m in members}}

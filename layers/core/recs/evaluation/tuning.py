@@ -41,7 +41,7 @@ import pyarrow as pa
 
 from recs.batch.training import exclusions, fit_algorithm
 from recs.batch.weighting import DAY_MS, user_keys
-from recs.config import BatchConfig
+from recs.config import BatchConfig, ensemble_members
 from recs.evaluation import core, metrics
 from recs.evaluation.split import Split, make, ts_ms
 from recs.exceptions import ValidationError
@@ -302,7 +302,7 @@ def tune(
     stages = STAGES_BLEND if config.algorithm == "blend" else STAGES_KNN
     complete = True
     for name in stages:
-        parts = set(best_config.discovery.split("+"))
+        parts = set(ensemble_members(best_config.discovery))
         if name == "shrinkage" and (
                 config.algorithm == "blend" and not parts & {"cosine", "tfidf"}):
             continue
@@ -329,7 +329,7 @@ def tune(
                 break
             if getattr(best_config, name) == value:
                 continue
-            if (name == "discovery" and "als" in value.split("+")
+            if (name == "discovery" and "als" in ensemble_members(value)
                     and table.num_rows > ALS_MAX_EVENTS):
                 continue
             candidate = dataclasses.replace(best_config, **{name: value})
