@@ -74,7 +74,10 @@ def main() -> None:
         timings[f"tune (box {config.tuning_seconds:.0f} s)"] = time.perf_counter() - start
         config = result.config
         record = result.record()
-        tuned = (f"Tuning: {record['trials']} trials, complete={record['complete']}, "
+        sample = record["sample"]
+        tuned = (f"Tuning: on {sample['events']:,} of {sample['window_events']:,} events "
+                 f"({sample['users_share']:.0%} of users, RECS_TUNING_MAX_EVENTS), "
+                 f"{record['trials']} trials, complete={record['complete']}, "
                  f"validation NDCG@20 {record['validation']['ndcg']:.4f}; chose "
                  f"{record['params']}.")
     start = time.perf_counter()

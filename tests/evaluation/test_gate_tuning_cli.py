@@ -14,6 +14,7 @@ from recs.batch.training import train
 from recs.batch.weighting import weight_events
 from recs.config import BatchConfig
 from recs.evaluation import cli, core, gate, loaders, report, run, split, tuning
+from recs.exceptions import ConfigError
 from recs.local import sample_data
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
@@ -175,3 +176,51 @@ def test_tune_tries_als_only_on_windows_it_can_fit_in_time(sample_table, monkeyp
     assert {"als", "rp3beta+als"} <= tried()
     monkeypatch.setattr(tuning, "ALS_MAX_EVENTS", 0)
     assert not {"als", "rp3beta+als"} & tried()
+
+
+def test_sample_users_keeps_whole_histories_and_the_same_users_each_night(sample_table) -> None:
+    users = np.asarray(sample_table["user_id"].to_pylist(), dtype=str)
+    half = sample_table.num_rows // 2
+    sample, share = tuning.sample_users(sample_table, half)
+    assert 0 < sample.num_rows <= half and 0 < share < 1
+    kept = np.unique(np.asarray(sample["user_id"].to_pylist(), dtype=str))
+    # Every kept user brings all of their events: splits and scores see whole histories.
+    assert sample.num_rows == int(np.isin(users, kept).sum())
+    assert share == pytest.approx(kept.size / np.unique(users).size)
+    # A hash, not a draw: the same users again, and a later night's new users do not
+    # reshuffle who is in.
+    again, _ = tuning.sample_users(sample_table, half)
+    assert again.equals(sample)
+    later, _ = tuning.sample_users(sample_table.slice(0, sample_table.num_rows - 10), half)
+    later_users = set(np.asarray(later["user_id"].to_pylist(), dtype=str).tolist())
+    assert len(later_users & set(kept.tolist())) >= kept.size - 2
+    whole, share = tuning.sample_users(sample_table, sample_table.num_rows)
+    assert whole is sample_table and share == 1.0
+
+
+def test_tune_samples_large_windows_and_records_it(sample_table) -> None:
+    as_of = int(END.timestamp() * 1000)
+    grid = {k: (v[0],) for k, v in tuning.GRID.items()}
+    small = BatchConfig(tuning_max_events=sample_table.num_rows // 3)
+    result = tuning.tune(sample_table, small, as_of_ms=as_of, budget_seconds=30, grid=grid)
+    sample = result.record()["sample"]
+    assert sample["window_events"] == sample_table.num_rows
+    assert 0 < sample["events"] <= sample_table.num_rows // 3
+    assert 0 < sample["users_share"] < 1
+    full = tuning.tune(sample_table, BatchConfig(), as_of_ms=as_of, budget_seconds=30,
+                       grid=grid)
+    assert full.record()["sample"]["users_share"] == 1.0
+    assert full.metrics["users"] > result.metrics["users"] > 0
+
+
+def test_tune_scores_each_setting_once(sample_table) -> None:
+    as_of = int(END.timestamp() * 1000)
+    result = tuning.tune(sample_table, BatchConfig(), as_of_ms=as_of, budget_seconds=60)
+    settings = [(tuple(sorted(t["params"].items())), t["per_category"]) for t in result.trials]
+    assert len(settings) == len(set(settings))
+
+
+def test_tuning_max_events_is_configurable() -> None:
+    assert BatchConfig.from_env({"RECS_TUNING_MAX_EVENTS": "5000"}).tuning_max_events == 5000
+    with pytest.raises(ConfigError, match="RECS_TUNING_MAX_EVENTS"):
+        BatchConfig(tuning_max_events=0)

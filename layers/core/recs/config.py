@@ -90,6 +90,9 @@ class BatchConfig:
     als_alpha: float = 1.0
     als_iterations: int = 15
     tuning_seconds: float = 120.0  # time box of the nightly tuning grid; 0 turns tuning off
+    # Larger windows are tuned on a hashed sample of whole user histories of about this many
+    # events, so the grid fits in the time box (the chosen model still trains on everything).
+    tuning_max_events: int = 300_000
     # The promotion gate: the candidate may be at most this much worse (relative NDCG@20)
     # than the live model on the last ``holdout_days`` before the run's date.
     gate_margin: float = 0.05
@@ -104,7 +107,8 @@ class BatchConfig:
                 raise ConfigError(f"RECS_{name.upper()}: must be > 0")
         for name in ("training_window_days", "max_items_per_user", "neighbours",
                      "num_recommendations", "trending_window_days", "trending_size",
-                     "model_ttl_days", "ease_max_items", "als_factors", "als_iterations"):
+                     "model_ttl_days", "ease_max_items", "als_factors", "als_iterations",
+                     "tuning_max_events"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"RECS_{name.upper()}: must be >= 1")
         for name in ("shrinkage", "als_regularization"):

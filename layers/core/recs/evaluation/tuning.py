@@ -12,8 +12,13 @@ of the model kept, the ensemble's mix, popularity prior, then the blend weight a
 keeping each change only when it raises NDCG@K on the validation users by at least one
 standard error of the paired per-user difference (smaller moves are noise: following them
 tunes to the validation users, not to the shop). Every trial trains with the nightly code
-(``weight_events`` + the configured algorithm + the same exclusions as ``train``). When the
-time box runs out the best setting so far is kept.
+(``weight_events`` + the configured algorithm + the same exclusions as ``train``), and a
+setting the grid comes back to is not scored twice. When the time box runs out the best
+setting so far is kept.
+
+A window larger than ``config.tuning_max_events`` is tuned on a hashed sample of whole user
+histories of about that size (``sample_users``), so the whole grid fits in the box at any
+scale; the chosen setting then trains on the full window.
 
 The blend's repeat weight is learned per category (the last stage checks that this beats one
 weight for all categories on the validation users, else uses one): the grid picks a global
@@ -32,7 +37,9 @@ back to an item is only visible in the event times.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +90,8 @@ class TuningResult:
     trials: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     complete: bool = True  # False when the time box cut the grid short
+    # Events in the window, events tuned on, and the share of users kept (see sample_users).
+    sample: dict[str, float] = field(default_factory=dict)
 
     def record(self) -> dict[str, Any]:
         """What the registry keeps beside the model version (small, JSON-ready)."""
@@ -90,7 +99,8 @@ class TuningResult:
         weights = params.pop("blend_category_weights", {})
         return {"params": params, "category_weights": len(weights),
                 "validation": self.metrics, "trials": len(self.trials),
-                "seconds": round(self.seconds, 2), "complete": self.complete}
+                "seconds": round(self.seconds, 2), "complete": self.complete,
+                "sample": self.sample}
 
 
 def apply(config: BatchConfig, params: dict[str, Any]) -> BatchConfig:
@@ -170,8 +180,17 @@ class _Trials:
         self.data: dict[tuple[int, float], core.EvalData] = {}
         self.models: dict[int, tuple[tuple[Any, ...], Any]] = {}
         self.trials: list[dict[str, Any]] = []
+        self.seen: dict[tuple[str, bool], dict[str, Any]] = {}
 
     def run(self, config: BatchConfig, per_category: bool = True) -> dict[str, Any]:
+        """Scores ``config``; a setting already scored (the grid revisits some, e.g. the
+        second discovery stage when the neighbourhood size stayed) is not trained again."""
+        key = (json.dumps(config.as_dict(), sort_keys=True), per_category)
+        if key not in self.seen:
+            self.seen[key] = self._run(config, per_category)
+        return self.seen[key]
+
+    def _run(self, config: BatchConfig, per_category: bool) -> dict[str, Any]:
         if config.algorithm == "blend":
             weights = (category_weights_for(config.blend_weight, self.share, self.per)
                        if per_category else {"*": config.blend_weight})
@@ -263,6 +282,28 @@ def window(table: pa.Table, config: BatchConfig, as_of_ms: int | None) -> pa.Tab
     return table.filter(pa.array(keep))
 
 
+def sample_users(table: pa.Table, max_events: int) -> tuple[pa.Table, float]:
+    """A hashed sample of whole user histories holding about ``max_events`` events, and the
+    share of users kept (1.0, and the table itself, when it is already small enough).
+
+    Whole histories, so every kept user splits and scores as in the full window; a hash of
+    the user key, not a random draw, so consecutive nights tune on the same users and the
+    choices do not wander with the draw."""
+    if table.num_rows <= max_events:
+        return table, 1.0
+    names, codes = np.unique(np.asarray(user_keys(table).to_pylist(), dtype=str),
+                             return_inverse=True)
+    hashes = np.fromiter((zlib.crc32(n.encode()) for n in names.tolist()), np.uint64,
+                         names.size)
+    # Keep the users with the smallest hashes until about max_events events are in.
+    order = np.argsort(hashes, kind="stable")
+    sizes = np.bincount(codes, minlength=names.size)[order]
+    count = max(int(np.searchsorted(np.cumsum(sizes), max_events, side="right")), 1)
+    kept = np.zeros(names.size, dtype=bool)
+    kept[order[:count]] = True
+    return table.filter(pa.array(kept[codes])), count / names.size
+
+
 def tune(
     events: pa.Table,
     config: BatchConfig,
@@ -284,6 +325,8 @@ def tune(
     deadline = started + budget
     grid = {**GRID, **(grid or {})}
     table = window(events, config, as_of_ms)
+    window_events = table.num_rows
+    table, users_share = sample_users(table, config.tuning_max_events)
     valid = make(table, split, test_fraction)
     share, per = repeat_shares(valid, config)
     folds = [valid]
@@ -330,7 +373,7 @@ def tune(
             if getattr(best_config, name) == value:
                 continue
             if (name == "discovery" and "als" in ensemble_members(value)
-                    and table.num_rows > ALS_MAX_EVENTS):
+                    and window_events > ALS_MAX_EVENTS):
                 continue
             candidate = dataclasses.replace(best_config, **{name: value})
             result = trials.run(candidate, per_category)
@@ -346,4 +389,6 @@ def tune(
     summary: dict[str, float] = {m: round(float(best[m]), 6) for m in (*metrics.METRICS, "users")}
     summary["repeat_share"] = round(share, 4)
     return TuningResult(params, chosen, summary, trials.trials,
-                        time.perf_counter() - started, complete)
+                        time.perf_counter() - started, complete,
+                        sample={"window_events": window_events, "events": table.num_rows,
+                                "users_share": round(users_share, 4)})
