@@ -181,7 +181,7 @@ def test_tune_tries_als_only_on_windows_it_can_fit_in_time(sample_table, monkeyp
 def test_sample_users_keeps_whole_histories_and_the_same_users_each_night(sample_table) -> None:
     users = np.asarray(sample_table["user_id"].to_pylist(), dtype=str)
     half = sample_table.num_rows // 2
-    sample, share = tuning.sample_users(sample_table, half)
+    sample, share = tuning.sample_users(sample_table, half, min_users=1)
     assert 0 < sample.num_rows <= half and 0 < share < 1
     kept = np.unique(np.asarray(sample["user_id"].to_pylist(), dtype=str))
     # Every kept user brings all of their events: splits and scores see whole histories.
@@ -189,16 +189,21 @@ def test_sample_users_keeps_whole_histories_and_the_same_users_each_night(sample
     assert share == pytest.approx(kept.size / np.unique(users).size)
     # A hash, not a draw: the same users again, and a later night's new users do not
     # reshuffle who is in.
-    again, _ = tuning.sample_users(sample_table, half)
+    again, _ = tuning.sample_users(sample_table, half, min_users=1)
     assert again.equals(sample)
-    later, _ = tuning.sample_users(sample_table.slice(0, sample_table.num_rows - 10), half)
+    later, _ = tuning.sample_users(sample_table.slice(0, sample_table.num_rows - 10), half,
+                                   min_users=1)
     later_users = set(np.asarray(later["user_id"].to_pylist(), dtype=str).tolist())
     assert len(later_users & set(kept.tolist())) >= kept.size - 2
     whole, share = tuning.sample_users(sample_table, sample_table.num_rows)
     assert whole is sample_table and share == 1.0
+    # Few users with long histories: the user floor wins over the event count.
+    floor, _ = tuning.sample_users(sample_table, 1, min_users=100)
+    assert np.unique(np.asarray(floor["user_id"].to_pylist())).size == 100
 
 
-def test_tune_samples_large_windows_and_records_it(sample_table) -> None:
+def test_tune_samples_large_windows_and_records_it(sample_table, monkeypatch) -> None:
+    monkeypatch.setattr(tuning, "SAMPLE_MIN_USERS", 1)
     as_of = int(END.timestamp() * 1000)
     grid = {k: (v[0],) for k, v in tuning.GRID.items()}
     small = BatchConfig(tuning_max_events=sample_table.num_rows // 3)

@@ -62,6 +62,8 @@ EXTRA_FOLDS: tuple[str, ...] = ("global-time", "last-basket")
 # ALS (numpy CG) fits in about 30 s per 600k interactions on 2 CPUs, and the time box is only
 # checked between trials: above this many window events the tuner does not try it.
 ALS_MAX_EVENTS = 1_000_000
+# A sampled window keeps at least this many users (see sample_users).
+SAMPLE_MIN_USERS = 2_000
 
 GRID: dict[str, tuple[Any, ...]] = {
     "blend_weight": (0.0, 0.3, 0.6, 0.9, 0.97, 0.995),
@@ -282,13 +284,17 @@ def window(table: pa.Table, config: BatchConfig, as_of_ms: int | None) -> pa.Tab
     return table.filter(pa.array(keep))
 
 
-def sample_users(table: pa.Table, max_events: int) -> tuple[pa.Table, float]:
-    """A hashed sample of whole user histories holding about ``max_events`` events, and the
-    share of users kept (1.0, and the table itself, when it is already small enough).
+def sample_users(table: pa.Table, max_events: int,
+                 min_users: int | None = None) -> tuple[pa.Table, float]:
+    """A hashed sample of whole user histories holding about ``max_events`` events (but at
+    least ``min_users`` users, default ``SAMPLE_MIN_USERS``), and the share of users kept
+    (1.0, and the table itself, when it is already small enough).
 
     Whole histories, so every kept user splits and scores as in the full window; a hash of
     the user key, not a random draw, so consecutive nights tune on the same users and the
-    choices do not wander with the draw."""
+    choices do not wander with the draw. The user floor is there because a sample with few
+    validation users tunes to noise: on MovieLens, tuning on half its 610 users cost
+    0.035 NDCG@20 on the test."""
     if table.num_rows <= max_events:
         return table, 1.0
     names, codes = np.unique(np.asarray(user_keys(table).to_pylist(), dtype=str),
@@ -298,7 +304,8 @@ def sample_users(table: pa.Table, max_events: int) -> tuple[pa.Table, float]:
     # Keep the users with the smallest hashes until about max_events events are in.
     order = np.argsort(hashes, kind="stable")
     sizes = np.bincount(codes, minlength=names.size)[order]
-    count = max(int(np.searchsorted(np.cumsum(sizes), max_events, side="right")), 1)
+    count = max(int(np.searchsorted(np.cumsum(sizes), max_events, side="right")),
+                min(SAMPLE_MIN_USERS if min_users is None else min_users, names.size), 1)
     kept = np.zeros(names.size, dtype=bool)
     kept[order[:count]] = True
     return table.filter(pa.array(kept[codes])), count / names.size
