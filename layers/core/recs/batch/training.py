@@ -163,9 +163,13 @@ def with_discovery(
                       exclude=None if exclude is None else sp.csr_matrix(exclude[short]),
                       filter_already_liked_items=True)
     extra_rows = short[np.repeat(np.arange(short.size), np.diff(extra.indptr))]
-    n_items = np.int64(x.shape[1])
-    present = rows.astype(np.int64) * n_items + recs.items
-    keep = ~np.isin(extra_rows.astype(np.int64) * n_items + extra.items, present)
+    # Which additions are already in the list: a lookup in a (user x item) matrix of the
+    # lists (np.isin on (user, item) keys took seconds per million entries).
+    present = sp.csr_matrix((np.ones(rows.size, dtype=np.int8), (rows, recs.items)),
+                            shape=x.shape)
+    keep = np.ones(extra.items.size, dtype=bool)
+    if extra.items.size:
+        keep = np.asarray(present[extra_rows, extra.items]).ravel() == 0
     all_rows = np.r_[rows, extra_rows[keep]]
     order = np.argsort(all_rows, kind="stable")  # per user: the list, then the additions
     counts = np.bincount(all_rows, minlength=x.shape[0])

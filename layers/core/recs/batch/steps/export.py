@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +16,8 @@ from recs.batch.model import Model
 from recs.batch.steps import State, as_of, midnight_ms
 from recs.config import BatchConfig
 from recs.stores.ports import ModelRegistry, ModelVersion, ObjectStore, RecommendationStore, RecRow
+
+EXPORT_BLOCK_ROWS = 10_000  # lists whose entries are built at once
 
 
 def export_step(
@@ -83,59 +87,87 @@ def item_facts(model: Model, catalog: dict[str, list[Any]]) -> tuple[list[Any], 
     return categories, titles, unavailable
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Entries are lists of plain values (no reference cycles), and the cyclic collector's
+    passes over hundreds of thousands of new lists took most of the export's time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def export_rows(model: Model, version: str, expires_at: int,
                 catalog: dict[str, list[Any]] | None = None) -> Iterator[RecRow]:
     """Rows: ``U#``/``S#`` user lists, ``I#`` neighbours, ``POP#global``, ``POP#C#<cat>``.
 
     Each entry is ``[item, score, because, event, category, title, because_title]``;
-    unavailable items are left out of every list.
+    unavailable items are left out of every list. Entries are built a block of lists at a
+    time from whole columns (a Python call per entry was most of the export's time), and a
+    block's entries are dropped once its rows are yielded, so memory stays flat.
     """
-    items = model.item_ids.tolist()
     categories, titles, unavailable = item_facts(model, catalog or {})
+    # Index -1 (no "because" item) picks the trailing None of each column.
+    ids = np.asarray([*model.item_ids.tolist(), None], dtype=object)
+    cats = np.asarray([*categories, None], dtype=object)
+    names = np.asarray([*titles, None], dtype=object)
+    available = np.ones(ids.size - 1, dtype=bool)
+    available[list(unavailable)] = False
 
-    def entry(i: int, score: float, because: int | None, event: str) -> list[Any]:
-        return [items[i], round(float(score), 4), items[because] if because is not None else None,
-                event, categories[i], titles[i],
-                titles[because] if because is not None else None]
+    def entries(item: np.ndarray, score: np.ndarray, because: np.ndarray,
+                event: list[str]) -> list[list[Any]]:
+        columns = (ids[item].tolist(), np.round(score.astype(np.float64), 4).tolist(),
+                   ids[because].tolist(), event, cats[item].tolist(), names[item].tolist(),
+                   names[because].tolist())
+        with _collector_paused():
+            return list(map(list, zip(*columns, strict=True)))
 
-    for user, (start, stop) in enumerate(zip(model.rec_indptr[:-1], model.rec_indptr[1:],
-                                             strict=True)):
-        entries = [
-            entry(i, s, b, EVENT_RANK[e] if e >= 0 else "view")
-            for i, s, b, e in zip(
-                model.rec_items[start:stop].tolist(),
-                model.rec_scores[start:stop].tolist(),
-                model.rec_because[start:stop].tolist(),
-                model.rec_because_event[start:stop].tolist(),
-                strict=True,
-            )
-            if i not in unavailable
-        ]
-        if not entries:
-            continue
-        uid = str(model.user_ids[user])
+    def lists(indptr: np.ndarray, item: np.ndarray, score: np.ndarray, because: np.ndarray,
+              event: np.ndarray) -> Iterator[tuple[int, list[list[Any]]]]:
+        """(row, its available entries) for every row with any, in row order."""
+        keep = available[item]
+        kept = np.r_[0, np.cumsum(keep)][indptr]  # the rows' bounds among kept entries
+        item, score, because, event = item[keep], score[keep], because[keep], event[keep]
+        for first in range(0, indptr.size - 1, EXPORT_BLOCK_ROWS):
+            last = min(first + EXPORT_BLOCK_ROWS, indptr.size - 1)
+            lo, hi = int(kept[first]), int(kept[last])
+            block = entries(item[lo:hi], score[lo:hi], because[lo:hi],
+                            event[lo:hi].tolist())
+            for row in range(first, last):
+                start, stop = int(kept[row]) - lo, int(kept[row + 1]) - lo
+                if stop > start:
+                    yield row, block[start:stop]
+
+    event_names = np.asarray([*EVENT_RANK, "view"], dtype=object)  # code -1: "view"
+    user_ids = model.user_ids.tolist()
+    for user, user_entries in lists(
+            model.rec_indptr, model.rec_items, model.rec_scores,
+            model.rec_because.astype(np.int64),
+            event_names[np.where(model.rec_because_event >= 0, model.rec_because_event, -1)]):
+        uid = str(user_ids[user])
         key = (f"S#{uid[len(SESSION_PREFIX):]}" if uid.startswith(SESSION_PREFIX)
                else f"U#{uid}")
-        yield RecRow(key, version, entries, expires_at)
+        yield RecRow(key, version, user_entries, expires_at)
     sim = model.similarity
-    for item in range(sim.shape[0]):
-        start, stop = sim.indptr[item], sim.indptr[item + 1]
-        order = np.lexsort((sim.indices[start:stop], -sim.data[start:stop]))
-        neighbours = sim.indices[start:stop][order].tolist()
-        scores = sim.data[start:stop][order].tolist()
-        entries = [entry(j, s, item, "similar")
-                   for j, s in zip(neighbours, scores, strict=True) if j not in unavailable]
-        if entries:
-            yield RecRow(f"I#{items[item]}", version, entries, expires_at)
-    trending = [entry(i, s, None, "trending")
-                for i, s in zip(model.trending_items.tolist(),
-                                model.trending_scores.tolist(), strict=True)
-                if i not in unavailable]
-    yield RecRow("POP#global", version, trending, expires_at)
+    rows = np.repeat(np.arange(sim.shape[0]), np.diff(sim.indptr))
+    order = np.lexsort((sim.indices, -sim.data, rows))  # per item: best first, ties by index
+    for item, item_entries in lists(
+            sim.indptr, sim.indices[order], sim.data[order], rows[order],
+            np.full(order.size, "similar", dtype=object)):
+        yield RecRow(f"I#{ids[item]}", version, item_entries, expires_at)
+
+    def popular(item: np.ndarray, score: np.ndarray) -> list[list[Any]]:
+        keep = available[item]
+        return entries(item[keep], score[keep], np.full(int(keep.sum()), -1),
+                       ["trending"] * int(keep.sum()))
+
+    yield RecRow("POP#global", version, popular(model.trending_items, model.trending_scores),
+                 expires_at)
     for index, name in enumerate(model.category_names.tolist()):
         start, stop = model.category_indptr[index], model.category_indptr[index + 1]
-        entries = [entry(i, s, None, "trending")
-                   for i, s in zip(model.category_items[start:stop].tolist(),
-                                   model.category_scores[start:stop].tolist(), strict=True)
-                   if i not in unavailable]
-        yield RecRow(f"POP#C#{name}", version, entries, expires_at)
+        yield RecRow(f"POP#C#{name}", version,
+                     popular(model.category_items[start:stop],
+                             model.category_scores[start:stop]), expires_at)
