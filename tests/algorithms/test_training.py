@@ -194,3 +194,20 @@ def test_blend_with_an_ensemble_discovery_trains_with_neighbour_reasons() -> Non
     sim = model.similarity  # "customers also viewed" comes from the RP3beta member
     rice = items.index("rice")
     assert "milk" in [items[j] for j in sim.indices[sim.indptr[rice]:sim.indptr[rice + 1]]]
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_user_lists_do_not_depend_on_threads_or_block_size(threads: str, monkeypatch) -> None:
+    from recs import algorithms as A
+    from recs.batch.recommend import recommend
+    from tests.algorithms.conftest import checkerboard
+
+    board = checkerboard()
+    model = A.create("blend", weight=0.5, discovery="cosine",
+                     discovery_params={"neighbours": 10}).fit(board)
+    whole = recommend(model, board, 5)
+    monkeypatch.setenv("RECS_THREADS", threads)
+    blocked = recommend(model, board, 5, block_users=3)
+    for name in ("indptr", "items", "scores", "because"):
+        np.testing.assert_array_equal(getattr(blocked, name), getattr(whole, name))
+    assert whole.items.size > 0

@@ -7,12 +7,14 @@ a recommended item the user already had (a repeat) names itself.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from recs.algorithms.base import Recommender
+from recs.algorithms.knn import threads
 
 DEFAULT_BLOCK_USERS = 2048
 
@@ -38,9 +40,8 @@ def recommend(
     """Top-``n`` items per user; ``exclude`` (users x items, nonzero = excluded) filters."""
     x = sp.csr_matrix(user_items, dtype=np.float32)
     n_users = x.shape[0]
-    counts = np.zeros(n_users, dtype=np.int64)
-    items_parts, scores_parts, because_parts = [], [], []
-    for start in range(0, n_users, block_users):
+
+    def one(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         stop = min(start + block_users, n_users)
         block = x[start:stop]
         lists = model.rank(
@@ -52,10 +53,22 @@ def recommend(
         owned = np.asarray(block[rows, lists.items]).ravel() > 0 if rows.size else (
             np.zeros(0, bool))
         because = np.where(owned, lists.items, because)
-        counts[start:stop] = np.diff(lists.indptr)
-        items_parts.append(lists.items.astype(np.int32))
-        scores_parts.append(lists.scores.astype(np.float32))
-        because_parts.append(because.astype(np.int32))
+        return (np.diff(lists.indptr), lists.items.astype(np.int32),
+                lists.scores.astype(np.float32), because.astype(np.int32))
+
+    # Blocks are independent and numpy / scipy release the GIL in their kernels: the
+    # workers (RECS_THREADS, else the CPUs) rank blocks side by side.
+    starts = range(0, n_users, block_users)
+    workers = min(threads(), len(starts))
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(one, starts))
+    else:
+        parts = [one(start) for start in starts]
+    counts = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+    items_parts = [p[1] for p in parts]
+    scores_parts = [p[2] for p in parts]
+    because_parts = [p[3] for p in parts]
     indptr = np.r_[0, np.cumsum(counts)]
     return UserRecommendations(
         indptr=indptr.astype(np.int64),
