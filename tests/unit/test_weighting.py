@@ -113,3 +113,18 @@ def test_no_events_give_empty_interactions() -> None:
                           AS_OF)
     assert inter.n_users == 0 and inter.n_items == 0
     assert timedelta(days=1)  # the window is measured from as_of, not the wall clock
+
+
+def test_an_items_category_is_the_latest_one_reported_whatever_the_row_order() -> None:
+    rows = [("u1", "rice", "view", 3, "food"), ("u2", "rice", "view", 1, "food/rice"),
+            ("u3", "rice", "view", 0.5), ("u1", "tea", "view", 2), ("u2", "tea", "cart", 1),
+            ("u3", "pan", "view", 2, "kitchen"), ("u1", "pan", "view", 4, "home")]
+    events = table(rows)
+    for order in (list(range(len(rows))), list(reversed(range(len(rows))))):
+        shuffled = events.take(pa.array(order))
+        chunked = pa.Table.from_batches(shuffled.to_batches(max_chunksize=3))
+        inter = weight_events(chunked, BatchConfig(), AS_OF)
+        got = dict(zip(inter.item_ids.tolist(), inter.item_category.tolist(), strict=True))
+        # rice's latest report wins over its older one and over a later row without one;
+        # tea never had a category.
+        assert got == {"rice": "food/rice", "tea": "", "pan": "kitchen"}

@@ -162,18 +162,28 @@ def _trending(
 def _item_categories(
     table: pa.Table, item_code: np.ndarray, ts: np.ndarray, n_items: int
 ) -> np.ndarray:
-    """Each item's most recently reported category ("" when none was ever sent)."""
-    categories = np.full(n_items, "", dtype=object)
+    """Each item's most recently reported category ("" when none was ever sent).
+
+    Works on the dictionary codes of the category column: a Python string per event was
+    a fifth of the weighting time at 20 M events.
+    """
     if "category" not in table.column_names:
-        return categories.astype(str)
-    valid = table["category"].is_valid().to_numpy(zero_copy_only=False)
+        return np.full(n_items, "", dtype=str)
+    column = table["category"].cast(pa.string())
+    valid = column.is_valid().to_numpy(zero_copy_only=False)
     if not valid.any():
-        return categories.astype(str)
-    values = np.asarray(table["category"].cast(pa.string()).to_pylist(), dtype=object)
+        return np.full(n_items, "", dtype=str)
+    encoded = column.dictionary_encode()  # per chunk, then one dictionary: no 2 GB limit
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
+    names = np.asarray(encoded.dictionary.to_pylist(), dtype=str)
     idx = np.flatnonzero(valid)
-    idx = idx[np.argsort(ts[idx], kind="stable")]  # later rows overwrite earlier ones
-    categories[item_code[idx]] = values[idx]
-    return categories.astype(str)
+    if np.any(np.diff(ts[idx]) < 0):  # rows usually arrive in time order already
+        idx = idx[np.argsort(ts[idx], kind="stable")]
+    latest = np.full(n_items, -1, dtype=np.int64)
+    latest[item_code[idx]] = codes[idx]  # later rows overwrite earlier ones
+    return np.where(latest >= 0, names[np.maximum(latest, 0)], "")
 
 
 def _empty(as_of_ms: int) -> Interactions:
