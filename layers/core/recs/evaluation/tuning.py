@@ -47,7 +47,7 @@ import numpy as np
 import pyarrow as pa
 
 from recs.batch.training import exclusions, fit_algorithm
-from recs.batch.weighting import DAY_MS, user_keys
+from recs.batch.weighting import DAY_MS, encode, user_keys
 from recs.config import BatchConfig, ensemble_members
 from recs.evaluation import core, metrics
 from recs.evaluation.split import Split, make, ts_ms
@@ -297,8 +297,7 @@ def sample_users(table: pa.Table, max_events: int,
     0.035 NDCG@20 on the test."""
     if table.num_rows <= max_events:
         return table, 1.0
-    names, codes = np.unique(np.asarray(user_keys(table).to_pylist(), dtype=str),
-                             return_inverse=True)
+    codes, names = encode(user_keys(table))
     hashes = np.fromiter((zlib.crc32(n.encode()) for n in names.tolist()), np.uint64,
                          names.size)
     # Keep the users with the smallest hashes until about max_events events are in.
