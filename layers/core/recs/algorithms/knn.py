@@ -10,9 +10,9 @@ blocks run on a small thread pool (scipy's sparse product releases the GIL).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,6 +39,20 @@ def threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def in_threads(work: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
+    """``[work(t) for t in tasks]`` on up to ``threads()`` workers, in task order: numpy and
+    scipy release the GIL in their kernels, so independent blocks run side by side."""
+    workers = min(threads(), len(tasks))
+    if workers <= 1:
+        return [work(task) for task in tasks]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(work, tasks))
 
 
 def _lists_to_csr(lists: RankedLists, shape: tuple[int, int]) -> sp.csr_matrix:
@@ -97,13 +111,7 @@ def blocked_topk_product(
         block.sort_indices()
         return topn_sparse(block, k, sort=False)
 
-    ranges = _item_blocks(left, right)
-    workers = min(threads(), len(ranges))
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            parts = list(pool.map(one, ranges))
-    else:
-        parts = [one(r) for r in ranges]
+    parts = in_threads(one, _item_blocks(left, right))
     counts = np.concatenate([np.diff(p.indptr) for p in parts])
     lists = RankedLists(
         np.r_[0, np.cumsum(counts)].astype(np.int64),

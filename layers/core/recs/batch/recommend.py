@@ -7,14 +7,13 @@ a recommended item the user already had (a repeat) names itself.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from recs.algorithms.base import Recommender
-from recs.algorithms.knn import threads
+from recs.algorithms.knn import in_threads
 
 DEFAULT_BLOCK_USERS = 2048
 
@@ -56,15 +55,7 @@ def recommend(
         return (np.diff(lists.indptr), lists.items.astype(np.int32),
                 lists.scores.astype(np.float32), because.astype(np.int32))
 
-    # Blocks are independent and numpy / scipy release the GIL in their kernels: the
-    # workers (RECS_THREADS, else the CPUs) rank blocks side by side.
-    starts = range(0, n_users, block_users)
-    workers = min(threads(), len(starts))
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            parts = list(pool.map(one, starts))
-    else:
-        parts = [one(start) for start in starts]
+    parts = in_threads(one, range(0, n_users, block_users))  # blocks are independent
     counts = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
     items_parts = [p[1] for p in parts]
     scores_parts = [p[2] for p in parts]
