@@ -107,8 +107,13 @@ class BlendRecommender(Recommender):
             popular = sp.csr_matrix(popular - popular.multiply(owned))
             found = sp.csr_matrix(found * (1.0 - self.popularity) + popular * self.popularity)
             found.eliminate_zeros()
+        # Each column scaled by its item's repeat weight (b) or discovery weight (1 - b), in
+        # place: products with a diagonal matrix cost two conversions and a sparse product
+        # per block.
         b = self.item_weight
-        blended = sp.csr_matrix(repeat @ sp.diags(b) + found @ sp.diags(1.0 - b))
+        repeat.data *= b[repeat.indices]
+        found.data *= (1.0 - b)[found.indices]
+        blended = sp.csr_matrix(repeat + found)
         blended.eliminate_zeros()
         return blended
 
