@@ -198,6 +198,9 @@ class Recommender(ABC):
 
     name: ClassVar[str] = ""
     n_items: int = -1
+    # A model whose ``_score`` returns sparse rows is ranked SPARSE_BLOCK_USERS users at a
+    # time; dense scores are bounded by DENSE_CELLS (a few dozen users when items are many).
+    sparse_scores: ClassVar[bool] = False
 
     # ---- what a model implements -------------------------------------------------------
 
@@ -352,6 +355,8 @@ class Recommender(ABC):
     # ---- helpers -------------------------------------------------------------------------
 
     def _block_users(self) -> int:
+        if self.sparse_scores:
+            return SPARSE_BLOCK_USERS
         return max(1, min(SPARSE_BLOCK_USERS, DENSE_CELLS // max(self.n_items, 1)))
 
     def _check_fitted(self) -> None:

@@ -120,6 +120,9 @@ class BlendRecommender(Recommender):
     def _similar(self, itemids: np.ndarray) -> np.ndarray | sp.csr_matrix:
         return self.discovery._similar(itemids)
 
+    def _block_users(self) -> int:
+        return self.discovery._block_users()  # the repeat part is always sparse
+
     def contributors(
         self, user_items: sp.csr_matrix, rows: np.ndarray, items: np.ndarray
     ) -> np.ndarray:

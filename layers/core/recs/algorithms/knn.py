@@ -182,6 +182,8 @@ def tfidf_weight(item_users: sp.spmatrix) -> sp.csr_matrix:
 class ItemKNN(Recommender):
     """Base of the neighbourhood models: holds ``similarity`` (items x items, top-K rows)."""
 
+    sparse_scores = True
+
     def __init__(self, neighbours: int = 50) -> None:
         if int(neighbours) < 1:
             raise RecommenderError(f"neighbours must be >= 1, got {neighbours}")

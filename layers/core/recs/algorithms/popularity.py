@@ -33,6 +33,7 @@ class PopularityRecommender(Recommender):
     """Global popularity: users per item (``by="users"``) or summed weight (``"weight"``)."""
 
     name = "popularity"
+    sparse_scores = True
 
     def __init__(self, by: str = "users") -> None:
         if by not in ("users", "weight"):
@@ -73,6 +74,7 @@ class RepurchaseRecommender(Recommender):
     """
 
     name = "repurchase"
+    sparse_scores = True
 
     def __init__(self) -> None:
         self.popularity = np.zeros(0, np.float32)
