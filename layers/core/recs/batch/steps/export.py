@@ -89,8 +89,9 @@ def item_facts(model: Model, catalog: dict[str, list[Any]]) -> tuple[list[Any], 
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Entries are lists of plain values (no reference cycles), and the cyclic collector's
-    passes over hundreds of thousands of new lists took most of the export's time."""
+    """Entries are lists of plain values (no reference cycles) for the collector to find, yet
+    its passes over each block's hundreds of thousands of new lists cost more than making
+    them."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -106,8 +107,9 @@ def export_rows(model: Model, version: str, expires_at: int,
 
     Each entry is ``[item, score, because, event, category, title, because_title]``;
     unavailable items are left out of every list. Entries are built a block of lists at a
-    time from whole columns (a Python call per entry was most of the export's time), and a
-    block's entries are dropped once its rows are yielded, so memory stays flat.
+    time from whole columns (a Python call per entry, and the collector's passes over the
+    new lists, were most of the export's time); a block's entries are dropped once its rows
+    are yielded, so memory stays flat.
     """
     categories, titles, unavailable = item_facts(model, catalog or {})
     # Index -1 (no "because" item) picks the trailing None of each column.
