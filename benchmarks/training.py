@@ -6,6 +6,9 @@ the run takes a minute); popularity is Zipf-like and users have a category taste
 Peak memory is the process's maximum resident set size. ``--tune`` adds the nightly train
 step's tuning (``recs.evaluation.tuning.tune`` with the configured time box) before training,
 as the train step runs it, and reports how many grid trials fitted in the box.
+``--similarity`` also times the item-item similarity alone against implicit's
+``CosineRecommender.fit`` on the same matrix with the same neighbourhood size and 2 threads
+(the DESIGN budget: no slower than implicit; implicit is a benchmark-only dependency).
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from recs.algorithms import create
+from recs.batch.interactions import Interactions
 from recs.batch.steps.export import export_rows
-from recs.batch.training import train
+from recs.batch.training import algorithm_params, train, user_item_matrix
 from recs.batch.weighting import DAY_MS, weight_events
 from recs.config import BatchConfig
 
@@ -51,11 +56,33 @@ def synthetic_events(n: int, users: int, items: int, seed: int = 5) -> pa.Table:
     })
 
 
+def similarity_timings(interactions: Interactions, config: BatchConfig) -> dict[str, float]:
+    """Seconds for the item-item similarity alone: our cosine and the configured discovery
+    model, and implicit's cosine when it is installed, all on the same user x item matrix."""
+    x = user_item_matrix(interactions)
+    out = {}
+    for name in dict.fromkeys(("cosine", config.discovery)):
+        start = time.perf_counter()
+        create(name, **algorithm_params(config, name)).fit(x)
+        out[f"similarity: ours, {name} (not in the total)"] = time.perf_counter() - start
+    try:
+        from implicit.nearest_neighbours import CosineRecommender
+    except ImportError:
+        print("implicit is not installed: pip install implicit")
+        return out
+    start = time.perf_counter()
+    CosineRecommender(K=config.neighbours, num_threads=2).fit(x.tocsr(), show_progress=False)
+    out["similarity: implicit cosine (not in the total)"] = time.perf_counter() - start
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--interactions", type=int, default=2_000_000)
     parser.add_argument("--users", type=int, default=0, help="default: interactions / 20")
     parser.add_argument("--items", type=int, default=0, help="default: interactions / 100")
+    parser.add_argument("--similarity", action="store_true",
+                        help="time the similarity alone, ours vs implicit's cosine fit")
     parser.add_argument("--tune", action="store_true",
                         help="tune first, as the nightly train step does (RECS_TUNING_SECONDS)")
     args = parser.parse_args()
@@ -83,6 +110,8 @@ def main() -> None:
     start = time.perf_counter()
     interactions = weight_events(table, config, AS_OF)
     timings["weight"] = time.perf_counter() - start
+    if args.similarity:
+        timings.update(similarity_timings(interactions, config))
     start = time.perf_counter()
     model = train(interactions, config)
     timings["train"] = time.perf_counter() - start
@@ -99,7 +128,7 @@ def main() -> None:
         "| step | seconds |",
         "| --- | --- |",
         *(f"| {name} | {seconds:.1f} |" for name, seconds in timings.items()),
-        f"| total | {sum(timings.values()):.1f} |",
+        f"| total | {sum(v for k, v in timings.items() if 'not in' not in k):.1f} |",
         "",
         f"{rows:,} DynamoDB rows generated; peak resident memory {peak_mb:,.0f} MB.",
         *([] if not tuned else ["", tuned]),
