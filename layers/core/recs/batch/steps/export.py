@@ -17,7 +17,7 @@ from recs.batch.steps import State, as_of, midnight_ms
 from recs.config import BatchConfig
 from recs.stores.ports import ModelRegistry, ModelVersion, ObjectStore, RecommendationStore, RecRow
 
-EXPORT_BLOCK_ROWS = 10_000  # lists whose entries are built at once
+EXPORT_BLOCK_ROWS = 2_000  # lists whose entries are built at once (a few tens of MB)
 
 
 def export_step(
@@ -127,28 +127,32 @@ def export_rows(model: Model, version: str, expires_at: int,
         with _collector_paused():
             return list(map(list, zip(*columns, strict=True)))
 
+    # Event labels by code: the user's strongest event on the reason (-1: "view"), and
+    # "similar" for the neighbour lists.
+    labels = np.asarray([*EVENT_RANK, "view", "similar"], dtype=object)
+    view, similar = len(EVENT_RANK), len(EVENT_RANK) + 1
+
     def lists(indptr: np.ndarray, item: np.ndarray, score: np.ndarray, because: np.ndarray,
               event: np.ndarray) -> Iterator[tuple[int, list[list[Any]]]]:
-        """(row, its available entries) for every row with any, in row order."""
-        keep = available[item]
-        kept = np.r_[0, np.cumsum(keep)][indptr]  # the rows' bounds among kept entries
-        item, score, because, event = item[keep], score[keep], because[keep], event[keep]
+        """(row, its available entries) for every row with any, in row order; the columns
+        are cut a block of rows at a time, so no whole-model copy is made."""
         for first in range(0, indptr.size - 1, EXPORT_BLOCK_ROWS):
             last = min(first + EXPORT_BLOCK_ROWS, indptr.size - 1)
-            lo, hi = int(kept[first]), int(kept[last])
-            block = entries(item[lo:hi], score[lo:hi], because[lo:hi],
-                            event[lo:hi].tolist())
+            lo, hi = int(indptr[first]), int(indptr[last])
+            keep = available[item[lo:hi]]
+            bounds = np.r_[0, np.cumsum(keep)][indptr[first:last + 1] - lo].tolist()
+            block = entries(item[lo:hi][keep], score[lo:hi][keep], because[lo:hi][keep],
+                            labels[event[lo:hi][keep]].tolist())
             for row in range(first, last):
-                start, stop = int(kept[row]) - lo, int(kept[row + 1]) - lo
+                start, stop = bounds[row - first], bounds[row - first + 1]
                 if stop > start:
                     yield row, block[start:stop]
 
-    event_names = np.asarray([*EVENT_RANK, "view"], dtype=object)  # code -1: "view"
     user_ids = model.user_ids.tolist()
+    events = model.rec_because_event
     for user, user_entries in lists(
-            model.rec_indptr, model.rec_items, model.rec_scores,
-            model.rec_because.astype(np.int64),
-            event_names[np.where(model.rec_because_event >= 0, model.rec_because_event, -1)]):
+            model.rec_indptr, model.rec_items, model.rec_scores, model.rec_because,
+            np.where((events >= 0) & (events < view), events, view).astype(np.int8)):
         uid = str(user_ids[user])
         key = (f"S#{uid[len(SESSION_PREFIX):]}" if uid.startswith(SESSION_PREFIX)
                else f"U#{uid}")
@@ -158,7 +162,7 @@ def export_rows(model: Model, version: str, expires_at: int,
     order = np.lexsort((sim.indices, -sim.data, rows))  # per item: best first, ties by index
     for item, item_entries in lists(
             sim.indptr, sim.indices[order], sim.data[order], rows[order],
-            np.full(order.size, "similar", dtype=object)):
+            np.full(order.size, similar, dtype=np.int8)):
         yield RecRow(f"I#{ids[item]}", version, item_entries, expires_at)
 
     def popular(item: np.ndarray, score: np.ndarray) -> list[list[Any]]:
