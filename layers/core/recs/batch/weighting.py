@@ -51,11 +51,13 @@ def user_keys(table: pa.Table) -> pa.ChunkedArray:
 
 def encode(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes of a string column and the distinct values they index (one hash pass
-    in Arrow; a Python string per row is what made large windows slow)."""
+    in Arrow; a Python string per row is what made large windows slow). Encoded per chunk,
+    then under one dictionary, so no single array nears Arrow's 2 GB string limit. A null
+    gets code 0: callers that allow nulls mask them with ``is_valid``."""
     encoded = column.dictionary_encode()
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
     values = np.asarray(encoded.dictionary.to_pylist(), dtype=str)
     return codes, values
 
@@ -176,11 +178,7 @@ def _item_categories(
     valid = column.is_valid().to_numpy(zero_copy_only=False)
     if not valid.any():
         return np.full(n_items, "", dtype=str)
-    encoded = column.dictionary_encode()  # per chunk, then one dictionary: no 2 GB limit
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()
-    codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
-    names = np.asarray(encoded.dictionary.to_pylist(), dtype=str)
+    codes, names = encode(column)
     idx = np.flatnonzero(valid)
     if np.any(np.diff(ts[idx]) < 0):  # rows usually arrive in time order already
         idx = idx[np.argsort(ts[idx], kind="stable")]
