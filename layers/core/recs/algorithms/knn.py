@@ -9,10 +9,8 @@ blocks run on a small thread pool (scipy's sparse product releases the GIL).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,37 +20,13 @@ from recs.algorithms.base import (
     Recommender,
     RecommenderError,
     _heaviest,
+    in_threads,
     row_argmax,
     topn_sparse,
 )
 
 # Upper bound on the co-occurrence entries of one block of items (about 50 MB at 12 bytes).
 BLOCK_COOCCURRENCES = 4_000_000
-
-
-def threads() -> int:
-    """Worker threads for blocked products: ``RECS_THREADS``, else the CPUs we may use."""
-    raw = os.environ.get("RECS_THREADS", "")
-    if raw.isdigit() and int(raw) > 0:
-        return int(raw)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-def in_threads(work: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
-    """``[work(t) for t in tasks]`` on up to ``threads()`` workers, in task order: numpy and
-    scipy release the GIL in their kernels, so independent blocks run side by side."""
-    workers = min(threads(), len(tasks))
-    if workers <= 1:
-        return [work(task) for task in tasks]
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(work, tasks))
 
 
 def _lists_to_csr(lists: RankedLists, shape: tuple[int, int]) -> sp.csr_matrix:

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from recs.algorithms.base import Recommender
-from recs.algorithms.knn import in_threads
+from recs.algorithms.base import Recommender, in_threads
 
 DEFAULT_BLOCK_USERS = 2048
 
