@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recs import algorithms as A
-from recs.algorithms.base import topn_sparse
+from recs.algorithms.base import topk_mask, topn_sparse
 from recs.algorithms.knn import bm25_weight, cosine, topk_per_row
 from recs.algorithms.swing import swing
 
@@ -105,6 +105,32 @@ def test_topk_matches_brute_force(x, k) -> None:
         assert lists.items[lists.indptr[r]:lists.indptr[r + 1]].tolist() == expected
     kept = topk_per_row(x, k)
     assert np.all(np.diff(kept.indptr) <= k)
+
+
+@SETTINGS
+@given(x=matrices(max_users=15, max_items=15), k=st.integers(1, 6), seed=st.integers(0, 99))
+def test_topk_mask_breaks_ties_by_column_whatever_the_index_order(x, k, seed) -> None:
+    """A sparse product's indices come unsorted; the kept set must not depend on their order."""
+    shuffled = x.copy()
+    rng = np.random.default_rng(seed)
+    for r in range(x.shape[0]):
+        span = slice(x.indptr[r], x.indptr[r + 1])
+        order = rng.permutation(x.indptr[r + 1] - x.indptr[r])
+        shuffled.indices[span] = x.indices[span][order]
+        shuffled.data[span] = x.data[span][order]
+    shuffled.has_sorted_indices = False
+
+    def kept(m: sp.csr_matrix) -> set[tuple[int, int]]:
+        rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+        mask = topk_mask(m, k)
+        return set(zip(rows[mask].tolist(), m.indices[mask].tolist(), strict=True))
+
+    dense = x.toarray()
+    expected = {(r, c) for r in range(dense.shape[0])
+                for c in sorted(np.flatnonzero(dense[r]).tolist(),
+                                key=lambda c, r=r: (-dense[r, c], c))[:k]}
+    assert kept(x) == expected
+    assert kept(shuffled) == expected
 
 
 @SETTINGS

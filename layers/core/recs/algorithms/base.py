@@ -111,9 +111,11 @@ def as_csr(matrix: Any, what: str = "user_items") -> sp.csr_matrix:
 def topk_mask(scores: sp.csr_matrix, n: int) -> np.ndarray:
     """Mask of each row's ``n`` largest stored entries; ties go to the lower column.
 
-    ``scores`` must have sorted indices. Rows are grouped by length rounded up to a power of
-    two and padded with ``-inf``, so one ``np.partition`` per group (about 20 at most) finds
-    every long row's threshold; nothing is fully sorted.
+    Rows are grouped by length rounded up to a power of two and padded with ``-inf``, so one
+    ``np.partition`` per group (about 20 at most) finds every long row's threshold; nothing is
+    fully sorted. The indices need not be sorted (a sparse product's are not, and sorting them
+    cost a quarter of the item-item similarity): only the ties that do not all fit, usually
+    few, are ordered by column.
     """
     indptr = scores.indptr
     data = scores.data.astype(np.float32, copy=False)
@@ -133,14 +135,21 @@ def topk_mask(scores: sp.csr_matrix, n: int) -> np.ndarray:
         block = np.where(valid, data[idx], -np.inf)
         threshold[same] = np.partition(block, width - n, axis=1)[:, width - n]
     row = np.repeat(np.arange(scores.shape[0]), lengths)
-    above = data > threshold[row]
+    keep = data > threshold[row]
     equal = data == threshold[row]
-    # Ties at the threshold: keep the first ones (lowest columns) up to n per row.
-    room = n - np.bincount(row[above], minlength=scores.shape[0])
-    cum = np.cumsum(equal)
-    before_row = np.r_[0, cum][indptr[:-1]]
-    rank = cum - before_row[row]
-    return above | (equal & (rank <= room[row]))
+    room = n - np.bincount(row[keep], minlength=scores.shape[0])
+    ties = np.bincount(row[equal], minlength=scores.shape[0])
+    fits = ties <= room
+    keep |= equal & fits[row]
+    # Rows with more ties at the threshold than room: keep the lowest columns among them.
+    over = np.flatnonzero(equal & ~fits[row])
+    if over.size:
+        over = over[np.lexsort((scores.indices[over], row[over]))]
+        over_row = row[over]
+        first = np.flatnonzero(np.r_[True, over_row[1:] != over_row[:-1]])
+        rank = np.arange(over.size) - np.repeat(first, np.diff(np.r_[first, over.size]))
+        keep[over[rank < room[over_row]]] = True
+    return keep
 
 
 def topn_sparse(scores: sp.csr_matrix, n: int, sort: bool = True) -> RankedLists:

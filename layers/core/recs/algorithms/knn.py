@@ -22,6 +22,7 @@ from recs.algorithms.base import (
     _heaviest,
     in_threads,
     row_argmax,
+    topk_mask,
     topn_sparse,
 )
 
@@ -82,8 +83,13 @@ def blocked_topk_product(
         values = np.where((rows == block.indices) | ~(values > 0), 0.0, values)
         block.data = values.astype(np.float32, copy=False)
         block.eliminate_zeros()
-        block.sort_indices()
-        return topn_sparse(block, k, sort=False)
+        # No index sort (a product's are unsorted and sorting them is slow): topk_mask breaks
+        # ties by column itself, and only the small result is sorted below.
+        keep = topk_mask(block, k)
+        kept_rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))[keep]
+        counts = np.bincount(kept_rows, minlength=block.shape[0])
+        return RankedLists(np.r_[0, np.cumsum(counts)].astype(np.int64),
+                           block.indices[keep].astype(np.int32), block.data[keep])
 
     parts = in_threads(one, _item_blocks(left, right))
     counts = np.concatenate([np.diff(p.indptr) for p in parts])
