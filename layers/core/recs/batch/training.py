@@ -16,7 +16,7 @@ from recs.algorithms.knn import cosine
 from recs.batch import popularity
 from recs.batch.interactions import PURCHASE, Interactions
 from recs.batch.model import Model
-from recs.batch.recommend import UserRecommendations, recommend
+from recs.batch.recommend import recommend
 from recs.config import BatchConfig, ensemble_members
 
 
@@ -137,50 +137,6 @@ def exclusions(
     return bought
 
 
-def with_discovery(
-    model: Recommender,
-    x: sp.csr_matrix,
-    recs: UserRecommendations,
-    wanted: int,
-    exclude: sp.csr_matrix | None = None,
-) -> UserRecommendations:
-    """``recs`` with items new to the user appended where a list has fewer than ``wanted``.
-
-    A blend with a high repeat weight fills a heavy user's list with their own history; a
-    page that hides what the user already has (or a shopper who wants something new) would
-    then fall through to trending. The appended items are the model's best new items (its
-    discovery part) outside the list, in score order below it: the list's head is unchanged.
-    """
-    if wanted <= 0 or not isinstance(model, BlendRecommender) or recs.items.size == 0:
-        return recs
-    rows = np.repeat(np.arange(x.shape[0]), np.diff(recs.indptr))
-    owned = np.asarray(x[rows, recs.items]).ravel() > 0
-    new_count = np.bincount(rows[~owned], minlength=x.shape[0])
-    short = np.flatnonzero(new_count < wanted)
-    if short.size == 0:
-        return recs
-    extra = recommend(model, sp.csr_matrix(x[short]), wanted,
-                      exclude=None if exclude is None else sp.csr_matrix(exclude[short]),
-                      filter_already_liked_items=True)
-    extra_rows = short[np.repeat(np.arange(short.size), np.diff(extra.indptr))]
-    # Which additions are already in the list: a lookup in a (user x item) matrix of the
-    # lists (np.isin on (user, item) keys took seconds per million entries).
-    present = sp.csr_matrix((np.ones(rows.size, dtype=np.int8), (rows, recs.items)),
-                            shape=x.shape)
-    keep = np.ones(extra.items.size, dtype=bool)
-    if extra.items.size:
-        keep = np.asarray(present[extra_rows, extra.items]).ravel() == 0
-    all_rows = np.r_[rows, extra_rows[keep]]
-    order = np.argsort(all_rows, kind="stable")  # per user: the list, then the additions
-    counts = np.bincount(all_rows, minlength=x.shape[0])
-    return UserRecommendations(
-        indptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
-        items=np.r_[recs.items, extra.items[keep]][order].astype(np.int32),
-        scores=np.r_[recs.scores, extra.scores[keep]][order].astype(np.float32),
-        because=np.r_[recs.because, extra.because[keep]][order].astype(np.int32),
-    )
-
-
 def train(interactions: Interactions, config: BatchConfig) -> Model:
     x = user_item_matrix(interactions)
     model = fit_algorithm(interactions, config, x)
@@ -192,8 +148,9 @@ def train(interactions: Interactions, config: BatchConfig) -> Model:
         similarity = cosine(x, config.neighbours, config.shrinkage, config.cosine_alpha)
     events = event_matrix(interactions)
     exclude = exclusions(model, interactions, config, events)
-    recs = recommend(model, x, config.num_recommendations, exclude=exclude)
-    recs = with_discovery(model, x, recs, config.num_recommendations // 2, exclude)
+    # A blend's lists also carry new items (see ``recommend``'s ``new_items``).
+    new_items = config.num_recommendations // 2 if isinstance(model, BlendRecommender) else 0
+    recs = recommend(model, x, config.num_recommendations, exclude=exclude, new_items=new_items)
     rows = np.repeat(np.arange(x.shape[0]), np.diff(recs.indptr))
     because_event = (
         np.asarray(events[rows, recs.because]).ravel().astype(np.int8) - 1
