@@ -20,7 +20,9 @@ import gc
 import platform
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +36,7 @@ from recs.config import BatchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = 1_795_000_000_000
+T = TypeVar("T")
 
 
 def synthetic_events(n: int, users: int, items: int, seed: int = 5) -> pa.Table:
@@ -114,14 +117,24 @@ def main() -> None:
     config = BatchConfig.from_env()
 
     timings: dict[str, float] = {}
+    peaks: dict[str, float] = {}  # each step's own peak resident memory
     aside: dict[str, float] = {}  # measured beside the batch, not part of it
     tuned = ""
+
+    def step(name: str, run: Callable[[], T]) -> T:
+        if reset_peak:
+            reset_peak_memory()
+        start = time.perf_counter()
+        out = run()
+        timings[name] = time.perf_counter() - start
+        peaks[name] = peak_memory_mb()
+        return out
+
     if args.tune:
         from recs.evaluation.tuning import tune
 
-        start = time.perf_counter()
-        result = tune(table, config, AS_OF)
-        timings[f"tune (box {config.tuning_seconds:.0f} s)"] = time.perf_counter() - start
+        result = step(f"tune (box {config.tuning_seconds:.0f} s)",
+                      lambda: tune(table, config, AS_OF))
         config = result.config
         record = result.record()
         sample = record["sample"]
@@ -130,32 +143,27 @@ def main() -> None:
                  f"{record['trials']} trials, complete={record['complete']}, "
                  f"validation NDCG@20 {record['validation']['ndcg']:.4f}; chose "
                  f"{record['params']}.")
-    start = time.perf_counter()
-    interactions = weight_events(table, config, AS_OF)
-    timings["weight"] = time.perf_counter() - start
+    interactions = step("weight", lambda: weight_events(table, config, AS_OF))
     if args.similarity:
         aside = similarity_timings(interactions, config)
-    start = time.perf_counter()
-    model = train(interactions, config)
-    timings["train"] = time.perf_counter() - start
-    start = time.perf_counter()
-    rows = sum(1 for _ in export_rows(model, "v", 0))
-    timings["export rows"] = time.perf_counter() - start
-    peak_mb = peak_memory_mb()
+    model = step("train", lambda: train(interactions, config))
+    rows = step("export rows", lambda: sum(1 for _ in export_rows(model, "v", 0)))
+    peak_mb = max(peaks.values())
 
     lines = [
         f"Machine: {platform.machine()}, 2 cores, Python {platform.python_version()}; "
         f"{args.interactions:,} events, {interactions.n_users:,} users, "
         f"{interactions.n_items:,} items, {interactions.weight.size:,} (user, item) pairs",
         "",
-        "| step | seconds |",
-        "| --- | --- |",
-        *(f"| {name} | {seconds:.1f} |" for name, seconds in timings.items()),
-        f"| total | {sum(timings.values()):.1f} |",
-        *(f"| {name} (not in the total) | {seconds:.1f} |" for name, seconds in aside.items()),
+        "| step | seconds | peak resident MB |",
+        "| --- | --- | --- |",
+        *(f"| {name} | {seconds:.1f} | {peaks[name]:,.0f} |" for name, seconds in timings.items()),
+        f"| total | {sum(timings.values()):.1f} | {peak_mb:,.0f} |",
+        *(f"| {name} (not in the total) | {seconds:.1f} | |" for name, seconds in aside.items()),
         "",
         f"{rows:,} DynamoDB rows generated; peak resident memory {peak_mb:,.0f} MB"
-        + ("." if reset_peak else " (including the synthetic data's generation)."),
+        + (" (each step's peak counts what the process holds then, the events table"
+           " included)." if reset_peak else " (including the synthetic data's generation)."),
         *([] if not tuned else ["", tuned]),
     ]
     text = "\n".join(lines)

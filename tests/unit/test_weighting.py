@@ -128,3 +128,10 @@ def test_an_items_category_is_the_latest_one_reported_whatever_the_row_order() -
         # rice's latest report wins over its older one and over a later row without one;
         # tea never had a category.
         assert got == {"rice": "food/rice", "tea": "", "pan": "kitchen"}
+
+
+def test_two_category_reports_at_the_same_time_the_later_row_wins() -> None:
+    rows = [("u1", "rice", "view", 1, "food"), ("u2", "rice", "view", 1, "food/rice")]
+    for order, expected in (([0, 1], "food/rice"), ([1, 0], "food")):
+        inter = weight_events(table(rows).take(pa.array(order)), BatchConfig(), AS_OF)
+        assert inter.item_category.tolist() == [expected]

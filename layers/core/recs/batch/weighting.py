@@ -114,9 +114,10 @@ def weight_events(table: pa.Table, config: BatchConfig, as_of_ms: int) -> Intera
     pair_user, pair_item = pair_user[capped], pair_item[capped]
     pair_weight, pair_event, pair_last = pair_weight[capped], pair_event[capped], pair_last[capped]
 
-    # Drop users and items left without any positive pair, re-indexing densely.
-    used_users, pair_user = np.unique(pair_user, return_inverse=True)
-    used_items, pair_item = np.unique(pair_item, return_inverse=True)
+    # Drop users and items left without any positive pair, re-indexing densely (counts, not
+    # np.unique: its sorts were an eighth of the weighting at 20 M events).
+    used_users, pair_user = _dense(pair_user, len(user_ids))
+    used_items, pair_item = _dense(pair_item, n_items)
 
     trending = _trending(item_code, type_weight[type_code], ts, as_of_ms, n_items, config)
     categories = _item_categories(table, item_code, ts, n_items)
@@ -132,6 +133,13 @@ def weight_events(table: pa.Table, config: BatchConfig, as_of_ms: int) -> Intera
         trending=trending[used_items].astype(np.float32),
         as_of_ms=as_of_ms,
     )
+
+
+def _dense(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The codes in use, ascending, and each code's position among them."""
+    used = np.bincount(codes, minlength=size) > 0
+    position = np.cumsum(used) - 1
+    return np.flatnonzero(used), position[codes]
 
 
 def _cap_per_user(users: np.ndarray, weights: np.ndarray, cap: int) -> np.ndarray:
@@ -180,11 +188,14 @@ def _item_categories(
         return np.full(n_items, "", dtype=str)
     codes, names = encode(column)
     idx = np.flatnonzero(valid)
-    if np.any(np.diff(ts[idx]) < 0):  # rows usually arrive in time order already
-        idx = idx[np.argsort(ts[idx], kind="stable")]
-    latest = np.full(n_items, -1, dtype=np.int64)
-    latest[item_code[idx]] = codes[idx]  # later rows overwrite earlier ones
-    return np.where(latest >= 0, names[np.maximum(latest, 0)], "")
+    # Each item's latest report time, then its rows at that time (no sort by time: that
+    # was a sixth of the weighting when rows came out of order).
+    newest = np.full(n_items, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(newest, item_code[idx], ts[idx])
+    idx = idx[ts[idx] == newest[item_code[idx]]]
+    row = np.full(n_items, -1, dtype=np.int64)
+    np.maximum.at(row, item_code[idx], idx)  # at equal times the later row wins
+    return np.where(row >= 0, names[codes[np.maximum(row, 0)]], "")
 
 
 def _empty(as_of_ms: int) -> Interactions:
