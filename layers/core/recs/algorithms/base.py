@@ -105,6 +105,11 @@ def as_csr(matrix: Any, what: str = "user_items") -> sp.csr_matrix:
     if csr.data.size and not np.isfinite(csr.data).all():
         bad = int(np.count_nonzero(~np.isfinite(csr.data)))
         raise NaNError(f"{what} holds {bad} NaN or infinite values")
+    if not csr.has_canonical_format:
+        # Duplicates summed (on a copy): then every score block made from it is
+        # duplicate-free, which is what lets topn_sparse skip sorting each block.
+        csr = sp.csr_matrix(csr, copy=True)
+        csr.sum_duplicates()
     return csr
 
 
@@ -153,9 +158,13 @@ def topk_mask(scores: sp.csr_matrix, n: int) -> np.ndarray:
 
 
 def topn_sparse(scores: sp.csr_matrix, n: int, sort: bool = True) -> RankedLists:
-    """Each row's ``n`` largest stored entries, best first (``sort``), ties to the lower item."""
+    """Each row's ``n`` largest stored entries, best first (``sort``), ties to the lower item.
+
+    ``scores`` must hold no duplicate entries: any scipy product or sum of duplicate-free
+    matrices (what ``as_csr`` hands the models) qualifies. Its indices need not be sorted;
+    sorting every score block's indices was a tenth of the batch ranking.
+    """
     scores = sp.csr_matrix(scores)
-    scores.sum_duplicates()
     rows_n = scores.shape[0]
     if n <= 0 or scores.nnz == 0:
         return RankedLists(np.zeros(rows_n + 1, np.int64), np.zeros(0, np.int32),
@@ -163,10 +172,8 @@ def topn_sparse(scores: sp.csr_matrix, n: int, sort: bool = True) -> RankedLists
     keep = topk_mask(scores, n)
     row = np.repeat(np.arange(rows_n), np.diff(scores.indptr))[keep]
     cols, data = scores.indices[keep], scores.data[keep]
-    if sort:
-        # Stable sorts: by score descending, then by row; equal scores keep column order.
-        order = np.argsort(-data, kind="stable")
-        order = order[np.argsort(row[order], kind="stable")]
+    if sort:  # by row, then score descending, then column
+        order = np.lexsort((cols, -data, row))
         row, cols, data = row[order], cols[order], data[order]
     counts = np.bincount(row, minlength=rows_n)
     return RankedLists(np.r_[0, np.cumsum(counts)].astype(np.int64), cols.astype(np.int32),

@@ -37,6 +37,7 @@ def _lists_to_csr(lists: RankedLists, shape: tuple[int, int]) -> sp.csr_matrix:
 def topk_per_row(matrix: sp.spmatrix, k: int) -> sp.csr_matrix:
     """Keep each row's ``k`` largest entries (ties broken by lower column index)."""
     csr = sp.csr_matrix(matrix)
+    csr.sum_duplicates()
     lists = topn_sparse(csr, k)
     result = _lists_to_csr(lists, csr.shape)
     result.sort_indices()

@@ -49,6 +49,7 @@ def train_step(state: State, objects: ObjectStore, config: BatchConfig) -> State
         config = result.config
         tuning = result.record()
         interactions = weight_events(events, config, as_of_ms)
+        del events  # training never needs the events: their memory goes before it starts
         facts = json.loads(objects.get(state["catalog_key"])) if state.get("catalog_key") else {}
         apply_catalog_categories(interactions, facts)
     else:
