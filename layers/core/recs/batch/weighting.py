@@ -53,11 +53,12 @@ def encode(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes of a string column and the distinct values they index (one hash pass
     in Arrow; a Python string per row is what made large windows slow). Encoded per chunk,
     then under one dictionary, so no single array nears Arrow's 2 GB string limit. A null
-    gets code 0: callers that allow nulls mask them with ``is_valid``."""
+    gets code 0: callers that allow nulls mask them with ``is_valid``. Codes are int32, as
+    Arrow makes them (half the memory of int64 at tens of millions of rows)."""
     encoded = column.dictionary_encode()
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int32)
     values = np.asarray(encoded.dictionary.to_pylist(), dtype=str)
     return codes, values
 
@@ -85,24 +86,37 @@ def weight_events(table: pa.Table, config: BatchConfig, as_of_ms: int) -> Intera
     if table.num_rows == 0:
         return _empty(as_of_ms)
 
+    # Arrays per event are the weighting's memory at scale: each is dropped once used.
     user_code, user_ids = encode(user_keys(table))
     item_code, item_ids = encode(table["item_id"].cast(pa.string()))
     type_code, type_names = encode(table["event_type"].cast(pa.string()))
     type_weight = np.array([config.weight_of(t) for t in type_names], dtype=np.float64)
-    type_rank = np.array([EVENT_CODE.get(t, -1) for t in type_names], dtype=np.int8)
+    event_weight = type_weight[type_code]
+    event_rank = np.array([EVENT_CODE.get(t, -1) for t in type_names], dtype=np.int8)[type_code]
+    del type_code
 
-    age_days = (as_of_ms - ts) / DAY_MS
-    w = type_weight[type_code] * np.exp2(-age_days / config.half_life_days)
+    w = (as_of_ms - ts).astype(np.float64)  # age in days, then its decay, in place
+    w /= DAY_MS
+    w /= -config.half_life_days
+    np.exp2(w, out=w)
+    w *= event_weight
 
     n_items = len(item_ids)
-    pair = user_code * n_items + item_code
+    pair = user_code.astype(np.int64)
+    del user_code
+    pair *= n_items
+    pair += item_code
     order = np.argsort(pair, kind="stable")
-    pair_sorted = pair[order]
-    starts = np.flatnonzero(np.r_[True, pair_sorted[1:] != pair_sorted[:-1]])
-    pair_key = pair_sorted[starts]
+    pair = pair[order]
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    pair_key = pair[starts]
+    del pair
     pair_weight = np.add.reduceat(w[order], starts)
-    pair_event = np.maximum.reduceat(type_rank[type_code][order], starts)
+    del w
+    pair_event = np.maximum.reduceat(event_rank[order], starts)
+    del event_rank
     pair_last = np.maximum.reduceat(ts[order], starts)
+    del order, starts
 
     positive = pair_weight > 1e-9
     pair_key, pair_weight = pair_key[positive], pair_weight[positive]
@@ -119,7 +133,7 @@ def weight_events(table: pa.Table, config: BatchConfig, as_of_ms: int) -> Intera
     used_users, pair_user = _dense(pair_user, len(user_ids))
     used_items, pair_item = _dense(pair_item, n_items)
 
-    trending = _trending(item_code, type_weight[type_code], ts, as_of_ms, n_items, config)
+    trending = _trending(item_code, event_weight, ts, as_of_ms, n_items, config)
     categories = _item_categories(table, item_code, ts, n_items)
     return Interactions(
         user_ids=user_ids[used_users],
