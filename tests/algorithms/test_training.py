@@ -210,3 +210,21 @@ def test_user_lists_do_not_depend_on_threads_or_block_size(threads: str, monkeyp
     for name in ("indptr", "items", "scores", "because"):
         np.testing.assert_array_equal(getattr(blocked, name), getattr(whole, name))
     assert np.diff(whole.indptr).max() > 5  # the top-up ran
+
+
+def test_reason_events_do_not_depend_on_the_lookup_block(monkeypatch) -> None:
+    """Each list entry's reason event is the user's strongest event on the reason item,
+    however many users are looked up at a time."""
+    from recs.batch import training
+
+    config = BatchConfig(neighbours=10)
+    interactions = weight_events(rice_milk_lamb(), config, AS_OF)
+    whole = train(interactions, config)
+    monkeypatch.setattr(training, "DEFAULT_BLOCK_USERS", 1)
+    blocked = train(interactions, config)
+    np.testing.assert_array_equal(blocked.rec_because_event, whole.rec_because_event)
+    events = training.event_matrix(interactions).toarray()
+    rows = np.repeat(np.arange(whole.user_ids.size), np.diff(whole.rec_indptr))
+    expected = events[rows, whole.rec_because].astype(np.int8) - 1
+    np.testing.assert_array_equal(whole.rec_because_event, expected)
+    assert whole.rec_because_event.size > 0 and (whole.rec_because_event >= 0).all()

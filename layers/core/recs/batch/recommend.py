@@ -90,13 +90,18 @@ def recommend(
 
     parts = in_threads(one, range(0, n_users, block_users))  # blocks are independent
     counts = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-    items_parts = [p[1] for p in parts]
-    scores_parts = [p[2] for p in parts]
-    because_parts = [p[3] for p in parts]
-    indptr = np.r_[0, np.cumsum(counts)]
+    columns = [[p[k] for p in parts] for k in (1, 2, 3)]
+    del parts
+
+    def joined(index: int, dtype: type) -> np.ndarray:
+        # One column at a time, its blocks freed as it is joined: the lists are the
+        # batch's largest arrays, and joining all three at once held them twice.
+        blocks, columns[index] = columns[index], []
+        return np.concatenate(blocks) if blocks else np.zeros(0, dtype)
+
     return UserRecommendations(
-        indptr=indptr.astype(np.int64),
-        items=np.concatenate(items_parts) if items_parts else np.zeros(0, np.int32),
-        scores=np.concatenate(scores_parts) if scores_parts else np.zeros(0, np.float32),
-        because=np.concatenate(because_parts) if because_parts else np.zeros(0, np.int32),
+        indptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
+        items=joined(0, np.int32),
+        scores=joined(1, np.float32),
+        because=joined(2, np.int32),
     )

@@ -16,7 +16,7 @@ from recs.algorithms.knn import cosine
 from recs.batch import popularity
 from recs.batch.interactions import PURCHASE, Interactions
 from recs.batch.model import Model
-from recs.batch.recommend import recommend
+from recs.batch.recommend import DEFAULT_BLOCK_USERS, UserRecommendations, recommend
 from recs.config import BatchConfig, ensemble_members
 
 
@@ -137,6 +137,22 @@ def exclusions(
     return bought
 
 
+def _because_events(events: sp.csr_matrix, recs: UserRecommendations) -> np.ndarray:
+    """The user's strongest event code on each recommendation's reason item (-1: none).
+
+    Looked up a block of users at a time: one lookup over every list made index arrays of
+    the lists' full length (at 1 M users, gigabytes)."""
+    out = np.empty(recs.items.size, dtype=np.int8)
+    for start in range(0, events.shape[0], DEFAULT_BLOCK_USERS):
+        stop = min(start + DEFAULT_BLOCK_USERS, events.shape[0])
+        lo, hi = int(recs.indptr[start]), int(recs.indptr[stop])
+        if hi > lo:
+            rows = np.repeat(np.arange(stop - start), np.diff(recs.indptr[start:stop + 1]))
+            found = events[start:stop][rows, recs.because[lo:hi]]
+            out[lo:hi] = np.asarray(found).ravel().astype(np.int8) - 1
+    return out
+
+
 def train(interactions: Interactions, config: BatchConfig) -> Model:
     x = user_item_matrix(interactions)
     model = fit_algorithm(interactions, config, x)
@@ -151,12 +167,7 @@ def train(interactions: Interactions, config: BatchConfig) -> Model:
     # A blend's lists also carry new items (see ``recommend``'s ``new_items``).
     new_items = config.num_recommendations // 2 if isinstance(model, BlendRecommender) else 0
     recs = recommend(model, x, config.num_recommendations, exclude=exclude, new_items=new_items)
-    rows = np.repeat(np.arange(x.shape[0]), np.diff(recs.indptr))
-    because_event = (
-        np.asarray(events[rows, recs.because]).ravel().astype(np.int8) - 1
-        if rows.size
-        else np.zeros(0, np.int8)
-    )
+    because_event = _because_events(events, recs)
 
     trending_items = popularity.top_items(interactions.trending, config.trending_size)
     per_category = popularity.by_category(
