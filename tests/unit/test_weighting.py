@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recs.batch.interactions import EVENT_CODE, Interactions
-from recs.batch.weighting import DAY_MS, weight_events
+from recs.batch.weighting import DAY_MS, deduplicate, string_hashes, weight_events
 from recs.config import BatchConfig
 from tests.conftest import DAY0
 
@@ -77,6 +77,34 @@ def test_a_duplicate_event_id_counts_once() -> None:
     t = t.set_column(0, "event_id", pa.array(["same", "same"]))
     single = weight_events(table([("u", "a", "view", 0)]), BatchConfig(), AS_OF)
     assert weights(weight_events(t, BatchConfig(), AS_OF)) == weights(single)
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(st.text(max_size=20) | st.sampled_from(
+    ["", "a", "abcdefgh", "abcdefgh1", "abcdefgh2", "abcdefghabcdefgh", "\x00", "\x00\x00"]),
+    min_size=1, max_size=40), cut=st.integers(0, 40), width=st.sampled_from(
+    [pa.string(), pa.large_string()]))
+def test_equal_ids_hash_equal_and_different_ids_differently(texts, cut, width) -> None:
+    """Whatever the chunking, slicing and offset width; bytes past an 8-byte word count."""
+    cut = min(cut, len(texts))
+    column = pa.chunked_array([pa.array(texts[:cut], width), pa.array(texts[cut:], width)],
+                              type=width)
+    hashes = string_hashes(column)
+    sliced = string_hashes(pa.array(["pad", *texts], width).slice(1))
+    np.testing.assert_array_equal(hashes, sliced)
+    for i, a in enumerate(texts):
+        for j, b in enumerate(texts):
+            assert (hashes[i] == hashes[j]) == (a == b)
+
+
+def test_dedup_keeps_the_first_row_of_each_id_in_order_and_every_row_without_one() -> None:
+    ids = ["x", "y", "x", None, "z" * 30, None, "y", "z" * 30, "z" * 29 + "q"]
+    events = pa.table({"event_id": pa.array(ids, pa.string()), "n": list(range(len(ids)))})
+    many_chunks = pa.Table.from_batches(events.to_batches(max_chunksize=2))
+    for t in (events, many_chunks):
+        assert deduplicate(t)["n"].to_pylist() == [0, 1, 3, 4, 5, 8]
+    unique = events.slice(0, 2)
+    assert deduplicate(unique) is unique  # nothing repeated: the table itself, no copy
 
 
 def test_the_strongest_event_and_latest_category_are_kept() -> None:
