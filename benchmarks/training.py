@@ -3,12 +3,14 @@
 The budget (DESIGN.md section 7) is the whole batch for 20 M interactions, 1 M users and
 200 k items in 60 s and 2 GB on 2 cores. ``--interactions`` sets the scale (default 2 M so
 the run takes a minute); popularity is Zipf-like and users have a category taste, as in shops.
-Peak memory is each step's maximum resident set size, from after the synthetic events exist
-(their generation's scratch arrays are not the batch's); the events table is counted in the
-weight step, which holds it, and dropped before training, since the nightly steps are separate
-invocations. ``--tune`` adds the nightly train step's tuning (``recs.evaluation.tuning.tune``
-with the configured time box) before training, as the train step runs it, and reports how
-many grid trials fitted in the box.
+Peak memory is each step's own maximum resident set size. The weight step runs here, after
+the synthetic events exist (their generation's scratch arrays are not the batch's; the events
+table is counted, as the step holds it). Train and export each run in a fresh interpreter, as
+the nightly state machine's steps are separate invocations: they read their input from a
+file, and their peak counts that and the interpreter's imports, as a Lambda's would.
+``--tune`` adds the nightly train step's tuning (``recs.evaluation.tuning.tune`` with the
+configured time box) before training, as the train step runs it, and reports how many grid
+trials fitted in the box.
 ``--similarity`` also times the item-item similarity alone against implicit's
 ``CosineRecommender.fit`` on the same matrix with the same neighbourhood size and 2 threads
 (the DESIGN budget: no slower than implicit; implicit is a benchmark-only dependency).
@@ -18,8 +20,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import platform
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
@@ -101,6 +107,40 @@ def similarity_timings(interactions: Interactions, config: BatchConfig) -> dict[
     return out
 
 
+def child_step(name: str, source: Path, target: Path, params: str) -> None:
+    """One step in this fresh interpreter, as the nightly state machine runs each step (its
+    own invocation): read the input, run, write the output; print seconds and peak memory
+    (reading the input included, the interpreter's own imports too, as in a Lambda)."""
+    from recs.batch.model import Model
+    from recs.batch.steps.train import config_from_params
+
+    config = config_from_params(json.loads(params))
+    reset_peak_memory()
+    if name == "train":
+        interactions = Interactions.from_bytes(source.read_bytes())
+        start = time.perf_counter()
+        model = train(interactions, config)
+        seconds = time.perf_counter() - start
+        peak = peak_memory_mb()
+        target.write_bytes(model.to_bytes())
+        result: dict[str, float] = {"seconds": seconds, "peak_mb": peak}
+    else:
+        model = Model.from_bytes(source.read_bytes())
+        start = time.perf_counter()
+        rows = sum(1 for _ in export_rows(model, "v", 0))
+        result = {"seconds": time.perf_counter() - start, "peak_mb": peak_memory_mb(),
+                  "rows": rows}
+    print(json.dumps(result))
+
+
+def run_isolated(name: str, source: Path, target: Path, config: BatchConfig) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--step", name, str(source), str(target),
+         json.dumps(config.as_dict())],
+        check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--interactions", type=int, default=2_000_000)
@@ -110,7 +150,12 @@ def main() -> None:
                         help="time the similarity alone, ours vs implicit's cosine fit")
     parser.add_argument("--tune", action="store_true",
                         help="tune first, as the nightly train step does (RECS_TUNING_SECONDS)")
+    parser.add_argument("--step", nargs=4, metavar=("NAME", "IN", "OUT", "CONFIG"),
+                        help=argparse.SUPPRESS)  # the child process of one isolated step
     args = parser.parse_args()
+    if args.step:
+        child_step(args.step[0], Path(args.step[1]), Path(args.step[2]), args.step[3])
+        return
     users = args.users or max(args.interactions // 20, 100)
     items = args.items or max(args.interactions // 100, 2000)
     table = synthetic_events(args.interactions, users, items)
@@ -146,13 +191,20 @@ def main() -> None:
                  f"validation NDCG@20 {record['validation']['ndcg']:.4f}; chose "
                  f"{record['params']}.")
     interactions = step("weight", partial(weight_events, table, config, AS_OF))
-    # The nightly steps are separate invocations: train and export never hold the events.
     del table
     gc.collect()
     if args.similarity:
         aside = similarity_timings(interactions, config)
-    model = step("train", lambda: train(interactions, config))
-    rows = step("export rows", lambda: sum(1 for _ in export_rows(model, "v", 0)))
+    # Train and export each run in a fresh interpreter, as the nightly state machine's
+    # separate invocations do: their peaks are then their own, not this process's history.
+    with tempfile.TemporaryDirectory() as scratch:
+        paths = [Path(scratch) / name for name in ("interactions", "model", "unused")]
+        paths[0].write_bytes(interactions.to_bytes())
+        for name, label, source, target in (("train", "train", paths[0], paths[1]),
+                                            ("export", "export rows", paths[1], paths[2])):
+            result = run_isolated(name, source, target, config)
+            timings[label], peaks[label] = result["seconds"], result["peak_mb"]
+            rows = int(result.get("rows", 0))
     peak_mb = max(peaks.values())
 
     lines = [
@@ -167,9 +219,9 @@ def main() -> None:
         *(f"| {name} (not in the total) | {seconds:.1f} | |" for name, seconds in aside.items()),
         "",
         f"{rows:,} DynamoDB rows generated; peak resident memory {peak_mb:,.0f} MB"
-        + (" (each step's peak counts what the process holds then: the weight step holds"
-           " the events table, the later steps do not, as in the nightly state machine,"
-           " where each step is its own invocation)." if reset_peak
+        + (" (each step's own: the weight step holds the events table; train and export"
+           " run in fresh interpreters, as the nightly steps are separate invocations, and"
+           " count reading their input)." if reset_peak
            else " (including the synthetic data's generation)."),
         *([] if not tuned else ["", tuned]),
     ]

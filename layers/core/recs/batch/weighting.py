@@ -108,8 +108,8 @@ def _mix(h: np.ndarray) -> np.ndarray:
 def user_keys(table: pa.Table) -> pa.ChunkedArray:
     """``user_id``, or the session id marked as anonymous when there is no user id."""
     users = table["user_id"].cast(pa.string())
-    if "session_id" not in table.column_names:
-        return users
+    if "session_id" not in table.column_names or users.null_count == 0:
+        return users  # nothing to fill: no copy of every key
     sessions = pc.binary_join_element_wise(
         pa.scalar(SESSION_PREFIX), table["session_id"].cast(pa.string()), pa.scalar("")
     )
