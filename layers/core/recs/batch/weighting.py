@@ -167,6 +167,8 @@ def weight_events(table: pa.Table, config: BatchConfig, as_of_ms: int) -> Intera
     w /= -config.half_life_days
     np.exp2(w, out=w)
     w *= event_weight
+    trending = _trending(item_code, event_weight, ts, as_of_ms, len(item_ids), config)
+    del event_weight
 
     n_items = len(item_ids)
     pair = user_code.astype(np.int64)
@@ -200,7 +202,6 @@ def weight_events(table: pa.Table, config: BatchConfig, as_of_ms: int) -> Intera
     used_users, pair_user = _dense(pair_user, len(user_ids))
     used_items, pair_item = _dense(pair_item, n_items)
 
-    trending = _trending(item_code, event_weight, ts, as_of_ms, n_items, config)
     categories = _item_categories(table, item_code, ts, n_items)
     return Interactions(
         user_ids=user_ids[used_users],
