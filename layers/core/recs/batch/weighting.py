@@ -157,6 +157,7 @@ def weight_events(table: pa.Table, config: BatchConfig, as_of_ms: int) -> Intera
     user_code, user_ids = encode(user_keys(table))
     item_code, item_ids = encode(table["item_id"].cast(pa.string()))
     type_code, type_names = encode(table["event_type"].cast(pa.string()))
+    n_items = len(item_ids)
     type_weight = np.array([config.weight_of(t) for t in type_names], dtype=np.float64)
     event_weight = type_weight[type_code]
     event_rank = np.array([EVENT_CODE.get(t, -1) for t in type_names], dtype=np.int8)[type_code]
@@ -167,10 +168,9 @@ def weight_events(table: pa.Table, config: BatchConfig, as_of_ms: int) -> Intera
     w /= -config.half_life_days
     np.exp2(w, out=w)
     w *= event_weight
-    trending = _trending(item_code, event_weight, ts, as_of_ms, len(item_ids), config)
+    trending = _trending(item_code, event_weight, ts, as_of_ms, n_items, config)
     del event_weight
 
-    n_items = len(item_ids)
     pair = user_code.astype(np.int64)
     del user_code
     pair *= n_items
