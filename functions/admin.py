@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from recs import wiring
 from recs.http import map_errors
+from recs.params import Param
 from recs.rollback import rollback
+from recs.routes import Routes
 
 logger = Logger(service="recs")
-app = map_errors(APIGatewayRestResolver(enable_validation=True))
-registry = wiring.model_registry()
-recommendations = wiring.recommendation_store()
+app = map_errors(APIGatewayRestResolver())
+routes = Routes(app, title="recs: administration", version="0.1.0")
+dynamodb = wiring.dynamodb_client()
+registry = wiring.model_registry(dynamodb)
+recommendations = wiring.recommendation_store(dynamodb)
+
+VERSION = Param("version", str, "A stored model version", minimum=1, maximum=64,
+                location="path")
 
 
-@app.post("/models/<version>/promote")
-def promote(version: Annotated[str, Path(min_length=1, max_length=64)]) -> dict[str, Any]:
+@routes.post("/models/<version>/promote", VERSION)
+def promote(version: str) -> dict[str, Any]:
     """Make a stored model version live (a rollback, or a roll forward)."""
     caller = (app.current_event.request_context.identity.user_arn or "unknown")
     result = rollback(version, registry, recommendations)

@@ -6,7 +6,8 @@
 Each layer lands in ``<out>/<layer>/python/...`` (the layout Lambda mounts under /opt):
 
 - ``core``: the ``recs`` package (copied from ``layers/core/recs``) plus aws-lambda-powertools
-  (with its ``tracer`` and ``validation`` extras) and pydantic.
+  (with its ``tracer`` and ``validation`` extras) and pydantic, which only Swagger UI's page
+  loads (request parameters are checked by ``recs.params``, off the cold start).
 - ``arrow``: pyarrow + numpy (the lander and the weighting step).
 - ``batch``: pyarrow + numpy + the sparse part of scipy (train, evaluate, export). Training
   tunes itself on the window's events (pyarrow) with sparse models (scipy); both whole would
@@ -382,7 +383,8 @@ from aws_lambda_powertools.utilities.validation import validate
 class M(pydantic.BaseModel):
     x: int
 assert M.model_validate({"x": "3"}).x == 3
-app = APIGatewayRestResolver(enable_validation=True)
+from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
+app = APIGatewayRestResolver()
 validate(event={"a": 1}, schema={"type": "object"})
 print("core ok", pydantic.VERSION)
 """,

@@ -66,5 +66,12 @@ def test_model_status_and_swagger(base_url: str) -> None:
     assert status == 200 and answer["live"]["counts"]["interactions"] == 7
     with urllib.request.urlopen(f"{base_url}/swagger?format=json", timeout=10) as response:
         spec = json.loads(response.read())
-    assert "/recommendations" in spec["paths"]
+    assert set(spec["paths"]) == {"/recommendations", "/recommendations/trending",
+                                  "/items/{item_id}/similar", "/models/status"}
+    parameters = spec["paths"]["/recommendations"]["get"]["parameters"]
+    assert [p["name"] for p in parameters] == ["user_id", "session_id", "category", "num_items"]
+    assert parameters[-1]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100,
+                                        "default": 10}
+    with urllib.request.urlopen(f"{base_url}/swagger", timeout=10) as response:
+        assert "SwaggerUIBundle" in response.read().decode()
 

@@ -75,3 +75,14 @@ def test_a_function_imports_only_what_its_layers_carry(spec: resources.FunctionS
 
 def test_the_api_function_has_no_science_layer() -> None:
     assert resources.API.layers == ("core",)
+
+
+@pytest.mark.parametrize("module", ["api", "ingest", "admin"])
+def test_the_http_functions_start_without_pydantic(module: str) -> None:
+    """Parameters are checked by hand (recs.params): pydantic would cost ~90 ms of cold start.
+
+    Only opening /swagger loads it, for Swagger UI's page."""
+    blocked = ",".join(sorted(SCIENCE | {"pydantic"}))
+    result = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT / "functions" / f"{module}.py"),
+                             blocked], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -34,3 +34,12 @@ class PromotionRefused(RecsError):
 
 class ConfigError(RecsError):
     """A configuration value that cannot be used; raised at cold start, not per request."""
+
+
+class ParameterError(ValidationError):
+    """Bad request parameters: ``problems`` holds (name, location, reason) for each of them."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
+        super().__init__(problems[0][0], problems[0][2])
+        self.args = ("; ".join(f"{name}: {reason}" for name, _, reason in problems),)
+        self.problems = problems

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from recs.exceptions import (
     ConfigError,
     NotFound,
+    ParameterError,
     PayloadTooLarge,
     PromotionRefused,
     RecsError,
@@ -39,19 +39,10 @@ def error_response(exc: RecsError) -> Response:
     body: dict[str, Any] = {"message": str(exc)}
     if isinstance(exc, ValidationError):
         body["field"] = exc.field
+    if isinstance(exc, ParameterError):
+        body["errors"] = [{"field": name, "in": where, "reason": reason}
+                          for name, where, reason in exc.problems]
     return json_response(status, body)
-
-
-def validation_response(errors: Sequence[Any]) -> Response:
-    """400 naming each bad parameter, from Powertools' pydantic validation errors."""
-    details = []
-    for error in errors:
-        location = [str(part) for part in error.get("loc", ())]
-        name = location[-1] if location else "request"
-        details.append({"field": name, "in": location[0] if location else "",
-                        "reason": error.get("msg", "is invalid")})
-    message = "; ".join(f"{d['field']}: {d['reason']}" for d in details) or "invalid request"
-    return json_response(400, {"message": message, "errors": details})
 
 
 def method_not_allowed_or_not_found(path: str, method: str, routes: Sequence[Any]) -> Response:
@@ -67,15 +58,11 @@ def method_not_allowed_or_not_found(path: str, method: str, routes: Sequence[Any
 
 
 def map_errors(app: APIGatewayRestResolver) -> APIGatewayRestResolver:
-    """Register the one error mapping on a resolver: domain errors, bad parameters, 404/405."""
+    """Register the one error mapping on a resolver: domain errors (bad parameters too), 404/405."""
 
     @app.exception_handler(RecsError)
     def domain_error(exc: RecsError) -> Response:
         return error_response(exc)
-
-    @app.exception_handler(RequestValidationError)
-    def bad_request(exc: RequestValidationError) -> Response:
-        return validation_response(exc.errors())
 
     @app.not_found
     def not_found(_: Exception) -> Response:

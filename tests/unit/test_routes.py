@@ -1,0 +1,129 @@
+"""Declared parameters: checked by hand per request, and the same declarations in OpenAPI."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from hypothesis import given
+from hypothesis import strategies as st
+
+from recs.exceptions import ParameterError
+from recs.http import map_errors
+from recs.params import Param, parse
+from recs.routes import Routes
+from tests.conftest import api_event
+
+COUNT = Param("count", int, "How many", 10, 1, 100)
+NAME = Param("name", str, "Who", None, 1, 8)
+
+
+def shop() -> tuple[APIGatewayRestResolver, Routes]:
+    app = map_errors(APIGatewayRestResolver())
+    routes = Routes(app, title="shop", version="1")
+    routes.enable_swagger()
+
+    @routes.get("/greet", NAME, COUNT)
+    def greet(name: str | None, count: int) -> dict[str, Any]:
+        """Say hello.
+
+        As many times as asked."""
+        return {"name": name, "count": count}
+
+    @routes.get("/items/<item_id>/echo", COUNT.with_default(3))
+    def echo(item_id: str, count: int) -> dict[str, Any]:
+        """Echo an item."""
+        return {"item_id": item_id, "count": count}
+
+    return app, routes
+
+
+def call(app: APIGatewayRestResolver, path: str,
+         query: dict[str, str] | None = None) -> tuple[int, Any]:
+    response = app.resolve(api_event("GET", path, query), None)  # type: ignore[arg-type]
+    body = response["body"]
+    return response["statusCode"], json.loads(body) if body.startswith(("{", "[")) else body
+
+
+def test_a_handler_gets_its_parameters_typed_with_defaults() -> None:
+    app, _ = shop()
+    assert call(app, "/greet") == (200, {"name": None, "count": 10})
+    assert call(app, "/greet", {"name": "ann", "count": "3"}) == (200, {"name": "ann", "count": 3})
+    assert call(app, "/items/rice/echo") == (200, {"item_id": "rice", "count": 3})
+
+
+def test_every_bad_parameter_is_named_in_one_400() -> None:
+    app, _ = shop()
+    status, body = call(app, "/greet", {"name": "x" * 9, "count": "many"})
+    assert status == 400
+    assert body["field"] == "name"
+    assert body["errors"] == [
+        {"field": "name", "in": "query", "reason": "must be at most 8 characters long"},
+        {"field": "count", "in": "query", "reason": "must be an integer, got 'many'"},
+    ]
+    assert body["message"] == ("name: must be at most 8 characters long; "
+                               "count: must be an integer, got 'many'")
+    status, body = call(app, "/greet", {"count": "0"})
+    assert (status, body["errors"][0]["reason"]) == (400, "must be at least 1")
+
+
+def test_an_undeclared_path_parameter_is_a_bounded_string() -> None:
+    app, _ = shop()
+    status, body = call(app, f"/items/{'i' * 257}/echo")
+    assert status == 400
+    assert body["errors"] == [{"field": "item_id", "in": "path",
+                               "reason": "must be at most 256 characters long"}]
+
+
+def test_the_openapi_document_is_the_declarations() -> None:
+    _, routes = shop()
+    document = routes.document("/prod")
+    assert document["servers"] == [{"url": "/prod"}]
+    assert set(document["paths"]) == {"/greet", "/items/{item_id}/echo"}
+    greet = document["paths"]["/greet"]["get"]
+    assert (greet["summary"], greet["description"]) == ("Say hello.", "As many times as asked.")
+    assert greet["parameters"] == [
+        {"name": "name", "in": "query", "required": False, "description": "Who",
+         "schema": {"type": "string", "minLength": 1, "maxLength": 8}},
+        {"name": "count", "in": "query", "required": False, "description": "How many",
+         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}},
+    ]
+    echo = document["paths"]["/items/{item_id}/echo"]["get"]["parameters"]
+    assert [(p["name"], p["in"], p["required"]) for p in echo] == [
+        ("count", "query", False), ("item_id", "path", True)]
+    assert document["components"]["securitySchemes"]["apiKey"]["name"] == "x-api-key"
+
+
+def test_swagger_serves_the_page_and_the_document() -> None:
+    app, routes = shop()
+    status, document = call(app, "/swagger", {"format": "json"})
+    assert status == 200 and document == routes.document()
+    status, page = call(app, "/swagger")
+    assert status == 200 and "SwaggerUIBundle" in page and '"/greet"' in page
+
+
+@given(st.integers(min_value=-10**6, max_value=10**6))
+def test_an_integer_parses_exactly_when_within_its_bounds(value: int) -> None:
+    if 1 <= value <= 100:
+        assert parse([COUNT], {"count": str(value)}) == {"count": value}
+    else:
+        with pytest.raises(ParameterError) as raised:
+            parse([COUNT], {"count": str(value)})
+        assert raised.value.field == "count"
+
+
+@given(st.text(max_size=12))
+def test_a_string_parses_exactly_when_its_length_is_within_bounds(value: str) -> None:
+    if 1 <= len(value) <= 8:
+        assert parse([NAME], {"name": value}) == {"name": value}
+    else:
+        with pytest.raises(ParameterError):
+            parse([NAME], {"name": value})
+
+
+@pytest.mark.parametrize("raw", ["", " 5", "1_0", "٣", "5.0", "+-1"])
+def test_an_integer_is_plain_ascii_digits(raw: str) -> None:
+    with pytest.raises(ParameterError):
+        parse([COUNT], {"count": raw})
