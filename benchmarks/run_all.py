@@ -8,6 +8,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-for script in ("ingest.py", "serving.py", "training.py", "quality.py"):
+for script in ("ingest.py", "serving.py", "export_writes.py", "training.py", "quality.py"):
     print(f"\n## {script}\n", flush=True)
     subprocess.run([sys.executable, str(HERE / script)], check=True)

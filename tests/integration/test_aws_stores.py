@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from recs.exceptions import NotFound, PromotionRefused, StoreError
 from recs.stores.aws import (
@@ -63,6 +67,63 @@ def test_unprocessed_items_are_retried_until_written(aws: None) -> None:
     store = DynamoRecommendationStore("recs", client)
     assert store.write([RecRow(f"I#{n}", "v1", [], 1) for n in range(10)]) == 10
     assert len(store.get_many([f"I#{n}" for n in range(10)], "v1")) == 10
+
+
+class SlowClient:
+    """A DynamoDB that takes 5 ms a call: records how many calls overlap, and can fail one."""
+
+    def __init__(self, client: Any, fail_call: int | None = None) -> None:
+        self.client = client
+        self.lock = threading.Lock()
+        self.calls = self.in_flight = self.most_in_flight = 0
+        self.fail_call = fail_call
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.calls += 1
+            call = self.calls
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time.sleep(0.005)
+            if call == self.fail_call:
+                raise ClientError({"Error": {"Code": "ValidationException", "Message": "no"}},
+                                  "BatchWriteItem")
+            result: dict[str, Any] = self.client.batch_write_item(RequestItems=RequestItems)
+            return result
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_the_batch_store_writes_several_batches_at_once_and_loses_none(aws: None) -> None:
+    client = SlowClient(boto3.client("dynamodb", region_name=REGION))
+    store = DynamoRecommendationStore("recs", client, workers=4)
+    built = 0
+
+    def rows() -> Iterator[RecRow]:
+        nonlocal built
+        for n in range(1_000):
+            built += 1
+            # Batches are built at most 2 x workers ahead of the ones written (memory).
+            assert built <= 25 * (client.calls + 2 * 4 + 1)
+            yield RecRow(f"U#{n}", "v1", [["a", float(n), "b", "view"]], 1)
+
+    assert store.write(rows()) == 1_000
+    assert client.calls == 40 and 1 < client.most_in_flight <= 4
+    found = store.get_many([f"U#{n}" for n in range(1_000)], "v1")
+    assert len(found) == 1_000 and found["U#999"] == [["a", 999.0, "b", "view"]]
+
+
+def test_a_failed_concurrent_batch_fails_the_write(aws: None) -> None:
+    client = SlowClient(boto3.client("dynamodb", region_name=REGION), fail_call=5)
+    store = DynamoRecommendationStore("recs", client, workers=4)
+    with pytest.raises(StoreError, match="ValidationException"):
+        store.write(RecRow(f"U#{n}", "v1", [], 1) for n in range(1_000))
+    assert client.calls < 40  # it stopped submitting
 
 
 def test_the_registry_promotes_with_one_conditional_write(aws: None) -> None:

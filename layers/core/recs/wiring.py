@@ -11,8 +11,9 @@ from typing import Any
 from recs import resources
 from recs.config import required_env
 from recs.stores.aws import (
-    BATCH_CONFIG,
+    EXPORT_CONFIG,
     READ_PATH_CONFIG,
+    WRITE_WORKERS,
     DynamoModelRegistry,
     DynamoRealtimeStore,
     DynamoRecommendationStore,
@@ -32,15 +33,18 @@ def event_queue() -> SqsEventQueue:
 
 def dynamodb_client(*, batch: bool = False) -> Any:
     """One DynamoDB client for every store of a function: each extra client costs the cold
-    start about 35 ms (``benchmarks/serving.py``), and a client is safe to share."""
+    start about 35 ms (``benchmarks/serving.py``), and a client is safe to share. The batch's
+    is configured for the export's concurrent writes."""
     import boto3
 
-    return boto3.client("dynamodb", config=BATCH_CONFIG if batch else READ_PATH_CONFIG)
+    return boto3.client("dynamodb", config=EXPORT_CONFIG if batch else READ_PATH_CONFIG)
 
 
 def recommendation_store(client: Any = None, *, batch: bool = False) -> DynamoRecommendationStore:
+    """The batch's store writes ``WRITE_WORKERS`` batches at once; the admin's, one."""
     table = required_env(resources.RECOMMENDATIONS.env_var)
-    return DynamoRecommendationStore(table, client or dynamodb_client(batch=batch))
+    return DynamoRecommendationStore(table, client or dynamodb_client(batch=batch),
+                                     WRITE_WORKERS if batch else 1)
 
 
 def model_registry(client: Any = None) -> DynamoModelRegistry:
