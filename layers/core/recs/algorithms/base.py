@@ -29,6 +29,8 @@ from typing import IO, Any, ClassVar, Self, TypeVar
 import numpy as np
 import scipy.sparse as sp
 
+from recs import npz
+
 # Scores of a dense block are kept below this many cells (float32: 64 MB).
 DENSE_CELLS = 1 << 24
 SPARSE_BLOCK_USERS = 2048
@@ -380,7 +382,7 @@ class Recommender(ABC):
         """Write the model as ``.npz`` (no pickled objects)."""
         self._check_fitted()
         arrays = self._arrays()
-        np.savez_compressed(file, **_header(self), **arrays)  # type: ignore[arg-type]
+        npz.save(file, {**_header(self), **arrays})
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recs import npz
+
 # Event types ranked by how much intent they show; the strongest one a user had with an item
 # names the verb of a recommendation's reason ("Because you bought ...").
 EVENT_RANK = ("impression", "view", "click", "wishlist", "cart", "purchase")
@@ -43,9 +45,7 @@ class Interactions:
         return int(self.item_ids.shape[0])
 
     def to_bytes(self) -> bytes:
-        buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer,
+        return npz.to_bytes(dict(
             user_ids=self.user_ids.astype(str),
             item_ids=self.item_ids.astype(str),
             user_index=self.user_index,
@@ -56,8 +56,7 @@ class Interactions:
             item_category=self.item_category.astype(str),
             trending=self.trending,
             as_of_ms=np.array([self.as_of_ms], dtype=np.int64),
-        )
-        return buffer.getvalue()
+        ))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Interactions:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from recs import npz
+
 
 @dataclass
 class Model:
@@ -30,10 +32,8 @@ class Model:
     category_scores: np.ndarray
 
     def to_bytes(self) -> bytes:
-        buffer = io.BytesIO()
         sim = self.similarity
-        np.savez_compressed(
-            buffer,
+        return npz.to_bytes(dict(
             user_ids=self.user_ids.astype(str),
             item_ids=self.item_ids.astype(str),
             sim_indptr=sim.indptr,
@@ -50,8 +50,7 @@ class Model:
             category_indptr=self.category_indptr,
             category_items=self.category_items,
             category_scores=self.category_scores,
-        )
-        return buffer.getvalue()
+        ))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Model:
