@@ -137,3 +137,13 @@ def load_event_body(name: str) -> list[dict[str, Any]]:
 
     events: list[dict[str, Any]] = json.loads(load_event(name)["body"])["events"]
     return events
+
+
+def test_the_window_events_file_keeps_what_tuning_needs_but_not_the_ids(cloud: Any) -> None:
+    output = ingest_and_train(cloud)
+    body = boto3.client("s3").get_object(Bucket=resources.LOCAL_BUCKET,
+                                         Key=output["events_key"])["Body"].read()
+    table = pq.read_table(io.BytesIO(body))
+    assert table.num_rows == output["counts"]["events"] == 7
+    assert "event_id" not in table.column_names  # deduplicated already: ids are dead weight
+    assert {"user_id", "item_id", "event_type", "ts"} <= set(table.column_names)

@@ -34,6 +34,9 @@ def weight_step(state: State, objects: ObjectStore, config: BatchConfig) -> Stat
     version = model_version(day, keys + catalog_keys, config.as_dict())
     table = deduplicate(
         event_files.decode((objects.get(key) for key in keys), columns=EVENT_COLUMNS))
+    # Nothing after the dedup reads event ids: the ids were the biggest column (about 40
+    # bytes an event for UUIDs), so the weighting and the events file go without them.
+    table = table.drop_columns(["event_id"])
     interactions = weight_events(table, config, midnight_ms(day))
     items = catalog.decode_deltas([objects.get(key) for key in catalog_keys])
     facts = {i: [v.get("category"), v.get("title"), v.get("available", True)]
