@@ -2,15 +2,17 @@
 
 The budget (DESIGN.md section 7) is the whole batch for 20 M interactions, 1 M users and
 200 k items in 60 s and 2 GB on 2 cores. ``--interactions`` sets the scale (default 2 M so
-the run takes a minute); popularity is Zipf-like and users have a category taste, as in shops.
-Peak memory is each step's own maximum resident set size. The weight step runs here, after
-the synthetic events exist (their generation's scratch arrays are not the batch's; the events
-table is counted, as the step holds it). Train and export each run in a fresh interpreter, as
-the nightly state machine's steps are separate invocations: they read their input from a
-file, and their peak counts that and the interpreter's imports, as a Lambda's would.
-``--tune`` adds the nightly train step's tuning (``recs.evaluation.tuning.tune`` with the
-configured time box) before training, as the train step runs it, and reports how many grid
-trials fitted in the box.
+the run takes a minute); popularity is Zipf-like and users have a category taste, as in shops,
+and event ids are random 39-character strings, the size of the UUIDs shops send.
+Each step is the real nightly step (``weight_step``, ``train_step``, ``export_step``) in a
+fresh interpreter, as the state machine's steps are separate invocations, on an object store
+backed by a directory in place of S3 (the network is not in these numbers). Its peak memory
+is that process's maximum resident set, the interpreter's imports included, as in a Lambda.
+The weight step reads the window's Parquet partitions, written as the lander writes them
+(50,000 events a file), and writes the interactions and the window's events; train writes
+the model; export makes the DynamoDB rows and counts them (``export_writes.py`` measures
+writing them). Without ``--tune`` the train step trains with the configured parameters;
+with it, it first tunes in its time box (``RECS_TUNING_SECONDS``), as nightly.
 ``--similarity`` also times the item-item similarity alone against implicit's
 ``CosineRecommender.fit`` on the same matrix with the same neighbourhood size and 2 threads
 (the DESIGN budget: no slower than implicit; implicit is a benchmark-only dependency).
@@ -19,7 +21,10 @@ trials fitted in the box.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
+import io
+import itertools
 import json
 import platform
 import resource
@@ -27,24 +32,29 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
+from recs import event_files
 from recs.algorithms import create
 from recs.batch.interactions import Interactions
-from recs.batch.steps.export import export_rows
-from recs.batch.training import algorithm_params, train, user_item_matrix
-from recs.batch.weighting import DAY_MS, weight_events
+from recs.batch.training import algorithm_params, user_item_matrix
+from recs.batch.weighting import DAY_MS
 from recs.config import BatchConfig
+from recs.exceptions import NotFound
+from recs.stores.ports import RecRow
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = 1_795_000_000_000
-T = TypeVar("T")
+AS_OF_DAY = datetime.fromtimestamp(AS_OF / 1000, UTC).date() + timedelta(days=1)
+FILE_EVENTS = 50_000
 
 
 def synthetic_events(n: int, users: int, items: int, seed: int = 5) -> pa.Table:
@@ -60,7 +70,8 @@ def synthetic_events(n: int, users: int, items: int, seed: int = 5) -> pa.Table:
     kind = kinds[rng.choice(5, n, p=[0.7, 0.12, 0.09, 0.05, 0.04])]
     ts = AS_OF - rng.integers(1, 60 * DAY_MS, n)
     return pa.table({
-        "event_id": pa.array(np.arange(n).astype(str)),
+        "event_id": pc.binary_join_element_wise(
+            *(pa.array(rng.integers(0, 2**63, n)).cast(pa.string()) for _ in range(2)), "-"),
         "user_id": pa.array(user.astype(str)),
         "session_id": pa.nulls(n, pa.string()),
         "item_id": pa.array(item.astype(str)),
@@ -68,6 +79,48 @@ def synthetic_events(n: int, users: int, items: int, seed: int = 5) -> pa.Table:
         "ts": pa.array(ts, pa.timestamp("ms", tz="UTC")),
         "category": pa.array(np.char.add("c", category.astype(str))),
     })
+
+
+class DirectoryObjectStore:
+    """The object-store port on a directory: the weight step reads its partitions one file
+    at a time, as from S3, and none of them sits in the benchmark's memory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def put(self, key: str, body: bytes) -> None:
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return (self.root / key).read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFound(f"no object at {key}") from exc
+
+    def list(self, prefix: str) -> list[str]:
+        keys = (str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file())
+        return sorted(key for key in keys if key.startswith(prefix))
+
+
+def write_partitions(table: pa.Table, store: DirectoryObjectStore) -> int:
+    """The events as the lander leaves them: daily partitions of zstd Parquet files."""
+    table = table.sort_by("ts").cast(pa.schema([event_files.SCHEMA.field(name)
+                                                 for name in table.column_names]))
+    days = pc.floor_temporal(table["ts"], unit="day").cast(pa.int64()).to_numpy()
+    bounds = np.flatnonzero(np.r_[True, days[1:] != days[:-1], True])
+    files = 0
+    for start, end in itertools.pairwise(bounds):
+        day = datetime.fromtimestamp(days[start] / 1000, UTC).date().isoformat()
+        for first in range(int(start), int(end), FILE_EVENTS):
+            buffer = io.BytesIO()
+            pq.write_table(table.slice(first, min(FILE_EVENTS, int(end) - first)), buffer,
+                           compression="zstd", use_dictionary=True)
+            store.put(f"{event_files.partition_prefix(day)}part-{first:09d}.parquet",
+                      buffer.getvalue())
+            files += 1
+    return files
 
 
 def reset_peak_memory() -> bool:
@@ -107,35 +160,49 @@ def similarity_timings(interactions: Interactions, config: BatchConfig) -> dict[
     return out
 
 
-def child_step(name: str, source: Path, target: Path, params: str) -> None:
-    """One step in this fresh interpreter, as the nightly state machine runs each step (its
-    own invocation): read the input, run, write the output; print seconds and peak memory
-    (reading the input included, the interpreter's own imports too, as in a Lambda)."""
-    from recs.batch.model import Model
-    from recs.batch.steps.train import config_from_params
+class CountingRecommendationStore:
+    """Takes the export's rows and keeps only their count: writing them is measured apart,
+    by ``benchmarks/export_writes.py``."""
+
+    def write(self, rows: Iterable[RecRow]) -> int:
+        return sum(1 for _ in rows)
+
+    def get_many(self, keys: Sequence[str], version: str) -> dict[str, list[list[Any]]]:
+        return {}
+
+
+def child_step(name: str, bucket: Path, state_file: Path, params: str) -> None:
+    """One nightly step in this fresh interpreter, as the state machine runs each step (its
+    own invocation): the real step function on the directory-backed bucket, reading the
+    previous step's state from ``state_file`` and writing its own back; prints seconds and
+    peak memory (the interpreter's imports included, as in a Lambda)."""
+    from recs.batch.steps.export import export_step
+    from recs.batch.steps.train import config_from_params, train_step
+    from recs.batch.steps.weight import weight_step
+    from recs.stores.memory import MemoryModelRegistry
 
     config = config_from_params(json.loads(params))
+    objects = DirectoryObjectStore(bucket)
+    state = json.loads(state_file.read_text()) if state_file.exists() else {
+        "as_of": AS_OF_DAY.isoformat()}
     reset_peak_memory()
-    if name == "train":
-        interactions = Interactions.from_bytes(source.read_bytes())
-        start = time.perf_counter()
-        model = train(interactions, config)
-        seconds = time.perf_counter() - start
-        peak = peak_memory_mb()
-        target.write_bytes(model.to_bytes())
-        result: dict[str, float] = {"seconds": seconds, "peak_mb": peak}
+    start = time.perf_counter()
+    if name == "weight":
+        state = weight_step(state, objects, config)
+    elif name == "train":
+        state = train_step(state, objects, config)
     else:
-        model = Model.from_bytes(source.read_bytes())
-        start = time.perf_counter()
-        rows = sum(1 for _ in export_rows(model, "v", 0))
-        result = {"seconds": time.perf_counter() - start, "peak_mb": peak_memory_mb(),
-                  "rows": rows}
+        state = export_step(state, objects, CountingRecommendationStore(),
+                            MemoryModelRegistry(), config)
+    result = {"seconds": time.perf_counter() - start, "peak_mb": peak_memory_mb()}
+    state_file.write_text(json.dumps(state))
     print(json.dumps(result))
 
 
-def run_isolated(name: str, source: Path, target: Path, config: BatchConfig) -> dict[str, float]:
+def run_isolated(name: str, bucket: Path, state_file: Path,
+                 config: BatchConfig) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, __file__, "--step", name, str(source), str(target),
+        [sys.executable, __file__, "--step", name, str(bucket), str(state_file),
          json.dumps(config.as_dict())],
         check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -149,8 +216,8 @@ def main() -> None:
     parser.add_argument("--similarity", action="store_true",
                         help="time the similarity alone, ours vs implicit's cosine fit")
     parser.add_argument("--tune", action="store_true",
-                        help="tune first, as the nightly train step does (RECS_TUNING_SECONDS)")
-    parser.add_argument("--step", nargs=4, metavar=("NAME", "IN", "OUT", "CONFIG"),
+                        help="the train step tunes first, as nightly (RECS_TUNING_SECONDS)")
+    parser.add_argument("--step", nargs=4, metavar=("NAME", "BUCKET", "STATE", "CONFIG"),
                         help=argparse.SUPPRESS)  # the child process of one isolated step
     args = parser.parse_args()
     if args.step:
@@ -158,55 +225,30 @@ def main() -> None:
         return
     users = args.users or max(args.interactions // 20, 100)
     items = args.items or max(args.interactions // 100, 2000)
-    table = synthetic_events(args.interactions, users, items)
-    gc.collect()
-    reset_peak = reset_peak_memory()
     config = BatchConfig.from_env()
-
+    if not args.tune:
+        config = dataclasses.replace(config, tuning_seconds=0)
     timings: dict[str, float] = {}
     peaks: dict[str, float] = {}  # each step's own peak resident memory
     aside: dict[str, float] = {}  # measured beside the batch, not part of it
-    tuned = ""
-
-    def step(name: str, run: Callable[[], T]) -> T:
-        if reset_peak:
-            reset_peak_memory()
-        start = time.perf_counter()
-        out = run()
-        timings[name] = time.perf_counter() - start
-        peaks[name] = peak_memory_mb()
-        return out
-
-    if args.tune:
-        from recs.evaluation.tuning import tune
-
-        result = step(f"tune (box {config.tuning_seconds:.0f} s)",
-                      partial(tune, table, config, AS_OF))
-        config = result.config
-        record = result.record()
-        sample = record["sample"]
-        tuned = (f"Tuning: on {sample['events']:,} of {sample['window_events']:,} events "
-                 f"({sample['users_share']:.0%} of users, RECS_TUNING_MAX_EVENTS), "
-                 f"{record['trials']} trials, complete={record['complete']}, "
-                 f"validation NDCG@20 {record['validation']['ndcg']:.4f}; chose "
-                 f"{record['params']}.")
-    interactions = step("weight", partial(weight_events, table, config, AS_OF))
-    del table
-    gc.collect()
-    if args.similarity:
-        aside = similarity_timings(interactions, config)
-    # Train and export each run in a fresh interpreter, as the nightly state machine's
-    # separate invocations do: their peaks are then their own, not this process's history.
     with tempfile.TemporaryDirectory() as scratch:
-        paths = [Path(scratch) / name for name in ("interactions", "model", "unused")]
-        paths[0].write_bytes(interactions.to_bytes())
-        for name, label, source, target in (("train", "train", paths[0], paths[1]),
-                                            ("export", "export rows", paths[1], paths[2])):
-            result = run_isolated(name, source, target, config)
+        bucket, state_file = Path(scratch) / "bucket", Path(scratch) / "state.json"
+        files = write_partitions(synthetic_events(args.interactions, users, items),
+                                 DirectoryObjectStore(bucket))
+        gc.collect()
+        for name in ("weight", "train", "export"):
+            label = f"train (tuning in a {config.tuning_seconds:.0f} s box)" if (
+                name == "train" and args.tune) else name
+            result = run_isolated(name, bucket, state_file, config)
             timings[label], peaks[label] = result["seconds"], result["peak_mb"]
-            rows = int(result.get("rows", 0))
+            state = json.loads(state_file.read_text())
+            if name == "weight":
+                interactions = Interactions.from_bytes(
+                    (bucket / state["interactions_key"]).read_bytes())
+                if args.similarity:
+                    aside = similarity_timings(interactions, config)
+    counts, tuning = state["counts"], state.get("tuning", {})
     peak_mb = max(peaks.values())
-
     lines = [
         f"Machine: {platform.machine()}, 2 cores, Python {platform.python_version()}; "
         f"{args.interactions:,} events, {interactions.n_users:,} users, "
@@ -218,13 +260,19 @@ def main() -> None:
         f"| total | {sum(timings.values()):.1f} | {peak_mb:,.0f} |",
         *(f"| {name} (not in the total) | {seconds:.1f} | |" for name, seconds in aside.items()),
         "",
-        f"{rows:,} DynamoDB rows generated; peak resident memory {peak_mb:,.0f} MB"
-        + (" (each step's own: the weight step holds the events table; train and export"
-           " run in fresh interpreters, as the nightly steps are separate invocations, and"
-           " count reading their input)." if reset_peak
-           else " (including the synthetic data's generation)."),
-        *([] if not tuned else ["", tuned]),
+        f"Each step is the real nightly step in a fresh interpreter, its input and output in a"
+        f" directory standing in for S3 (the network is not in these numbers). The weight step"
+        f" read {files:,} Parquet files and wrote the interactions and the window's events;"
+        f" train wrote the model; export made {counts['rows_written']:,} DynamoDB rows (their"
+        f" writing is measured by export_writes.py). Peak memory is each step's own.",
     ]
+    if tuning.get("trials"):
+        sample = tuning["sample"]
+        lines += ["", f"Tuning: on {sample['events']:,} of {sample['window_events']:,} events "
+                      f"({sample['users_share']:.0%} of users, RECS_TUNING_MAX_EVENTS), "
+                      f"{tuning['trials']} trials in {tuning['seconds']:.0f} s, complete="
+                      f"{tuning['complete']}, validation NDCG@20 "
+                      f"{tuning['validation']['ndcg']:.4f}; chose {tuning['params']}."]
     text = "\n".join(lines)
     print(text)
     suffix = "-tuned" if args.tune else ""
