@@ -1,9 +1,11 @@
-"""``.npz`` files written fast: deflate level 1 rather than numpy's default level 6.
+"""``.npz`` files written fast: integers deflated at level 1, floats stored as they are.
 
 The batch steps hand their artefacts (interactions, the model) to each other as ``.npz`` in
-S3. ``np.savez_compressed`` deflates at level 6, which took longer than training itself at
-2 M events (5.9 s for the model, 2.8 s for the interactions); level 1 is four times faster
-for files 5 % larger. Any ``np.load`` reads them, and nothing is pickled.
+S3. ``np.savez_compressed`` deflates every array at level 6, which took longer than training
+itself (at 2 M events 5.9 s for the model, 2.8 s for the interactions). Level 1 is four
+times faster for files 5 % larger. Float scores and weights hardly deflate (to 88 % of their
+size at 20 M events) and were the slowest part, so they are stored: a further 8 s off the
+model at 20 M events. Any ``np.load`` reads the files, and nothing is pickled.
 """
 
 from __future__ import annotations
@@ -21,8 +23,13 @@ COMPRESS_LEVEL = 1
 def save(file: str | os.PathLike[str] | IO[bytes], arrays: dict[str, np.ndarray]) -> None:
     with zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as z:
         for name, array in arrays.items():
-            with z.open(f"{name}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+            array = np.asanyarray(array)
+            member: str | zipfile.ZipInfo = f"{name}.npy"
+            if array.dtype.kind == "f":
+                member = zipfile.ZipInfo(f"{name}.npy")
+                member.compress_type = zipfile.ZIP_STORED
+            with z.open(member, "w", force_zip64=True) as out:
+                np.lib.format.write_array(out, array, allow_pickle=False)
 
 
 def to_bytes(arrays: dict[str, np.ndarray]) -> bytes:
