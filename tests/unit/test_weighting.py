@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recs.batch import weighting
 from recs.batch.interactions import EVENT_CODE, Interactions
 from recs.batch.weighting import DAY_MS, deduplicate, string_hashes, weight_events
 from recs.config import BatchConfig
@@ -163,3 +164,23 @@ def test_two_category_reports_at_the_same_time_the_later_row_wins() -> None:
     for order, expected in (([0, 1], "food/rice"), ([1, 0], "food")):
         inter = weight_events(table(rows).take(pa.array(order)), BatchConfig(), AS_OF)
         assert inter.item_category.tolist() == [expected]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("uvwxyz"), st.sampled_from("abcd"),
+                          st.sampled_from(["view", "cart", "purchase", "return"]),
+                          st.floats(min_value=0, max_value=60)), min_size=1, max_size=60),
+       st.integers(min_value=1, max_value=8), st.integers(min_value=1, max_value=4))
+def test_summing_a_few_users_at_a_time_changes_nothing(rows: list[tuple], block: int,
+                                                        cap: int) -> None:
+    """Blocks of users bound the weighting's memory; the result is the one-block result,
+    bit for bit, whatever the block size and the per-user cap."""
+    config = BatchConfig(max_items_per_user=cap)
+    whole = weight_events(table(rows), config, AS_OF)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(weighting, "BLOCK_EVENTS", block)
+        blocked = weight_events(table(rows), config, AS_OF)
+    for field in ("user_ids", "item_ids", "user_index", "item_index", "weight", "top_event",
+                  "last_ts", "item_category", "trending"):
+        a, b = getattr(whole, field), getattr(blocked, field)
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), field
