@@ -10,7 +10,7 @@ from the wall clock, so re-running a day reproduces its model.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -45,20 +45,31 @@ def deduplicate(table: pa.Table) -> pa.Table:
     if table.num_rows == 0 or "event_id" not in table.column_names:
         return table
     ids = table["event_id"]
-    hashes = string_hashes(ids)
-    valid = ids.is_valid().to_numpy(zero_copy_only=False)
+    keep = first_of_each_id(string_hashes(ids), ids.is_valid().to_numpy(zero_copy_only=False),
+                            lambda rows: ids.take(pa.array(rows)))
+    return table if keep is None else table.filter(pa.array(keep))
+
+
+def first_of_each_id(hashes: np.ndarray, valid: np.ndarray,
+                     ids_at: Callable[[np.ndarray], pa.Array | pa.ChunkedArray],
+                     ) -> np.ndarray | None:
+    """Which rows to keep: the first of each id, and every row without one (``valid`` False);
+    None when no hash repeats. ``ids_at(rows)`` gives the ids of those rows (ascending), so
+    only the few whose hash repeats are ever compared, or even held, as strings."""
     ordered = np.sort(hashes[valid])
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]
     if repeated.size == 0:
-        return table
+        return None
     at = np.minimum(np.searchsorted(repeated, hashes), repeated.size - 1)
     candidates = np.flatnonzero(valid & (repeated[at] == hashes))
-    codes = ids.take(pa.array(candidates)).dictionary_encode().combine_chunks().indices
-    _, first = np.unique(codes.to_numpy(zero_copy_only=False), return_index=True)
-    keep = np.ones(table.num_rows, dtype=bool)
+    codes = ids_at(candidates).dictionary_encode()
+    if isinstance(codes, pa.ChunkedArray):
+        codes = codes.combine_chunks()
+    _, first = np.unique(codes.indices.to_numpy(zero_copy_only=False), return_index=True)
+    keep = np.ones(hashes.size, dtype=bool)
     keep[candidates] = False
     keep[candidates[first]] = True
-    return table.filter(pa.array(keep))
+    return keep
 
 
 def string_hashes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:

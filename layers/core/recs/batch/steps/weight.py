@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 from recs import catalog, event_files
 from recs.batch.interactions import Interactions
 from recs.batch.steps import State, as_of, midnight_ms
-from recs.batch.weighting import EVENT_COLUMNS, deduplicate, weight_events
+from recs.batch.weighting import weight_events
+from recs.batch.window import read_window
 from recs.config import BatchConfig
 from recs.ids import model_version
 from recs.stores.ports import ObjectStore
@@ -32,11 +33,7 @@ def weight_step(state: State, objects: ObjectStore, config: BatchConfig) -> Stat
     ]
     catalog_keys = [k for k in objects.list(catalog.CATALOG_PREFIX) if k.endswith(".jsonl")]
     version = model_version(day, keys + catalog_keys, config.as_dict())
-    table = deduplicate(
-        event_files.decode((objects.get(key) for key in keys), columns=EVENT_COLUMNS))
-    # Nothing after the dedup reads event ids: the ids were the biggest column (about 40
-    # bytes an event for UUIDs), so the weighting and the events file go without them.
-    table = table.drop_columns(["event_id"])
+    table = read_window(objects, keys)  # deduplicated, without the ids
     interactions = weight_events(table, config, midnight_ms(day))
     items = catalog.decode_deltas([objects.get(key) for key in catalog_keys])
     facts = {i: [v.get("category"), v.get("title"), v.get("available", True)]
