@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -153,8 +154,38 @@ def _timestamps_ms(column: pa.ChunkedArray) -> np.ndarray:
     return column.to_numpy().astype(np.int64)
 
 
+@dataclass
+class WindowArrays:
+    """A window's events as codes and times: all the weighting needs of the events table.
+
+    The strings are most of a table's memory (0.9 GB of it at 20 M events): with these
+    arrays the weight step lets the table go before the aggregation allocates its scratch.
+    ``weight_arrays`` drops each array as soon as it is used (``take``), so hand it the
+    only reference."""
+
+    user_code: np.ndarray  # int32, per event
+    user_ids: np.ndarray
+    item_code: np.ndarray  # int32, per event
+    item_ids: np.ndarray
+    type_code: np.ndarray  # int8, per event
+    type_names: np.ndarray
+    ts: np.ndarray  # int64 ms, per event
+    categories: np.ndarray  # per item: its latest reported category, "" when none
+
+    def take(self, name: str) -> np.ndarray:
+        """The array, no longer held here."""
+        array: np.ndarray = getattr(self, name)
+        setattr(self, name, array[:0])
+        return array
+
+
 def weight_events(table: pa.Table, config: BatchConfig, as_of_ms: int) -> Interactions:
     """Aggregate a table with ``EVENT_COLUMNS`` into ``Interactions`` as of ``as_of_ms``."""
+    return weight_arrays(window_arrays(table, config, as_of_ms), config, as_of_ms)
+
+
+def window_arrays(table: pa.Table, config: BatchConfig, as_of_ms: int) -> WindowArrays:
+    """The deduplicated events inside the window, as arrays."""
     table = deduplicate(table)
     ts = _timestamps_ms(table["ts"]) if table.num_rows else np.zeros(0, np.int64)
     start = as_of_ms - config.training_window_days * DAY_MS
@@ -168,18 +199,33 @@ def weight_events(table: pa.Table, config: BatchConfig, as_of_ms: int) -> Intera
         table = table.filter(pa.array(keep))
         ts = ts[keep]
     if table.num_rows == 0:
-        return _empty(as_of_ms)
-
-    # Arrays per event are the weighting's memory at scale: each is dropped once used.
-    user_code, user_ids = encode(user_keys(table))
+        empty = np.zeros(0, np.int32)
+        return WindowArrays(empty, empty.astype(str), empty, empty.astype(str),
+                            empty.astype(np.int8), empty.astype(str), ts, empty.astype(str))
     item_code, item_ids = encode(table["item_id"].cast(pa.string()))
+    categories = _item_categories(table, item_code, ts, len(item_ids))
+    user_code, user_ids = encode(user_keys(table))
     type_code, type_names = encode(table["event_type"].cast(pa.string()))
+    return WindowArrays(user_code, user_ids, item_code, item_ids,
+                        type_code.astype(np.int8 if len(type_names) < 128 else np.int32),
+                        type_names, ts, categories)
+
+
+def weight_arrays(arrays: WindowArrays, config: BatchConfig, as_of_ms: int) -> Interactions:
+    """Aggregate a window's arrays (consuming them) into ``Interactions`` as of ``as_of_ms``."""
+    if arrays.ts.size == 0:
+        return _empty(as_of_ms)
+    # Arrays per event are the weighting's memory at scale: each is dropped once used.
+    user_ids, item_ids, type_names = arrays.user_ids, arrays.item_ids, arrays.type_names
     n_items = len(item_ids)
+    type_code = arrays.take("type_code")
     type_weight = np.array([config.weight_of(t) for t in type_names], dtype=np.float64)
     event_weight = type_weight[type_code]
     event_rank = np.array([EVENT_CODE.get(t, -1) for t in type_names], dtype=np.int8)[type_code]
     del type_code
 
+    ts = arrays.take("ts")
+    item_code = arrays.take("item_code")
     w = (as_of_ms - ts).astype(np.float64)  # age in days, then its decay, in place
     w /= DAY_MS
     w /= -config.half_life_days
@@ -187,7 +233,8 @@ def weight_events(table: pa.Table, config: BatchConfig, as_of_ms: int) -> Intera
     w *= event_weight
     trending = _trending(item_code, event_weight, ts, as_of_ms, n_items, config)
     del event_weight
-    categories = _item_categories(table, item_code, ts, n_items)
+    categories = arrays.categories
+    user_code = arrays.take("user_code")
 
     # (user, item) sums a block of users at a time: the sort of every event's key, with the
     # per-event arrays it orders, was the weighting's memory peak. A block holds whole
@@ -319,15 +366,23 @@ def _item_categories(
     if not valid.any():
         return np.full(n_items, "", dtype=str)
     codes, names = encode(column)
-    idx = np.flatnonzero(valid)
     # Each item's latest report time, then its rows at that time (no sort by time: that
-    # was a sixth of the weighting when rows came out of order).
+    # was a sixth of the weighting when rows came out of order). A slice of rows at a time:
+    # the per-event scratch of all of them at once was the encoding's memory peak.
     newest = np.full(n_items, np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(newest, item_code[idx], ts[idx])
-    idx = idx[ts[idx] == newest[item_code[idx]]]
+    for rows in _slices(valid):
+        np.maximum.at(newest, item_code[rows], ts[rows])
     row = np.full(n_items, -1, dtype=np.int64)
-    np.maximum.at(row, item_code[idx], idx)  # at equal times the later row wins
+    for rows in _slices(valid):
+        rows = rows[ts[rows] == newest[item_code[rows]]]
+        np.maximum.at(row, item_code[rows], rows)  # at equal times the later row wins
     return np.where(row >= 0, names[codes[np.maximum(row, 0)]], "")
+
+
+def _slices(valid: np.ndarray) -> Iterator[np.ndarray]:
+    """The indices of the true rows of ``valid``, BLOCK_EVENTS rows at a time."""
+    for start in range(0, valid.size, BLOCK_EVENTS):
+        yield start + np.flatnonzero(valid[start:start + BLOCK_EVENTS])
 
 
 def _empty(as_of_ms: int) -> Interactions:

@@ -8,12 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recs import catalog, event_files
 from recs.batch.interactions import Interactions
 from recs.batch.steps import State, as_of, midnight_ms
-from recs.batch.weighting import weight_events
+from recs.batch.weighting import weight_arrays, window_arrays
 from recs.batch.window import read_window
 from recs.config import BatchConfig
 from recs.ids import model_version
@@ -34,7 +35,18 @@ def weight_step(state: State, objects: ObjectStore, config: BatchConfig) -> Stat
     catalog_keys = [k for k in objects.list(catalog.CATALOG_PREFIX) if k.endswith(".jsonl")]
     version = model_version(day, keys + catalog_keys, config.as_dict())
     table = read_window(objects, keys)  # deduplicated, without the ids
-    interactions = weight_events(table, config, midnight_ms(day))
+    # The window's events too: tuning and the promotion gate need event times, not sums.
+    events_key = f"interactions/{version}/events.parquet"
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    objects.put(events_key, buffer.getvalue())
+    del buffer
+    events = table.num_rows
+    # The table goes before the sums are made: its strings were the step's memory peak.
+    arrays = window_arrays(table, config, midnight_ms(day))
+    del table
+    pa.default_memory_pool().release_unused()
+    interactions = weight_arrays(arrays, config, midnight_ms(day))
     items = catalog.decode_deltas([objects.get(key) for key in catalog_keys])
     facts = {i: [v.get("category"), v.get("title"), v.get("available", True)]
              for i, v in items.items()}
@@ -43,11 +55,6 @@ def weight_step(state: State, objects: ObjectStore, config: BatchConfig) -> Stat
     objects.put(interactions_key, interactions.to_bytes())
     catalog_key = f"interactions/{version}/catalog.json"
     objects.put(catalog_key, json.dumps(facts, separators=(",", ":")).encode())
-    # The window's events too: tuning and the promotion gate need event times, not sums.
-    events_key = f"interactions/{version}/events.parquet"
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    objects.put(events_key, buffer.getvalue())
     return {
         **state,
         "as_of": day.isoformat(),
@@ -58,7 +65,7 @@ def weight_step(state: State, objects: ObjectStore, config: BatchConfig) -> Stat
         "events_key": events_key,
         "counts": {
             "partitions": len(keys),
-            "events": table.num_rows,
+            "events": events,
             "users": interactions.n_users,
             "items": interactions.n_items,
             "interactions": int(interactions.weight.size),
