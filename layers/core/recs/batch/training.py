@@ -162,12 +162,13 @@ def train(interactions: Interactions, config: BatchConfig) -> Model:
         similarity = None
     if similarity is None:  # popularity / repurchase: similar items still come from cosine
         similarity = cosine(x, config.neighbours, config.shrinkage, config.cosine_alpha)
-    events = event_matrix(interactions)
-    exclude = exclusions(model, interactions, config, events)
+    exclude = exclusions(model, interactions, config)
     # A blend's lists also carry new items (see ``recommend``'s ``new_items``).
     new_items = config.num_recommendations // 2 if isinstance(model, BlendRecommender) else 0
     recs = recommend(model, x, config.num_recommendations, exclude=exclude, new_items=new_items)
-    because_event = _because_events(events, recs)
+    del x, exclude  # the lists are the largest arrays from here on: make room
+    # Made again rather than held through the ranking, the train step's memory peak.
+    because_event = _because_events(event_matrix(interactions), recs)
 
     trending_items = popularity.top_items(interactions.trending, config.trending_size)
     per_category = popularity.by_category(

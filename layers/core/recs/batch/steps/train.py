@@ -58,6 +58,7 @@ def train_step(state: State, objects: ObjectStore, config: BatchConfig) -> State
                                  f"at least {MIN_TUNING_EVENTS}"}
         interactions = Interactions.from_bytes(objects.get(state["interactions_key"]))
     model = train(interactions, config)
+    del interactions  # the model's file is written next: it needs their memory
     model_key = f"models/{version}/model.npz"
     objects.put(model_key, model.to_bytes())
     params_key = f"models/{version}/params.json"
