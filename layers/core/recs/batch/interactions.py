@@ -31,7 +31,6 @@ class Interactions:
     item_index: np.ndarray  # (nnz,) int32
     weight: np.ndarray  # (nnz,) float32, > 0
     top_event: np.ndarray  # (nnz,) int8, code of the strongest event type
-    last_ts: np.ndarray  # (nnz,) int64 epoch ms of the latest event
     item_category: np.ndarray  # (n_items,) str, "" when unknown
     trending: np.ndarray  # (n_items,) float32 recent decayed popularity
     as_of_ms: int = 0
@@ -52,7 +51,6 @@ class Interactions:
             item_index=self.item_index,
             weight=self.weight,
             top_event=self.top_event,
-            last_ts=self.last_ts,
             item_category=self.item_category.astype(str),
             trending=self.trending,
             as_of_ms=np.array([self.as_of_ms], dtype=np.int64),
@@ -68,7 +66,6 @@ class Interactions:
                 item_index=f["item_index"],
                 weight=f["weight"],
                 top_event=f["top_event"],
-                last_ts=f["last_ts"],
                 item_category=f["item_category"],
                 trending=f["trending"],
                 as_of_ms=int(f["as_of_ms"][0]),

@@ -240,17 +240,18 @@ def weight_arrays(arrays: WindowArrays, config: BatchConfig, as_of_ms: int) -> I
     # per-event arrays it orders, was the weighting's memory peak. A block holds whole
     # users, in code order, and its rows keep their table order, so the sums (in row order
     # within each pair), the per-user cap and the final order are those of one global sort.
-    parts = [list(_pairs(rows, user_code, item_code, w, event_rank, ts, n_items, config))
+    del ts
+    parts = [list(_pairs(rows, user_code, item_code, w, event_rank, n_items, config))
              for rows in _user_blocks(user_code, len(user_ids))]
-    del user_code, item_code, w, event_rank, ts
+    del user_code, item_code, w, event_rank
 
     columns = []
-    for k in range(5):  # a column at a time, each block's part freed once joined
+    for k in range(4):  # a column at a time, each block's part freed once joined
         columns.append(np.concatenate([part[k] for part in parts]))
         for part in parts:
             part[k] = columns[-1][:0]
     del parts
-    pair_user, pair_item, pair_weight, pair_event, pair_last = columns
+    pair_user, pair_item, pair_weight, pair_event = columns
     del columns
 
     # Drop users and items left without any positive pair, re-indexing densely (counts, not
@@ -264,7 +265,6 @@ def weight_arrays(arrays: WindowArrays, config: BatchConfig, as_of_ms: int) -> I
         item_index=pair_item.astype(np.int32),
         weight=pair_weight,
         top_event=pair_event,
-        last_ts=pair_last,
         item_category=categories[used_items],
         trending=trending[used_items].astype(np.float32),
         as_of_ms=as_of_ms,
@@ -284,8 +284,8 @@ def _user_blocks(user_code: np.ndarray, n_users: int) -> Iterator[np.ndarray]:
 
 
 def _pairs(rows: np.ndarray, user_code: np.ndarray, item_code: np.ndarray, w: np.ndarray,
-           event_rank: np.ndarray, ts: np.ndarray, n_items: int, config: BatchConfig,
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           event_rank: np.ndarray, n_items: int, config: BatchConfig,
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The positive, capped (user, item) pairs of these rows' users, sorted by user, item."""
     pair = user_code[rows].astype(np.int64)
     pair *= n_items
@@ -298,20 +298,18 @@ def _pairs(rows: np.ndarray, user_code: np.ndarray, item_code: np.ndarray, w: np
     order = rows[order]
     pair_weight = np.add.reduceat(w[order], starts)
     pair_event = np.maximum.reduceat(event_rank[order], starts)
-    pair_last = np.maximum.reduceat(ts[order], starts)
     del order, starts
 
     positive = pair_weight > 1e-9
     pair_key, pair_weight = pair_key[positive], pair_weight[positive]
-    pair_event, pair_last = pair_event[positive], pair_last[positive]
+    pair_event = pair_event[positive]
     pair_user = pair_key // n_items
     pair_item = pair_key % n_items
 
     capped = _cap_per_user(pair_user, pair_weight, config.max_items_per_user)
     # Stored types from here: the blocks' pairs are all held until they are joined.
     return (pair_user[capped].astype(np.int32), pair_item[capped].astype(np.int32),
-            pair_weight[capped].astype(np.float32), pair_event[capped].astype(np.int8),
-            pair_last[capped].astype(np.int64))
+            pair_weight[capped].astype(np.float32), pair_event[capped].astype(np.int8))
 
 
 def _dense(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -394,7 +392,6 @@ def _empty(as_of_ms: int) -> Interactions:
         item_index=np.zeros(0, np.int32),
         weight=np.zeros(0, np.float32),
         top_event=np.zeros(0, np.int8),
-        last_ts=np.zeros(0, np.int64),
         item_category=empty_str,
         trending=np.zeros(0, np.float32),
         as_of_ms=as_of_ms,
