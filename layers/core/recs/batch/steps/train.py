@@ -14,13 +14,14 @@ import json
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recs.batch.interactions import Interactions
 from recs.batch.steps import State, as_of, midnight_ms
 from recs.batch.steps.weight import apply_catalog_categories
 from recs.batch.training import train
-from recs.batch.weighting import weight_events
+from recs.batch.weighting import weight_arrays, window_arrays
 from recs.config import BatchConfig
 from recs.stores.ports import ObjectStore
 
@@ -48,8 +49,13 @@ def train_step(state: State, objects: ObjectStore, config: BatchConfig) -> State
         result = tuner.tune(events, config, as_of_ms)
         config = result.config
         tuning = result.record()
-        interactions = weight_events(events, config, as_of_ms)
-        del events  # training never needs the events: their memory goes before it starts
+        # Training never needs the events: their table goes before the sums are made, as
+        # in the weight step, and their arrays as the sums consume them.
+        arrays = window_arrays(events, config, as_of_ms)
+        del events
+        pa.default_memory_pool().release_unused()
+        interactions = weight_arrays(arrays, config, as_of_ms)
+        del arrays
         facts = json.loads(objects.get(state["catalog_key"])) if state.get("catalog_key") else {}
         apply_catalog_categories(interactions, facts)
     else:
