@@ -15,6 +15,7 @@ from recs.algorithms import (
 from recs.algorithms.knn import cosine
 from recs.batch import popularity
 from recs.batch.interactions import PURCHASE, Interactions
+from recs.batch.memory import release_memory
 from recs.batch.model import Model
 from recs.batch.recommend import DEFAULT_BLOCK_USERS, UserRecommendations, recommend
 from recs.config import BatchConfig, ensemble_members
@@ -167,6 +168,7 @@ def train(interactions: Interactions, config: BatchConfig) -> Model:
     new_items = config.num_recommendations // 2 if isinstance(model, BlendRecommender) else 0
     recs = recommend(model, x, config.num_recommendations, exclude=exclude, new_items=new_items)
     del x, exclude  # the lists are the largest arrays from here on: make room
+    release_memory()  # and what the ranking's worker threads freed
     # Made again rather than held through the ranking, the train step's memory peak.
     because_event = _because_events(event_matrix(interactions), recs)
 

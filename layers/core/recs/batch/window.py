@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from recs import event_files
+from recs.batch.memory import release_memory
 from recs.batch.weighting import EVENT_COLUMNS, first_of_each_id, string_hashes
 from recs.stores.ports import ObjectStore
 
@@ -59,15 +60,15 @@ def read_window(objects: ObjectStore, keys: Sequence[str]) -> pa.Table:
     del hashes, valid
     if keep is not None:
         window = window.filter(pa.array(keep))
-    pa.default_memory_pool().release_unused()
+    release_memory()
     return window
 
 
 def _compacted(tables: list[pa.Table]) -> pa.Table:
     """Files' tables as one chunk per column. A file's few thousand rows per column, spread
     over the allocator's pages, held half again their size at 20 M events (1.6 GB for a
-    0.9 GB table); contiguous, they hold their size, and Arrow gives the rest back."""
+    0.9 GB table); contiguous, they hold their size, and the rest is given back."""
     table = pa.concat_tables(tables, promote_options="default").combine_chunks()  # as decode
     tables.clear()
-    pa.default_memory_pool().release_unused()
+    release_memory()
     return table

@@ -14,10 +14,10 @@ import json
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recs.batch.interactions import Interactions
+from recs.batch.memory import release_memory
 from recs.batch.steps import State, as_of, midnight_ms
 from recs.batch.steps.weight import apply_catalog_categories
 from recs.batch.training import train
@@ -49,13 +49,15 @@ def train_step(state: State, objects: ObjectStore, config: BatchConfig) -> State
         result = tuner.tune(events, config, as_of_ms)
         config = result.config
         tuning = result.record()
+        release_memory()  # the trials' scratch
         # Training never needs the events: their table goes before the sums are made, as
         # in the weight step, and their arrays as the sums consume them.
         arrays = window_arrays(events, config, as_of_ms)
         del events
-        pa.default_memory_pool().release_unused()
+        release_memory()
         interactions = weight_arrays(arrays, config, as_of_ms)
         del arrays
+        release_memory()
         facts = json.loads(objects.get(state["catalog_key"])) if state.get("catalog_key") else {}
         apply_catalog_categories(interactions, facts)
     else:
@@ -65,6 +67,7 @@ def train_step(state: State, objects: ObjectStore, config: BatchConfig) -> State
         interactions = Interactions.from_bytes(objects.get(state["interactions_key"]))
     model = train(interactions, config)
     del interactions  # the model's file is written next: it needs their memory
+    release_memory()
     model_key = f"models/{version}/model.npz"
     objects.put(model_key, model.to_bytes())
     params_key = f"models/{version}/params.json"

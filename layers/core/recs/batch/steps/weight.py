@@ -8,11 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recs import catalog, event_files
 from recs.batch.interactions import Interactions
+from recs.batch.memory import release_memory
 from recs.batch.steps import State, as_of, midnight_ms
 from recs.batch.weighting import weight_arrays, window_arrays
 from recs.batch.window import read_window
@@ -45,8 +45,9 @@ def weight_step(state: State, objects: ObjectStore, config: BatchConfig) -> Stat
     # The table goes before the sums are made: its strings were the step's memory peak.
     arrays = window_arrays(table, config, midnight_ms(day))
     del table
-    pa.default_memory_pool().release_unused()
+    release_memory()
     interactions = weight_arrays(arrays, config, midnight_ms(day))
+    release_memory()  # the sums' scratch, before the interactions file is written
     items = catalog.decode_deltas([objects.get(key) for key in catalog_keys])
     facts = {i: [v.get("category"), v.get("title"), v.get("available", True)]
              for i, v in items.items()}
