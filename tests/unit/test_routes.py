@@ -127,3 +127,8 @@ def test_a_string_parses_exactly_when_its_length_is_within_bounds(value: str) ->
 def test_an_integer_is_plain_ascii_digits(raw: str) -> None:
     with pytest.raises(ParameterError):
         parse([COUNT], {"count": raw})
+
+
+def test_a_bound_of_one_character_reads_in_the_singular() -> None:
+    with pytest.raises(ParameterError, match=r"name: must be at least 1 character long$"):
+        parse([NAME], {"name": ""})

@@ -42,14 +42,14 @@ class Param:
             value = int(raw)
             self._within(value, "")
             return value
-        self._within(len(raw), " characters long")
+        self._within(len(raw), "character")
         return raw
 
     def _within(self, size: int, unit: str) -> None:
         if self.minimum is not None and size < self.minimum:
-            raise ValueError(f"must be at least {self.minimum}{unit}")
+            raise ValueError(f"must be at least {_amount(self.minimum, unit)}")
         if self.maximum is not None and size > self.maximum:
-            raise ValueError(f"must be at most {self.maximum}{unit}")
+            raise ValueError(f"must be at most {_amount(self.maximum, unit)}")
 
     def with_default(self, default: int | str) -> Param:
         return Param(self.name, self.kind, self.description, default, self.minimum,
@@ -66,6 +66,11 @@ class Param:
             schema["default"] = self.default
         return {"name": self.name, "in": self.location, "required": self.location == "path",
                 "description": self.description, "schema": schema}
+
+
+def _amount(bound: int, unit: str) -> str:
+    """``5``, ``1 character long``, ``256 characters long``."""
+    return f"{bound} {unit}{'s' if bound != 1 else ''} long" if unit else str(bound)
 
 
 def parse(params: Sequence[Param], query: Mapping[str, str] | None,
