@@ -115,10 +115,7 @@ def fit_algorithm(
 
 
 def exclusions(
-    model: Recommender,
-    interactions: Interactions,
-    config: BatchConfig,
-    events: sp.csr_matrix | None = None,
+    model: Recommender, interactions: Interactions, config: BatchConfig,
 ) -> sp.csr_matrix | None:
     """Users x items pairs never to recommend: bought items that are not a repeat kind.
 
@@ -128,8 +125,7 @@ def exclusions(
     """
     if isinstance(model, RepurchaseRecommender):
         return None
-    events = event_matrix(interactions) if events is None else events
-    bought = sp.csr_matrix(events == PURCHASE + 1, dtype=np.float32)
+    bought = sp.csr_matrix(event_matrix(interactions) == PURCHASE + 1, dtype=np.float32)
     if isinstance(model, BlendRecommender):
         weight, listed = category_weights(interactions.item_category, config)
         durable = (~(listed & (weight > 0))).astype(np.float32)

@@ -232,7 +232,7 @@ def weight_arrays(arrays: WindowArrays, config: BatchConfig, as_of_ms: int) -> I
     np.exp2(w, out=w)
     w *= event_weight
     trending = _trending(item_code, event_weight, ts, as_of_ms, n_items, config)
-    del event_weight
+    del event_weight, ts
     categories = arrays.categories
     user_code = arrays.take("user_code")
 
@@ -240,7 +240,6 @@ def weight_arrays(arrays: WindowArrays, config: BatchConfig, as_of_ms: int) -> I
     # per-event arrays it orders, was the weighting's memory peak. A block holds whole
     # users, in code order, and its rows keep their table order, so the sums (in row order
     # within each pair), the per-user cap and the final order are those of one global sort.
-    del ts
     parts = [list(_pairs(rows, user_code, item_code, w, event_rank, n_items, config))
              for rows in _user_blocks(user_code, len(user_ids))]
     del user_code, item_code, w, event_rank

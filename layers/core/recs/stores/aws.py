@@ -42,7 +42,7 @@ WRITE_WORKERS = 8
 READ_PATH_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 2})
 BATCH_CONFIG = Config(retries={"max_attempts": 10, "mode": "adaptive"})
 # The export's writes: a connection per worker, and no client-side check of requests this
-# module builds itself (botocore's validation walks every attribute: a third of the CPU).
+# module builds itself (botocore's validation walks every attribute: a tenth of the CPU).
 EXPORT_CONFIG = BATCH_CONFIG.merge(Config(max_pool_connections=2 * WRITE_WORKERS,
                                           parameter_validation=False))
 
