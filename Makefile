@@ -17,7 +17,7 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
 
 demo: $(INSTALLED) ## ingest sample events (or EVENTS=file.csv), run the batch, serve the API on PORT (8000)
-	$(PY) -m recs.cli demo --port $(PORT) $(if $(EVENTS),--events $(EVENTS))
+	$(PY) -m recs_local.cli demo --port $(PORT) $(if $(EVENTS),--events $(EVENTS))
 
 test: $(INSTALLED) $(LAYERS) lint typecheck ## lint, type-check and run every test
 	$(PY) -m pytest
@@ -29,7 +29,7 @@ lint: $(INSTALLED) ## ruff
 	$(VENV)/bin/ruff check .
 
 typecheck: $(INSTALLED) ## mypy on the package, the handlers and the CDK app
-	$(VENV)/bin/mypy layers/core/recs functions infra
+	$(VENV)/bin/mypy layers/core/recs recs_local functions infra
 
 layers: $(LAYERS) ## build the Lambda layers (pip --platform, no Docker) into build/layers
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from recs import event_files  # noqa: E402
-from recs.events import validate_event  # noqa: E402
-from recs.ingest import ingest  # noqa: E402
-from recs.local.sample_data import generate  # noqa: E402
+from recs.formats import event_files  # noqa: E402
+from recs.intake.ingest import ingest  # noqa: E402
+from recs.intake.validation import validate_event  # noqa: E402
 from recs.stores.memory import MemoryEventQueue  # noqa: E402
+from recs_local.sample_data import generate  # noqa: E402
 
 
 def main() -> None:

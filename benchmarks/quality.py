@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from recs.evaluation import core, loaders, plots, report, run
+from recs.batch.evaluation import core
+from recs_local.evaluation import loaders, plots, report, run
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("RECS_DATASETS", ROOT.parent / "shared" / "datasets"))

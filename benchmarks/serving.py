@@ -35,9 +35,9 @@ t1 = time.perf_counter()
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 t2 = time.perf_counter()
-import recs.http, recs.params, recs.routes, recs.serving.service, recs.wiring
+import recs.api.errors, recs.api.params, recs.api.routing, recs.serving.service, recs.stores.wiring
 t3 = time.perf_counter()
-recs.wiring.dynamodb_client()
+recs.stores.wiring.dynamodb_client()
 t4 = time.perf_counter()
 print(t1 - t0, t2 - t1, t3 - t2, t4 - t3)
 """
@@ -124,8 +124,8 @@ def in_memory_api() -> Any:
 
 
 def request_times(module: Any, path: str, query: dict[str, str], n: int) -> list[float]:
-    from recs.local.cloud import LambdaContext
-    from recs.local.server import proxy_event
+    from recs_local.cloud import LambdaContext
+    from recs_local.server import proxy_event
 
     context = LambdaContext("api")
     times = []

@@ -42,13 +42,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from recs import event_files
 from recs.algorithms import create
+from recs.batch.config import BatchConfig
 from recs.batch.interactions import Interactions
 from recs.batch.training import algorithm_params, user_item_matrix
 from recs.batch.weighting import DAY_MS
-from recs.config import BatchConfig
 from recs.exceptions import NotFound
+from recs.formats import event_files
 from recs.stores.ports import RecRow
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,11 +8,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from recs import wiring
-from recs.http import map_errors
-from recs.params import Param
-from recs.rollback import rollback
-from recs.routes import Routes
+from recs.api.errors import map_errors
+from recs.api.params import Param
+from recs.api.routing import Routes
+from recs.batch.rollback import rollback
+from recs.stores import wiring
 
 logger = Logger(service="recs")
 app = map_errors(APIGatewayRestResolver())

@@ -8,12 +8,12 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from recs import wiring
-from recs.http import map_errors
-from recs.params import Param
-from recs.routes import Routes
+from recs.api.errors import map_errors
+from recs.api.params import Param
+from recs.api.routing import Routes
 from recs.serving.service import RecommendationService
 from recs.serving.settings import ServingConfig
+from recs.stores import wiring
 
 logger = Logger(service="recs")
 app = map_errors(APIGatewayRestResolver())

@@ -8,9 +8,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from recs import catalog, wiring
-from recs.http import json_response, map_errors
-from recs.ingest import ingest, now_ms, parse_body
+from recs.api.errors import json_response, map_errors
+from recs.intake import catalog
+from recs.intake.ingest import ingest, now_ms, parse_body
+from recs.stores import wiring
 
 logger = Logger(service="recs")
 app = map_errors(APIGatewayRestResolver())

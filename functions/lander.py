@@ -9,9 +9,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from recs import wiring
-from recs.events import Event
-from recs.landing import land, parse_message
+from recs.intake.landing import land, parse_message
+from recs.intake.validation import Event
+from recs.stores import wiring
 
 logger = Logger(service="recs")
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from recs import wiring
 from recs.batch.steps import describe
-from recs.promotion import promote_step
+from recs.batch.steps.promote import promote_step
+from recs.stores import wiring
 
 logger = Logger(service="recs")
 registry = wiring.model_registry()

@@ -7,10 +7,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from recs import wiring
+from recs.batch.config import BatchConfig
 from recs.batch.steps import describe
 from recs.batch.steps.train import train_step
-from recs.config import BatchConfig
+from recs.stores import wiring
 
 logger = Logger(service="recs")
 config = BatchConfig.from_env()

@@ -1,7 +1,8 @@
 """The AWS CDK app that deploys recs: ``cdk synth`` / ``cdk deploy`` from the repo root.
 
-Tables, bucket, queues and functions are built from ``recs.resources`` and the nightly state
-machine from ``recs.pipeline.build_definition``, the same specs the local demo uses.
+Tables, bucket, queues and functions are built from ``recs.contracts.resources`` and the
+nightly state machine from ``recs.batch.pipeline.build_definition``, the same specs the local
+demo uses.
 """
 
 import os

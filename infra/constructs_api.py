@@ -17,7 +17,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.constructs_nag import acknowledge
-from recs.resources import ADMIN, API, INGEST
+from recs.contracts.resources import ADMIN, API, INGEST
 
 STAGE_NAME = "v1"
 API_KEY_HEADER = "x-api-key"

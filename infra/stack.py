@@ -1,4 +1,5 @@
-"""RecsStack: everything recs runs on, built from ``recs.resources`` and ``recs.pipeline``.
+"""RecsStack: everything recs runs on, built from ``recs.contracts.resources`` and
+``recs.batch.pipeline``.
 
 CDK context (``-c key=value`` or ``cdk.json``), all optional:
 
@@ -52,11 +53,11 @@ from infra.constructs_layers import (
 )
 from infra.constructs_monitoring import RecsMonitoring
 from infra.constructs_nag import acknowledge, arn_ref
-from recs import resources
-from recs.config import BatchConfig
+from recs.batch.config import BatchConfig
+from recs.batch.pipeline import build_definition
+from recs.contracts import resources
+from recs.contracts.resources import FunctionSpec, TableSpec
 from recs.exceptions import ConfigError
-from recs.pipeline import build_definition
-from recs.resources import FunctionSpec, TableSpec
 from recs.serving.settings import ServingConfig
 
 FUNCTIONS_DIR = REPO_ROOT / "functions"

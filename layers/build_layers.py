@@ -7,7 +7,7 @@ Each layer lands in ``<out>/<layer>/python/...`` (the layout Lambda mounts under
 
 - ``core``: the ``recs`` package (copied from ``layers/core/recs``) plus aws-lambda-powertools
   (with its ``tracer`` and ``validation`` extras) and pydantic, which only Swagger UI's page
-  loads (request parameters are checked by ``recs.params``, off the cold start).
+  loads (request parameters are checked by ``recs.api.params``, off the cold start).
 - ``arrow``: pyarrow + numpy (the lander and the weighting step).
 - ``batch``: pyarrow + numpy + the sparse part of scipy (train, evaluate, export). Training
   tunes itself on the window's events (pyarrow) with sparse models (scipy); both whole would
@@ -359,7 +359,7 @@ def build_layer(name: str, out: Path, arch: str, force: bool = False) -> Path:
 def report_functions(out: Path) -> None:
     """Each function's layers plus the functions/ code, against Lambda's 250 MB limit."""
     try:
-        from recs.resources import FUNCTIONS
+        from recs.contracts.resources import FUNCTIONS
     except ImportError:  # the recs package is not installed in this interpreter
         return
     code = dir_size(REPO_ROOT / "functions")

@@ -53,7 +53,7 @@ def load_event(name: str) -> dict[str, Any]:
 
 def api_event(method: str, path: str, query: dict[str, str] | None = None,
               body: Any = None) -> dict[str, Any]:
-    from recs.local.server import proxy_event
+    from recs_local.server import proxy_event
 
     raw_path = path
     if query:
@@ -68,7 +68,7 @@ def api_event(method: str, path: str, query: dict[str, str] | None = None,
 @pytest.fixture
 def cloud() -> Iterator[Any]:
     """Every resource of the stack, in moto in-process, with the real handlers."""
-    from recs.local.cloud import in_process
+    from recs_local.cloud import in_process
 
     with in_process() as local:
         yield local

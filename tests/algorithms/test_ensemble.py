@@ -9,8 +9,8 @@ import pytest
 import scipy.sparse as sp
 
 from recs import algorithms as A
+from recs.batch.config import BatchConfig
 from recs.batch.training import algorithm_params
-from recs.config import BatchConfig
 from recs.exceptions import ConfigError
 
 

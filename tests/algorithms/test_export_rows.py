@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from recs.batch.config import BatchConfig
 from recs.batch.steps import export
 from recs.batch.training import train
 from recs.batch.weighting import weight_events
-from recs.config import BatchConfig
 from tests.algorithms.test_training import AS_OF, rice_milk_lamb
 
 

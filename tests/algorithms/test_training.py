@@ -9,11 +9,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from recs.batch.config import BatchConfig
 from recs.batch.interactions import EVENT_CODE, EVENT_RANK
 from recs.batch.model import Model
 from recs.batch.training import category_weights, train
 from recs.batch.weighting import weight_events
-from recs.config import BatchConfig
 from recs.exceptions import ConfigError
 
 T0 = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp() * 1000)

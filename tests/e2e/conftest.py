@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from recs.local.cloud import free_port
+from recs_local.cloud import free_port
 
 API_KEY = "e2e-test-key"
 
@@ -24,7 +24,7 @@ API_KEY = "e2e-test-key"
 def demo_server(*args: str) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "recs.cli", "demo", "--port", str(port), *args],
+        [sys.executable, "-m", "recs_local.cli", "demo", "--port", str(port), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "RECS_API_KEY": API_KEY},
     )

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from recs.local.sample_data import write_csv
+from recs_local.sample_data import write_csv
 from tests.conftest import event, rice_milk_lamb
 from tests.e2e.conftest import demo_server, request
 

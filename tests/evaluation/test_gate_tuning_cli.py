@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recs.batch.config import BatchConfig
+from recs.batch.evaluation import core, gate, split, tuning
 from recs.batch.training import train
 from recs.batch.weighting import weight_events
-from recs.config import BatchConfig
-from recs.evaluation import cli, core, gate, loaders, report, run, split, tuning
 from recs.exceptions import ConfigError
-from recs.local import sample_data
+from recs_local import sample_data
+from recs_local.evaluation import cli, loaders, report, run
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -112,7 +113,7 @@ def test_evaluate_and_report(sample_table, tmp_path: Path) -> None:
 
 def test_plots_write_pngs(sample_table, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    from recs.evaluation import plots
+    from recs_local.evaluation import plots
 
     ev = run.evaluate(sample_table, BatchConfig(), k=5, tune_seconds=1,
                       include_algorithms=False)

@@ -8,9 +8,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from recs.batch.evaluation import split
 from recs.batch.weighting import EVENT_COLUMNS
-from recs.evaluation import loaders, split
 from recs.exceptions import ValidationError
+from recs_local.evaluation import loaders
 
 DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recs.evaluation import metrics
+from recs.batch.evaluation import metrics
 
 
 def rel(rows: list[list[int]], n_items: int = 10) -> sp.csr_matrix:

@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from recs import resources
+from recs.contracts import resources
 
 pytestmark = pytest.mark.infra
 

@@ -1,4 +1,5 @@
-"""RecsStack, read as a spec: what gets deployed, built from recs.resources and recs.pipeline.
+"""RecsStack, read as a spec: what gets deployed, built from recs.contracts.resources and
+recs.batch.pipeline.
 
 The app is synthesised once for the module (a few seconds). It needs the layers that
 ``python layers/build_layers.py`` builds (``make layers``); without them the fixture fails and
@@ -22,9 +23,9 @@ from infra.app import build_app
 from infra.constructs_api import ROUTES
 from infra.constructs_layers import LayersNotBuiltError, check_layer
 from infra.stack import DEFAULT_SCHEDULE, RecsStack, config_env
-from recs import resources
+from recs.batch.pipeline import build_definition
+from recs.contracts import resources
 from recs.exceptions import ConfigError
-from recs.pipeline import build_definition
 
 pytestmark = pytest.mark.infra
 

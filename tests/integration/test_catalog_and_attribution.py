@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pyarrow.parquet as pq
 
-from recs import resources
-from recs.attribution import summarise
-from recs.cli import main
+from recs.contracts import resources
+from recs_local.attribution import summarise
+from recs_local.cli import main
 from tests.conftest import api_event, call, event
 
 

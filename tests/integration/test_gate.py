@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from recs.config import BatchConfig
+from recs.batch.config import BatchConfig
 from tests.conftest import api_event, call, event
 
 DAY1 = datetime(2026, 11, 20, 10, tzinfo=UTC)

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pyarrow.parquet as pq
 
-from recs import resources
+from recs.contracts import resources
 from tests.conftest import api_event, call, load_event
 
 

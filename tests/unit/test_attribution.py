@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from recs.attribution import summarise
-from recs.ids import parse_recommendation_id, recommendation_id
+from recs.contracts.ids import parse_recommendation_id, recommendation_id
+from recs_local.attribution import summarise
 
 
 def test_an_item_id_names_its_response_version_and_tier() -> None:

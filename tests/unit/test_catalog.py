@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from recs import catalog
 from recs.exceptions import ValidationError
+from recs.intake import catalog
 from recs.stores.memory import MemoryObjectStore, MemoryRealtimeStore
 
 NOW = 1_795_000_000_000

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recs.events import event_date, parse_timestamp, validate_event
 from recs.exceptions import ValidationError
+from recs.intake.validation import event_date, parse_timestamp, validate_event
 from tests.conftest import event
 
 NOW = int(datetime(2026, 11, 23, tzinfo=UTC).timestamp() * 1000)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from recs import resources
+from recs.contracts import resources
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER_PACKAGES = {"core": set(), "arrow": {"pyarrow", "numpy"},
@@ -79,7 +79,7 @@ def test_the_api_function_has_no_science_layer() -> None:
 
 @pytest.mark.parametrize("module", ["api", "ingest", "admin"])
 def test_the_http_functions_start_without_pydantic(module: str) -> None:
-    """Parameters are checked by hand (recs.params): pydantic would cost ~90 ms of cold start.
+    """Parameters are checked by hand (recs.api.params): pydantic would cost ~90 ms of cold start.
 
     Only opening /swagger loads it, for Swagger UI's page."""
     blocked = ",".join(sorted(SCIENCE | {"pydantic"}))

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from recs.exceptions import PayloadTooLarge, ValidationError
-from recs.ingest import MAX_EVENTS, ingest, parse_body
+from recs.intake.ingest import MAX_EVENTS, ingest, parse_body
 from recs.stores.memory import MemoryEventQueue
 from tests.conftest import DAY0, event
 

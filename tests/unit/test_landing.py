@@ -7,11 +7,11 @@ import json
 
 import pyarrow.parquet as pq
 
-from recs import event_files
-from recs.events import validate_event
-from recs.landing import land, parse_message
-from recs.local.sample_data import generate
+from recs.formats import event_files
+from recs.intake.landing import land, parse_message
+from recs.intake.validation import validate_event
 from recs.stores.memory import MemoryObjectStore
+from recs_local.sample_data import generate
 from tests.conftest import DAY0, event
 
 NOW = int(DAY0.timestamp() * 1000) + 86_400_000

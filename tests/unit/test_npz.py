@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from recs import npz
+from recs.formats import npz
 
 
 def test_numpy_reads_what_we_write_without_pickle() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from recs.batch.steps.promote import promote_step
 from recs.exceptions import PromotionRefused
-from recs.promotion import promote_step
 from recs.stores.memory import MemoryModelRegistry
 from recs.stores.ports import ModelVersion
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from recs.batch.rollback import rollback
 from recs.exceptions import NotFound, PromotionRefused
-from recs.rollback import rollback
 from recs.stores.memory import MemoryModelRegistry, MemoryRecommendationStore
 from recs.stores.ports import ModelVersion, RecRow
 

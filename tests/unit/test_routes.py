@@ -10,10 +10,10 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from hypothesis import given
 from hypothesis import strategies as st
 
+from recs.api.errors import map_errors
+from recs.api.params import Param, parse
+from recs.api.routing import Routes
 from recs.exceptions import ParameterError
-from recs.http import map_errors
-from recs.params import Param, parse
-from recs.routes import Routes
 from tests.conftest import api_event
 
 COUNT = Param("count", int, "How many", 10, 1, 100)

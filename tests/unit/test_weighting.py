@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recs.batch import weighting
+from recs.batch.config import BatchConfig
 from recs.batch.interactions import EVENT_CODE, Interactions
 from recs.batch.weighting import DAY_MS, deduplicate, string_hashes, weight_events
-from recs.config import BatchConfig
 from tests.conftest import DAY0
 
 AS_OF = int(DAY0.timestamp() * 1000) + DAY_MS

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recs import event_files
 from recs.batch import window
 from recs.batch.weighting import EVENT_COLUMNS, deduplicate
 from recs.batch.window import COLUMNS, read_window
+from recs.formats import event_files
 from recs.stores.memory import MemoryObjectStore
 
 

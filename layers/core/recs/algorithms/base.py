@@ -29,7 +29,7 @@ from typing import IO, Any, ClassVar, Self, TypeVar
 import numpy as np
 import scipy.sparse as sp
 
-from recs import npz
+from recs.formats import npz
 
 # Scores of a dense block are kept below this many cells (float32: 64 MB).
 DENSE_CELLS = 1 << 24

@@ -8,7 +8,7 @@ where co-occurrence is mostly noise), and ``b_i`` the repeat weight of item ``i`
 
 On consumables most next purchases are repeats and ``b`` is high; on durables repeats are
 useless and ``b`` near 0 turns the blend into the discovery model. The weights come from data:
-``recs.evaluation.tuning.repeat_weights`` measures, per category, how often a user's next
+``recs.batch.evaluation.tuning.repeat_weights`` measures, per category, how often a user's next
 interactions are with items already in their history (shrunk towards the global share when a
 category has few observations), and the tuning grid picks the global weight; a shop may also
 set them (``RECS_BLEND_WEIGHT``, ``RECS_BLEND_CATEGORY_WEIGHTS``).

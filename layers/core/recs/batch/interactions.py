@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recs import npz
+from recs.formats import npz
 
 # Event types ranked by how much intent they show; the strongest one a user had with an item
 # names the verb of a recommendation's reason ("Because you bought ...").

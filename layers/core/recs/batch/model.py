@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from recs import npz
+from recs.formats import npz
 
 
 @dataclass

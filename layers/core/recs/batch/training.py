@@ -13,12 +13,12 @@ from recs.algorithms import (
     create,
 )
 from recs.algorithms.knn import cosine
-from recs.batch import popularity
+from recs.batch import trending
+from recs.batch.config import BatchConfig, ensemble_members
 from recs.batch.interactions import PURCHASE, Interactions
 from recs.batch.memory import release_memory
 from recs.batch.model import Model
 from recs.batch.recommend import DEFAULT_BLOCK_USERS, UserRecommendations, recommend
-from recs.config import BatchConfig, ensemble_members
 
 
 def user_item_matrix(interactions: Interactions) -> sp.csr_matrix:
@@ -168,8 +168,8 @@ def train(interactions: Interactions, config: BatchConfig) -> Model:
     # Made again rather than held through the ranking, the train step's memory peak.
     because_event = _because_events(event_matrix(interactions), recs)
 
-    trending_items = popularity.top_items(interactions.trending, config.trending_size)
-    per_category = popularity.by_category(
+    trending_items = trending.top_items(interactions.trending, config.trending_size)
+    per_category = trending.by_category(
         interactions.trending, interactions.item_category, config.trending_size
     )
     names = sorted(per_category)

@@ -17,8 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from recs.batch.config import BatchConfig
 from recs.batch.interactions import EVENT_CODE, SESSION_PREFIX, Interactions
-from recs.config import BatchConfig
 
 DAY_MS = 86_400_000
 

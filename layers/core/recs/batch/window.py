@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-from recs import event_files
 from recs.batch.memory import release_memory
 from recs.batch.weighting import EVENT_COLUMNS, first_of_each_id, string_hashes
+from recs.formats import event_files
 from recs.stores.ports import ObjectStore
 
 COLUMNS = tuple(c for c in EVENT_COLUMNS if c != "event_id")

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from recs.contracts.ids import recommendation_id
 from recs.exceptions import StoreError
-from recs.ids import recommendation_id
 from recs.serving import reasons
 from recs.serving.settings import ServingConfig
 from recs.stores.ports import CatalogState, ModelRegistry, RealtimeState, ServingReader

@@ -16,13 +16,13 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from recs.batch.config import BatchConfig
+from recs.batch.evaluation import gate
 from recs.batch.model import Model
 from recs.batch.steps import State, as_of, midnight_ms
 from recs.batch.steps.train import config_from_params
 from recs.batch.training import train
 from recs.batch.weighting import DAY_MS, weight_events
-from recs.config import BatchConfig
-from recs.evaluation import gate
 from recs.stores.ports import ModelRegistry, ObjectStore
 
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from recs.batch.config import BatchConfig
 from recs.batch.interactions import EVENT_RANK, SESSION_PREFIX
 from recs.batch.model import Model
 from recs.batch.steps import State, as_of, midnight_ms
-from recs.config import BatchConfig
 from recs.stores.ports import ModelRegistry, ModelVersion, ObjectStore, RecommendationStore, RecRow
 
 EXPORT_BLOCK_ROWS = 2_000  # lists whose entries are built at once (a few tens of MB)

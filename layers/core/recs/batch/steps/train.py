@@ -1,6 +1,6 @@
 """Step 2, train: tune on a validation split of the window, then train the model version.
 
-Tuning (``recs.evaluation.tuning``) needs the window's events, which the weight step wrote
+Tuning (``recs.batch.evaluation.tuning``) needs the window's events, which the weight step wrote
 beside the interactions; the chosen parameters are written next to the model and recorded in
 the registry by the export step. With tuning off (``RECS_TUNING_SECONDS=0``) the configured
 parameters train on the weight step's interactions as they are.
@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from recs.batch.config import BatchConfig
 from recs.batch.interactions import Interactions
 from recs.batch.memory import release_memory
 from recs.batch.steps import State, as_of, midnight_ms
 from recs.batch.steps.weight import apply_catalog_categories
 from recs.batch.training import train
 from recs.batch.weighting import weight_arrays, window_arrays
-from recs.config import BatchConfig
 from recs.stores.ports import ObjectStore
 
 # Below this many events in the window a validation split is noise: a handful of shoppers
@@ -42,7 +42,7 @@ def train_step(state: State, objects: ObjectStore, config: BatchConfig) -> State
     events_in_window = int(state.get("counts", {}).get("events", 0))
     if (config.tuning_seconds > 0 and state.get("events_key")
             and events_in_window >= MIN_TUNING_EVENTS):
-        from recs.evaluation import tuning as tuner
+        from recs.batch.evaluation import tuning as tuner
 
         events = pq.read_table(io.BytesIO(objects.get(state["events_key"])))
         as_of_ms = midnight_ms(as_of(state))

@@ -10,14 +10,15 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from recs import catalog, event_files
+from recs.batch.config import BatchConfig
 from recs.batch.interactions import Interactions
 from recs.batch.memory import release_memory
 from recs.batch.steps import State, as_of, midnight_ms
 from recs.batch.weighting import weight_arrays, window_arrays
 from recs.batch.window import read_window
-from recs.config import BatchConfig
-from recs.ids import model_version
+from recs.contracts.ids import model_version
+from recs.formats import event_files
+from recs.intake import catalog
 from recs.stores.ports import ObjectStore
 
 

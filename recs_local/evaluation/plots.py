@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from recs.evaluation import core, metrics
-from recs.evaluation.run import Evaluation
+from recs.batch.evaluation import core, metrics
+from recs_local.evaluation.run import Evaluation
 
 
 def _pyplot():  # type: ignore[no-untyped-def]

@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from recs.events import parse_timestamp, price_field, text_field
 from recs.exceptions import ValidationError
+from recs.intake.validation import parse_timestamp, price_field, text_field
 from recs.stores.ports import ObjectStore, RealtimeStore
 
 MAX_ITEMS = 500

@@ -12,7 +12,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from recs.config import EVENT_TYPES
+from recs.batch.config import EVENT_TYPES
 from recs.exceptions import ValidationError
 
 MAX_ID_LENGTH = 256

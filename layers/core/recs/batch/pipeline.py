@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from recs.resources import BATCH_STEPS
+from recs.contracts.resources import BATCH_STEPS
 
 STEP_ORDER = tuple(spec.name for spec in BATCH_STEPS)
 

@@ -19,11 +19,11 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
+from recs.batch.config import BatchConfig
+from recs.batch.evaluation import core, metrics
+from recs.batch.evaluation.split import Split, global_time
 from recs.batch.model import Model
 from recs.batch.weighting import DAY_MS
-from recs.config import BatchConfig
-from recs.evaluation import core, metrics
-from recs.evaluation.split import Split, global_time
 
 GATE_METRIC = "ndcg"
 
@@ -61,7 +61,7 @@ def compare(
 
 def holdout_split(events: pa.Table, as_of_ms: int, days: float = 1.0) -> Split:
     """Events before ``as_of - days`` train; the last ``days`` before ``as_of`` are held out."""
-    from recs.evaluation.split import ts_ms
+    from recs.batch.evaluation.split import ts_ms
 
     ts = ts_ms(events)
     table = events.filter(pa.array(ts < as_of_ms))

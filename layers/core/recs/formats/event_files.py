@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recs.events import Event
+from recs.intake.validation import Event
 
 EVENTS_PREFIX = "events/"
 
@@ -54,7 +54,7 @@ def partition_date(key: str) -> str | None:
 
 
 def encode(events: Sequence[Event]) -> bytes:
-    """One zstd Parquet file holding ``events`` (normalised dicts from ``recs.events``)."""
+    """One zstd Parquet file holding ``events`` (normalised by ``recs.intake.validation``)."""
     columns: dict[str, list[object]] = {name: [] for name in SCHEMA.names}
     for event in events:
         for name in SCHEMA.names:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from recs import resources
-from recs.config import required_env
+from recs.batch.config import required_env
+from recs.contracts import resources
 from recs.stores.aws import (
     EXPORT_CONFIG,
     READ_PATH_CONFIG,

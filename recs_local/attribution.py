@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from recs.ids import parse_recommendation_id
+from recs.contracts.ids import parse_recommendation_id
 
 Row = dict[str, Any]
 

@@ -1,6 +1,6 @@
 """Routes that declare their parameters: checked per request, and published as OpenAPI.
 
-A route is registered with the parameters it takes (``recs.params``); the handler receives
+A route is registered with the parameters it takes (``recs.api.params``); the handler receives
 them typed and within bounds, or the caller gets one 400 naming every bad one. The same
 declarations build the OpenAPI document behind ``/swagger``, so what is documented is what
 is enforced. Swagger UI's page comes from Powertools, imported only when someone opens it.
@@ -18,7 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
-from recs.params import Param, parse
+from recs.api.params import Param, parse
 
 Handler = Callable[..., Any]
 _PATH_PARAM = re.compile(r"<(\w+)>")

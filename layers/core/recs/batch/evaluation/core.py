@@ -25,13 +25,13 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from recs.algorithms.base import Recommender
+from recs.batch.config import BatchConfig
+from recs.batch.evaluation import metrics
+from recs.batch.evaluation.split import Split, ts_ms
 from recs.batch.interactions import Interactions
 from recs.batch.model import Model
 from recs.batch.training import user_item_matrix
 from recs.batch.weighting import DAY_MS, user_keys, weight_events
-from recs.config import BatchConfig
-from recs.evaluation import metrics
-from recs.evaluation.split import Split, ts_ms
 
 # (users: indices into the training users, k, filter_known) -> item indices (n x k), -1 = none
 Ranker = Callable[[np.ndarray, int, bool], np.ndarray]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from recs.local import demo
+    from recs_local import demo
 
     demo.run(port=args.port, host=args.host, events_csv=args.events, users=args.users,
              catalog_file=args.catalog)
@@ -17,9 +17,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _import_catalog(args: argparse.Namespace) -> int:
     """Validate a catalog file and load it through the same path as ``PUT /items``."""
-    from recs import catalog, wiring
-    from recs.catalog_files import read_catalog
-    from recs.ingest import now_ms
+    from recs.intake import catalog
+    from recs.intake.ingest import now_ms
+    from recs.stores import wiring
+    from recs_local.catalog_files import read_catalog
 
     items = read_catalog(args.file)
     now = now_ms()
@@ -38,7 +39,7 @@ def _import_catalog(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from recs.local import sample_data
+    from recs_local import sample_data
 
     events = sample_data.generate(users=args.users, seed=args.seed)
     sample_data.write_csv(events, args.out)
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=7)
     sample.set_defaults(run=_sample)
 
-    from recs.evaluation.cli import add_parsers
+    from recs_local.evaluation.cli import add_parsers
 
     add_parsers(commands)  # evaluate, recommend-batch
     return parser

@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from recs.catalog_files import read_catalog
-from recs.local import sample_data
-from recs.local.cloud import LocalCloud, moto_server
-from recs.local.server import make_server, proxy_event, serve_in_background
+from recs_local import sample_data
+from recs_local.catalog_files import read_catalog
+from recs_local.cloud import LocalCloud, moto_server
+from recs_local.server import make_server, proxy_event, serve_in_background
 
 INGEST_BATCH = 500
 
@@ -56,7 +56,7 @@ def put_catalog(cloud: LocalCloud, items: list[dict[str, Any]]) -> tuple[int, in
 
 def as_of_after(events: list[dict[str, Any]]) -> str:
     """The day after the newest event, so the demo's batch trains on all of them."""
-    from recs.events import parse_timestamp
+    from recs.intake.validation import parse_timestamp
 
     newest = max(parse_timestamp(e["timestamp"]) for e in events)
     day = datetime.fromtimestamp(newest / 1000, tz=UTC).date() + timedelta(days=1)

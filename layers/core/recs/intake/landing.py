@@ -6,14 +6,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from recs import event_files
-from recs.events import Event
 from recs.exceptions import ValidationError
+from recs.formats import event_files
+from recs.intake.validation import Event
 from recs.stores.ports import ObjectStore
 
 
 def parse_message(body: str) -> tuple[str, list[Event]]:
-    """The partition and events of one queue message written by ``recs.ingest``."""
+    """The partition and events of one queue message written by ``recs.intake.ingest``."""
     try:
         payload: Any = json.loads(body)
         dt, events = payload["dt"], payload["events"]

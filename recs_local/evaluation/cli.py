@@ -1,7 +1,7 @@
 """``recs evaluate`` and ``recs recommend-batch``.
 
 The main ``recs`` CLI registers these with ``add_parsers(subparsers)``; until then run them
-as ``python -m recs.evaluation.cli evaluate ...``.
+as ``python -m recs_local.evaluation.cli evaluate ...``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from recs.batch.config import BatchConfig
+from recs.batch.evaluation.split import SPLITS
 from recs.batch.interactions import EVENT_RANK
-from recs.config import BatchConfig
-from recs.evaluation.loaders import FORMATS
-from recs.evaluation.split import SPLITS
+from recs_local.evaluation.loaders import FORMATS
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -58,7 +58,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from recs.evaluation import loaders, report, run
+    from recs_local.evaluation import loaders, report, run
 
     config = BatchConfig.from_env()
     table = loaders.load(args.events, args.format)
@@ -70,7 +70,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     text += f"\n\n_run took {time.perf_counter() - started:.1f}s_\n"
     print(text)
     if args.out:
-        from recs.evaluation import plots
+        from recs_local.evaluation import plots
 
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "report.md").write_text(text, encoding="utf-8")
@@ -90,11 +90,12 @@ def training_config(config: BatchConfig, span_days: float) -> BatchConfig:
 
 
 def cmd_recommend_batch(args: argparse.Namespace) -> int:
+    from recs.batch.evaluation import tuning
+    from recs.batch.evaluation.split import ts_ms
     from recs.batch.training import train
     from recs.batch.weighting import DAY_MS, weight_events
-    from recs.evaluation import loaders, tuning
-    from recs.evaluation.split import ts_ms
     from recs.serving import reasons
+    from recs_local.evaluation import loaders
 
     if args.num_items < 1:
         raise SystemExit("--num-items must be >= 1")
@@ -152,7 +153,7 @@ def cmd_recommend_batch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recs.evaluation.cli")
+    parser = argparse.ArgumentParser(prog="python -m recs_local.evaluation.cli")
     add_parsers(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     np.seterr(all="ignore")

@@ -18,10 +18,10 @@ from typing import Any
 import pyarrow as pa
 
 from recs.algorithms import create
+from recs.batch.config import BatchConfig
+from recs.batch.evaluation import core, tuning
+from recs.batch.evaluation.split import Split, make, validation
 from recs.batch.training import algorithm_params, exclusions, fit_algorithm, train
-from recs.config import BatchConfig
-from recs.evaluation import core, tuning
-from recs.evaluation.split import Split, make, validation
 
 Build = Callable[[dict[str, Any], core.EvalData], tuple[core.Ranker, float]]
 

@@ -46,11 +46,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from recs.batch.config import BatchConfig, ensemble_members
+from recs.batch.evaluation import core, metrics
+from recs.batch.evaluation.split import Split, make, ts_ms
 from recs.batch.training import exclusions, fit_algorithm
 from recs.batch.weighting import DAY_MS, encode, user_keys
-from recs.config import BatchConfig, ensemble_members
-from recs.evaluation import core, metrics
-from recs.evaluation.split import Split, make, ts_ms
 from recs.exceptions import ValidationError
 
 SHRINK_OBSERVATIONS = 20.0  # prior strength when shrinking a category's repeat share

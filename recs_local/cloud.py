@@ -1,7 +1,7 @@
 """moto standing in for AWS, with the product's resources and functions inside it.
 
-The tables, bucket, queues, functions and state machine come from ``recs.resources`` and
-``recs.pipeline``, the same definitions the CDK app deploys. moto's Lambda cannot run Python
+The tables, bucket, queues, functions and state machine come from ``recs.contracts.resources`` and
+``recs.batch.pipeline``, the same definitions the CDK app deploys. moto's Lambda cannot run Python
 without Docker, so its simple backend's ``invoke`` is replaced by a dispatcher that calls the
 matching handler in this process: Step Functions then runs the real definition against the
 real handler code. This leans on moto internals, which is why moto is pinned.
@@ -26,12 +26,13 @@ from typing import Any
 
 import boto3
 
-from recs import pipeline, resources
+from recs.batch import pipeline
+from recs.contracts import resources
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 FUNCTIONS_DIR = Path(
-    os.environ.get("RECS_FUNCTIONS_DIR", Path(__file__).resolve().parents[4] / "functions")
+    os.environ.get("RECS_FUNCTIONS_DIR", Path(__file__).resolve().parents[1] / "functions")
 )
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -70,7 +71,7 @@ def resource_env(queue_url: str) -> dict[str, str]:
 def _fake_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README", "code runs in-process: see recs.local.cloud")
+        archive.writestr("README", "code runs in-process: see recs_local.cloud")
     return buffer.getvalue()
 
 

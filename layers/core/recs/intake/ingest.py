@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from recs.events import Event, event_date, validate_event
 from recs.exceptions import PayloadTooLarge, StoreError, ValidationError
+from recs.intake.validation import Event, event_date, validate_event
 from recs.stores.ports import EventQueue, RealtimeStore
 
 logger = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from recs.evaluation import core, metrics
-from recs.evaluation.run import Evaluation
+from recs.batch.evaluation import core, metrics
+from recs_local.evaluation.run import Evaluation
 
 
 def _cell(values: np.ndarray) -> str:
