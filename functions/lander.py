@@ -9,8 +9,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from recs.contracts.events import Event
 from recs.intake.landing import land, parse_message
-from recs.intake.validation import Event
 from recs.stores import wiring
 
 logger = Logger(service="recs")

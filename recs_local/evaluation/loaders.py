@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from recs.batch.config import EVENT_TYPES
 from recs.batch.weighting import EVENT_COLUMNS
+from recs.contracts.events import EVENT_TYPES
 from recs.exceptions import ValidationError
 
 FORMATS = ("events", "taobao", "retailrocket", "movielens")

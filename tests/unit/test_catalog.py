@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from recs.exceptions import ValidationError
+from recs.formats import catalog_deltas
 from recs.intake import catalog
 from recs.stores.memory import MemoryObjectStore, MemoryRealtimeStore
 
@@ -27,8 +28,8 @@ def test_items_are_validated_and_errors_name_the_field() -> None:
 def test_an_upsert_changes_only_the_fields_it_sends() -> None:
     first = catalog.validate_items([{"item_id": "a", "title": "Rice", "category": "food"}], 1)
     second = catalog.validate_items([{"item_id": "a", "available": False}], 2)
-    merged = catalog.decode_deltas([catalog.encode_delta(second.accepted),
-                                    catalog.encode_delta(first.accepted)])
+    merged = catalog_deltas.decode_deltas([catalog_deltas.encode_delta(second.accepted),
+                                           catalog_deltas.encode_delta(first.accepted)])
     assert merged["a"]["title"] == "Rice" and merged["a"]["available"] is False
 
 

@@ -12,19 +12,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from recs.contracts.events import DEFAULT_EVENT_WEIGHTS, EVENT_TYPES
 from recs.exceptions import ConfigError
-
-EVENT_TYPES = ("view", "click", "cart", "purchase", "wishlist", "return", "impression")
-
-DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
-    "purchase": 5.0,
-    "cart": 3.0,
-    "wishlist": 2.0,
-    "view": 1.0,
-    "click": 1.0,
-    "return": -5.0,
-    "impression": 0.0,
-}
 
 # The models of ``recs.algorithms`` by name (kept here so config needs no numpy).
 ALGORITHMS = ("blend", "cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "als",
@@ -171,12 +160,3 @@ class BatchConfig:
             except (ValueError, TypeError, AttributeError) as exc:
                 raise ConfigError(f"{var}: cannot parse {raw!r}") from exc
         return cls(**kwargs)  # type: ignore[arg-type]
-
-
-def required_env(name: str, environ: Mapping[str, str] | None = None) -> str:
-    """A resource name the deployment must provide; a clear error when it does not."""
-    env = os.environ if environ is None else environ
-    value = env.get(name)
-    if not value:
-        raise ConfigError(f"environment variable {name} is not set")
-    return value

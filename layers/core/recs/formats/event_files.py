@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recs.intake.validation import Event
+from recs.contracts.events import Event
 
 EVENTS_PREFIX = "events/"
 

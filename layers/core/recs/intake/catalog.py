@@ -9,23 +9,20 @@ realtime table.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from recs.exceptions import ValidationError
+from recs.formats.catalog_deltas import Item, delta_key, encode_delta
 from recs.intake.validation import parse_timestamp, price_field, text_field
 from recs.stores.ports import ObjectStore, RealtimeStore
 
 MAX_ITEMS = 500
 NEW_ARRIVAL_DAYS = 30
 MAX_ATTRIBUTES_BYTES = 4096
-CATALOG_PREFIX = "catalog/"
 _FIELDS = frozenset({"item_id", "category", "title", "price", "available", "created_at",
                      "attributes"})
-
-Item = dict[str, Any]
 
 
 def validate_item(raw: Any, now_ms: int) -> Item:
@@ -101,29 +98,6 @@ def validate_items(raw_items: list[Any], now_ms: int) -> CatalogResult:
         latest[item["item_id"]] = item  # a later copy of the same item in a batch wins
     result.accepted = list(latest.values())
     return result
-
-
-def delta_key(items: list[Item], now_ms: int) -> str:
-    """``catalog/updates/<ms>-<hash>.jsonl``: sorts by time; the same batch maps to one key."""
-    digest = hashlib.sha256(
-        "\n".join(json.dumps(i, sort_keys=True) for i in items).encode()).hexdigest()[:12]
-    return f"{CATALOG_PREFIX}updates/{now_ms:015d}-{digest}.jsonl"
-
-
-def encode_delta(items: list[Item]) -> bytes:
-    return ("\n".join(json.dumps(i, sort_keys=True, separators=(",", ":")) for i in items)
-            + "\n").encode()
-
-
-def decode_deltas(blobs: list[bytes]) -> dict[str, Item]:
-    """Fold deltas into the catalog: an upsert changes the fields it sends, later ones win."""
-    updates = [json.loads(line) for blob in blobs for line in blob.decode().splitlines()
-               if line.strip()]
-    catalog: dict[str, Item] = {}
-    for item in sorted(updates, key=lambda i: i.get("updated_at", 0)):
-        current = catalog.setdefault(item["item_id"], {"available": True})
-        current.update({k: v for k, v in item.items() if v is not None})
-    return catalog
 
 
 def apply(items: list[Item], objects: ObjectStore, realtime: RealtimeStore, now_ms: int) -> str:

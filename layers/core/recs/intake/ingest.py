@@ -14,8 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from recs.contracts.events import Event
 from recs.exceptions import PayloadTooLarge, StoreError, ValidationError
-from recs.intake.validation import Event, event_date, validate_event
+from recs.intake.validation import event_date, validate_event
 from recs.stores.ports import EventQueue, RealtimeStore
 
 logger = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from recs.contracts.events import Event
 from recs.exceptions import ValidationError
 from recs.formats import event_files
-from recs.intake.validation import Event
 from recs.stores.ports import ObjectStore
 
 

@@ -12,7 +12,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from recs.batch.config import EVENT_TYPES
+from recs.contracts.events import EVENT_TYPES, Event
 from recs.exceptions import ValidationError
 
 MAX_ID_LENGTH = 256
@@ -27,10 +27,6 @@ _FIELDS = frozenset(
         "quantity", "price", "recommendation_id", "category", "context",
     }
 )
-
-# The normalised event: what ingest enqueues and the lander writes as one Parquet row.
-Event = dict[str, Any]
-
 
 def text_field(raw: dict[str, Any], name: str, *, required: bool,
                limit: int = MAX_ID_LENGTH) -> str | None:

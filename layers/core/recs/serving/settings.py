@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from recs.batch.config import DEFAULT_EVENT_WEIGHTS
+from recs.contracts.events import DEFAULT_EVENT_WEIGHTS
 from recs.exceptions import ConfigError
 
 

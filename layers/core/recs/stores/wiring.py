@@ -6,10 +6,12 @@ Handlers call these once at cold start; tests and the local demo set the same va
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
-from recs.batch.config import required_env
 from recs.contracts import resources
+from recs.exceptions import ConfigError
 from recs.stores.aws import (
     EXPORT_CONFIG,
     READ_PATH_CONFIG,
@@ -58,3 +60,12 @@ def realtime_store() -> DynamoRealtimeStore:
 def serving_reader(client: Any = None) -> DynamoServingReader:
     return DynamoServingReader(required_env(resources.RECOMMENDATIONS.env_var),
                                required_env(resources.REALTIME.env_var), client)
+
+
+def required_env(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """A resource name the deployment must provide; a clear error when it does not."""
+    env = os.environ if environ is None else environ
+    value = env.get(name)
+    if not value:
+        raise ConfigError(f"environment variable {name} is not set")
+    return value

@@ -17,8 +17,7 @@ from recs.batch.steps import State, as_of, midnight_ms
 from recs.batch.weighting import weight_arrays, window_arrays
 from recs.batch.window import read_window
 from recs.contracts.ids import model_version
-from recs.formats import event_files
-from recs.intake import catalog
+from recs.formats import catalog_deltas, event_files
 from recs.stores.ports import ObjectStore
 
 
@@ -33,7 +32,7 @@ def weight_step(state: State, objects: ObjectStore, config: BatchConfig) -> Stat
         and (dt := event_files.partition_date(key)) is not None
         and start.isoformat() <= dt < day.isoformat()
     ]
-    catalog_keys = [k for k in objects.list(catalog.CATALOG_PREFIX) if k.endswith(".jsonl")]
+    catalog_keys = [k for k in objects.list(catalog_deltas.CATALOG_PREFIX) if k.endswith(".jsonl")]
     version = model_version(day, keys + catalog_keys, config.as_dict())
     table = read_window(objects, keys)  # deduplicated, without the ids
     # The window's events too: tuning and the promotion gate need event times, not sums.
@@ -49,7 +48,7 @@ def weight_step(state: State, objects: ObjectStore, config: BatchConfig) -> Stat
     release_memory()
     interactions = weight_arrays(arrays, config, midnight_ms(day))
     release_memory()  # the sums' scratch, before the interactions file is written
-    items = catalog.decode_deltas([objects.get(key) for key in catalog_keys])
+    items = catalog_deltas.decode_deltas([objects.get(key) for key in catalog_keys])
     facts = {i: [v.get("category"), v.get("title"), v.get("available", True)]
              for i, v in items.items()}
     apply_catalog_categories(interactions, facts)
