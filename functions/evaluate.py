@@ -1,4 +1,4 @@
-"""Batch step: evaluate (see recs.batch.steps.evaluate.evaluate_step)."""
+"""Batch step: evaluate (recs.batch.steps.evaluate.evaluate_step)."""
 
 from __future__ import annotations
 

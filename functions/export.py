@@ -1,4 +1,4 @@
-"""Batch step: export (see recs.batch.steps.export_step)."""
+"""Batch step: export (recs.batch.steps.export.export_step)."""
 
 from __future__ import annotations
 

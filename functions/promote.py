@@ -1,4 +1,4 @@
-"""Batch step: promote (see recs.batch.steps.promote_step)."""
+"""Batch step: promote (recs.batch.steps.promote.promote_step)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Batch step: train (see recs.batch.steps.train_step)."""
+"""Batch step: train (recs.batch.steps.train.train_step)."""
 
 from __future__ import annotations
 

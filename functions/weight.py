@@ -1,4 +1,4 @@
-"""Batch step: weight (see recs.batch.steps.weight_step)."""
+"""Batch step: weight (recs.batch.steps.weight.weight_step)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Step 3, export: model artefact -> DynamoDB rows under the version, counted (numpy, scipy)."""
+"""Step 4, export: model artefact -> DynamoDB rows under the version, counted (numpy, scipy)."""
 
 from __future__ import annotations
 

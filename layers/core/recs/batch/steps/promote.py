@@ -1,4 +1,4 @@
-"""Step 4, promote: flip the live pointer to a fully exported version, or refuse it.
+"""Step 5, promote: flip the live pointer to a fully exported version, or refuse it.
 
 Pure Python: the promote function carries no science layer.
 """
