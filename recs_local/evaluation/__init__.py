@@ -1,0 +1,1 @@
+"""Offline evaluation: datasets, comparison runs against baselines and libraries, reports."""

@@ -1,0 +1,1 @@
+"""Data in: behaviour events and catalog items, validated at the door, queued and landed."""
