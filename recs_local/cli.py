@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=7)
     sample.set_defaults(run=_sample)
 
-    from recs_local.evaluation.cli import add_parsers
+    from recs_local.evaluation.commands import add_parsers
 
     add_parsers(commands)  # evaluate, recommend-batch
     return parser

@@ -16,7 +16,7 @@ from recs.batch.training import train
 from recs.batch.weighting import weight_events
 from recs.exceptions import ConfigError
 from recs_local import sample_data
-from recs_local.evaluation import cli, loaders, report, run
+from recs_local.evaluation import commands, loaders, report, run
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -125,7 +125,7 @@ def test_cli_recommend_batch(sample_csv: Path, tmp_path: Path) -> None:
     users = tmp_path / "users.txt"
     users.write_text("user-0001\nuser-0002\nstranger\n")
     out = tmp_path / "recs.csv"
-    code = cli.main(["recommend-batch", "--events", str(sample_csv), "--users", str(users),
+    code = commands.main(["recommend-batch", "--events", str(sample_csv), "--users", str(users),
                      "--num-items", "4", "--out", str(out), "--no-tune"])
     assert code == 0
     rows = list(csv.DictReader(out.open()))
@@ -148,7 +148,7 @@ def test_cli_recommend_batch_ignores_the_wall_clock(tmp_path: Path) -> None:
     users = tmp_path / "u.txt"
     users.write_text("user-0001\n")
     out = tmp_path / "r.csv"
-    assert cli.main(["recommend-batch", "--events", str(path), "--users", str(users),
+    assert commands.main(["recommend-batch", "--events", str(path), "--users", str(users),
                      "--num-items", "3", "--out", str(out), "--no-tune"]) == 0
     rows = list(csv.DictReader(out.open()))
     assert rows and rows[0]["reason"].startswith("Because you")
@@ -157,7 +157,7 @@ def test_cli_recommend_batch_ignores_the_wall_clock(tmp_path: Path) -> None:
 def test_cli_evaluate_writes_report(sample_csv: Path, tmp_path: Path, capsys) -> None:
     pytest.importorskip("matplotlib")
     out = tmp_path / "eval"
-    assert cli.main(["evaluate", "--events", str(sample_csv), "--format", "events",
+    assert commands.main(["evaluate", "--events", str(sample_csv), "--format", "events",
                      "--k", "5", "--split", "last-basket", "--out", str(out),
                      "--tune-seconds", "2"]) == 0
     assert "| model |" in capsys.readouterr().out

@@ -16,8 +16,8 @@ from recs.algorithms.knn import cosine
 from recs.batch import trending
 from recs.batch.config import BatchConfig, ensemble_members
 from recs.batch.interactions import PURCHASE, Interactions
-from recs.batch.memory import release_memory
 from recs.batch.model import Model
+from recs.batch.reclaim import release_memory
 from recs.batch.recommend import DEFAULT_BLOCK_USERS, UserRecommendations, recommend
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-from recs.batch.memory import release_memory
+from recs.batch.reclaim import release_memory
 from recs.batch.weighting import EVENT_COLUMNS, first_of_each_id, string_hashes
 from recs.formats import event_files
 from recs.stores.ports import ObjectStore

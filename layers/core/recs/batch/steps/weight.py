@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from recs.batch.config import BatchConfig
 from recs.batch.interactions import Interactions
-from recs.batch.memory import release_memory
+from recs.batch.reclaim import release_memory
 from recs.batch.steps import State, as_of, midnight_ms
 from recs.batch.weighting import weight_arrays, window_arrays
 from recs.batch.window import read_window

@@ -1,7 +1,7 @@
 """``recs evaluate`` and ``recs recommend-batch``.
 
 The main ``recs`` CLI registers these with ``add_parsers(subparsers)``; until then run them
-as ``python -m recs_local.evaluation.cli evaluate ...``.
+as ``python -m recs_local.evaluation.commands evaluate ...``.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def cmd_recommend_batch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recs_local.evaluation.cli")
+    parser = argparse.ArgumentParser(prog="python -m recs_local.evaluation.commands")
     add_parsers(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     np.seterr(all="ignore")

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from recs.batch import memory
+from recs.batch import reclaim
 
 
 class _Pool:
@@ -29,8 +29,8 @@ def test_it_releases_arrows_pool_and_trims_malloc(monkeypatch: pytest.MonkeyPatc
     pool = _Pool()
     trims: list[int] = []
     monkeypatch.setitem(sys.modules, "pyarrow", SimpleNamespace(default_memory_pool=lambda: pool))
-    monkeypatch.setattr(memory, "_MALLOC_TRIM", lambda pad: trims.append(pad) or 1)
-    memory.release_memory()
+    monkeypatch.setattr(reclaim, "_MALLOC_TRIM", lambda pad: trims.append(pad) or 1)
+    reclaim.release_memory()
     assert pool.released == 1
     assert trims == [0]  # pad 0: keep nothing spare at the top of the heap
 
@@ -38,8 +38,8 @@ def test_it_releases_arrows_pool_and_trims_malloc(monkeypatch: pytest.MonkeyPatc
 def test_without_glibc_only_arrows_pool_is_released(monkeypatch: pytest.MonkeyPatch) -> None:
     pool = _Pool()
     monkeypatch.setitem(sys.modules, "pyarrow", SimpleNamespace(default_memory_pool=lambda: pool))
-    monkeypatch.setattr(memory, "_MALLOC_TRIM", None)
-    memory.release_memory()
+    monkeypatch.setattr(reclaim, "_MALLOC_TRIM", None)
+    reclaim.release_memory()
     assert pool.released == 1
 
 
@@ -47,8 +47,8 @@ def test_a_step_without_pyarrow_does_not_load_it() -> None:
     """A step that never loaded pyarrow must not pay for importing it just to release."""
     script = textwrap.dedent("""
         import sys
-        from recs.batch import memory
-        memory.release_memory()
+        from recs.batch import reclaim
+        reclaim.release_memory()
         print("pyarrow" in sys.modules)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -58,5 +58,5 @@ def test_a_step_without_pyarrow_does_not_load_it() -> None:
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
 def test_on_glibc_malloc_trim_is_found_and_callable() -> None:
-    assert memory._MALLOC_TRIM is not None
-    assert memory._MALLOC_TRIM(0) in (0, 1)  # 1 when memory was given back, 0 when none was
+    assert reclaim._MALLOC_TRIM is not None
+    assert reclaim._MALLOC_TRIM(0) in (0, 1)  # 1 when memory was given back, 0 when none was
