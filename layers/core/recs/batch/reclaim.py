@@ -3,9 +3,9 @@
 A step's peak resident memory is what its Lambda must be sized (and billed) for. numpy's
 arrays come from glibc's malloc, which keeps freed memory in its arenas (one per thread,
 and the ranking runs on worker threads), and Arrow's pool keeps freed buffers for reuse;
-neither gives them back unprompted. At 20 M events the train step still held 670 MB it had
-freed when it began writing the model. Where there is no glibc (macOS, musl) only Arrow's
-pool is released: the results are the same, only the peak differs.
+neither gives them back unprompted: without this, the train step would write the model
+while still holding hundreds of megabytes it has freed. Where there is no glibc (macOS,
+musl) only Arrow's pool is released: the results are the same, only the peak differs.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """``.npz`` files written fast: integers deflated at level 1, floats stored as they are.
 
 The batch steps hand their artefacts (interactions, the model) to each other as ``.npz`` in
-S3. ``np.savez_compressed`` deflates every array at level 6, which took longer than training
-itself (at 2 M events 5.9 s for the model, 2.8 s for the interactions). Level 1 is four
-times faster for files 5 % larger. Float scores and weights hardly deflate (to 88 % of their
-size at 20 M events) and were the slowest part, so they are stored: a further 8 s off the
-model at 20 M events. Any ``np.load`` reads the files, and nothing is pickled.
+S3. ``np.savez_compressed`` deflates every array at level 6, which costs more than training
+the model; level 1 is about four times faster for files about 5 % larger. Float scores and
+weights hardly deflate (to about 88 % of their size), so they are stored as they are. Any
+``np.load`` reads the files, and nothing is pickled. The measurements behind these choices
+are in benchmarks/results/history.md.
 """
 
 from __future__ import annotations
