@@ -1,6 +1,6 @@
 """Ingest speed and Parquet size: validation + normalisation per core, and the file's size.
 
-Budgets (DESIGN.md section 7): at least 20,000 events/s per core through validation and
+Budgets (docs/architecture.md): at least 20,000 events/s per core through validation and
 encoding, and Parquet at most 1/8 of the same events as JSON lines.
 """
 

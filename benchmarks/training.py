@@ -1,6 +1,6 @@
 """Single-node batch speed: weight, train and export-row generation on synthetic data.
 
-The budget (DESIGN.md section 7) is the whole batch for 20 M interactions, 1 M users and
+The budget (docs/architecture.md) is the whole batch for 20 M interactions, 1 M users and
 200 k items in 60 s and 2 GB on 2 cores. ``--interactions`` sets the scale (default 2 M so
 the run takes a minute); popularity is Zipf-like and users have a category taste, as in shops,
 and event ids are random 39-character strings, the size of the UUIDs shops send.
@@ -15,7 +15,7 @@ writing them). Without ``--tune`` the train step trains with the configured para
 with it, it first tunes in its time box (``RECS_TUNING_SECONDS``), as nightly.
 ``--similarity`` also times the item-item similarity alone against implicit's
 ``CosineRecommender.fit`` on the same matrix with the same neighbourhood size and 2 threads
-(the DESIGN budget: no slower than implicit; implicit is a benchmark-only dependency).
+(the budget: no slower than implicit; implicit is a benchmark-only dependency).
 """
 
 from __future__ import annotations

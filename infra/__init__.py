@@ -7,6 +7,6 @@ demo uses.
 
 import os
 
-# jsii prints an end-of-life banner on every run under Node 20 (DESIGN.md section 8). It must be
-# set before aws_cdk is imported, which starts the jsii runtime.
+# jsii prints an end-of-life banner on every run under Node 20, burying synth's own output. It
+# must be set before aws_cdk is imported, which starts the jsii runtime.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")

@@ -1,4 +1,4 @@
-"""Each function's code and layers fit Lambda's 250 MB unzipped limit (DESIGN.md section 7).
+"""Each function's code and layers fit Lambda's 250 MB unzipped limit (docs/architecture.md).
 
 Measures what ``python layers/build_layers.py`` built (``make layers``); builds nothing itself,
 so it never reaches the network. Skipped when the layers have not been built.

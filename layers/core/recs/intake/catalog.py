@@ -1,4 +1,4 @@
-"""The item catalog contract (DESIGN.md section 3) and the catalog changes it implies.
+"""The item catalog contract (docs/architecture.md) and the catalog changes it implies.
 
 Items arrive by ``PUT /items`` (batches of up to 500) or ``recs import-catalog`` for the
 first load. Every accepted batch is appended to S3 as a JSON-lines delta that the nightly

@@ -1,4 +1,4 @@
-"""The behaviour-event contract (DESIGN.md section 3) and its validation.
+"""The behaviour-event contract (docs/architecture.md) and its validation.
 
 Hand-written rather than pydantic: ingest validates up to 500 events per call and the budget is
 20,000 events per second per core, and every rejection must name the field and the reason in
