@@ -3,7 +3,7 @@
 Hand-written rather than Powertools' pydantic validation: pydantic and the OpenAPI models
 cost the API function about 90 ms of its cold start (``benchmarks/serving.py``), for four
 routes whose parameters are a few bounded strings and integers. One declaration serves
-both the check and the document (``recs.openapi``), so the two cannot drift apart.
+both the check and the document (``recs.api.routing``), so the two cannot drift apart.
 """
 
 from __future__ import annotations
