@@ -1,4 +1,8 @@
-"""The AWS adapters against moto, and against the limits moto does not enforce."""
+"""The AWS adapters against moto, and against the limits moto does not enforce.
+
+What the adapters share with the in-memory stores is tested on both in
+tests/stores/test_port_behaviour.py; here is what only DynamoDB's adapter does.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +15,15 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from recs.exceptions import NotFound, PromotionRefused, StoreError
-from recs.stores.aws import (
-    DynamoModelRegistry,
-    DynamoRecommendationStore,
-    S3ObjectStore,
-    SqsEventQueue,
-)
-from recs.stores.ports import ModelVersion, RecRow
+from recs.exceptions import StoreError
+from recs.stores.aws import DynamoRecommendationStore
+from recs.stores.ports import RecRow
 from tests.integration.conftest import REGION, MakeTable
 
 
 @pytest.fixture
 def aws(moto_aws: MakeTable) -> None:
     moto_aws("recs")
-    moto_aws("registry")
 
 
 class CountingClient:
@@ -124,45 +122,6 @@ def test_a_failed_concurrent_batch_fails_the_write(aws: None) -> None:
     with pytest.raises(StoreError, match="ValidationException"):
         store.write(RecRow(f"U#{n}", "v1", [], 1) for n in range(1_000))
     assert client.calls < 40  # it stopped submitting
-
-
-def test_the_registry_promotes_with_one_conditional_write(aws: None) -> None:
-    registry = DynamoModelRegistry("registry")
-    assert registry.live_version() is None
-    for version in ("v1", "v2", "v3"):
-        registry.put_version(ModelVersion(version, "exported", "now", counts={"rows": 3}))
-    registry.promote("v1", None, "t1")
-    registry.promote("v2", "v1", "t2")
-    with pytest.raises(PromotionRefused):
-        registry.promote("v3", "v1", "t3")  # somebody else moved the pointer
-    with pytest.raises(PromotionRefused):
-        registry.promote("v9", "v2", "t3")  # unknown version
-    assert registry.live_version() == "v2"
-    statuses = {v.version: v.status for v in registry.list_versions()}
-    assert statuses == {"v1": "archived", "v2": "live", "v3": "exported"}
-    assert registry.get_version("v2").promoted_at == "t2"  # type: ignore[union-attr]
-
-
-def test_s3_objects_round_trip_and_a_missing_key_is_not_found(aws: None) -> None:
-    boto3.client("s3", region_name=REGION).create_bucket(Bucket="data")
-    store = S3ObjectStore("data")
-    store.put("events/dt=2026-11-20/a.parquet", b"x")
-    assert store.list("events/") == ["events/dt=2026-11-20/a.parquet"]
-    assert store.get("events/dt=2026-11-20/a.parquet") == b"x"
-    with pytest.raises(NotFound):
-        store.get("nope")
-
-
-def test_sqs_sends_every_body_in_batches(aws: None) -> None:
-    sqs = boto3.client("sqs", region_name=REGION)
-    url = sqs.create_queue(QueueName="q")["QueueUrl"]
-    SqsEventQueue(url).send([f"m{n}" for n in range(23)])
-    bodies = []
-    for _ in range(10):
-        bodies += [m["Body"] for m in sqs.receive_message(QueueUrl=url,
-                                                          MaxNumberOfMessages=10).get(
-            "Messages", [])]
-    assert sorted(bodies) == sorted(f"m{n}" for n in range(23))
 
 
 def test_a_missing_table_is_a_store_error(aws: None) -> None:

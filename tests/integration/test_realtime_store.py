@@ -1,4 +1,5 @@
-"""The realtime store and the one-round-trip serving reader on moto."""
+"""The realtime store and the one-round-trip serving reader on moto: what only DynamoDB shows
+(trimming in the table, round trips). Their shared behaviour is in tests/stores."""
 
 from __future__ import annotations
 
@@ -41,16 +42,6 @@ def test_recent_events_append_and_stay_bounded(tables: None) -> None:
     item = boto3.client("dynamodb").get_item(TableName="realtime", Key={"pk": {"S": "U#u"}})
     assert len(item["Item"]["recent"]["L"]) <= 2 * RECENT_LIMIT  # trimmed in DynamoDB too
     assert int(item["Item"]["expires_at"]["N"]) > 5
-
-
-def test_catalog_state_tracks_unavailable_items_and_new_arrivals(tables: None) -> None:
-    store = DynamoRealtimeStore("realtime")
-    store.update_catalog({"a", "b"}, set(), [["n1", 10, "c", "N1"]])
-    store.update_catalog(set(), {"a"}, [["n2", 20, "c", "N2"], ["n1", 10, "c", "N1"]])
-    _, _, state = DynamoServingReader("recs", "realtime").read([], None, [], catalog=True)
-    assert state is not None
-    assert state.unavailable == {"b"}
-    assert [a[0] for a in state.new_arrivals] == ["n2", "n1"]
 
 
 def test_lists_shopper_state_and_catalog_come_in_one_round_trip(tables: None) -> None:

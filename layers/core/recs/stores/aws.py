@@ -139,12 +139,20 @@ class DynamoRecommendationStore:
         return self._write_concurrently(chunks)
 
     def _chunks(self, rows: Iterable[RecRow]) -> Iterator[list[dict[str, Any]]]:
+        """Batches of at most 25 puts, none naming a key twice: DynamoDB refuses such a
+        batch outright, so a repeated key starts the next batch (the later row then wins,
+        as in the in-memory store; with ``workers`` > 1 the two batches race)."""
         chunk: list[dict[str, Any]] = []
+        keys: set[tuple[str, str]] = set()
         for row in rows:
+            if (row.key, row.version) in keys:
+                yield chunk
+                chunk, keys = [], set()
             chunk.append({"PutRequest": {"Item": _row_item(row)}})
+            keys.add((row.key, row.version))
             if len(chunk) == DYNAMO_BATCH_WRITE:
                 yield chunk
-                chunk = []
+                chunk, keys = [], set()
         if chunk:
             yield chunk
 

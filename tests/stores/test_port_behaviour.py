@@ -1,0 +1,319 @@
+"""What every implementation of a store port must do: each test runs on the in-memory fake and
+on the AWS adapter under moto (see conftest.py), with the same body.
+
+What only one implementation can show (DynamoDB batch sizes, concurrent writers, retries of
+unprocessed items, round trips counted on the client, trimming inside the table) stays in
+tests/integration.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from recs.exceptions import NotFound, PromotionRefused
+from recs.stores.ports import (
+    NEW_ARRIVALS_LIMIT,
+    RECENT_LIMIT,
+    SHOWN_LIMIT,
+    EventQueue,
+    ModelRegistry,
+    ModelVersion,
+    ObjectStore,
+    RealtimeStore,
+    RecommendationStore,
+    RecRow,
+    ServingReader,
+)
+from tests.stores.conftest import Sent
+
+# -- ObjectStore ----------------------------------------------------------------------------
+
+
+def test_s3_objects_round_trip_and_a_missing_key_is_not_found(object_store: ObjectStore) -> None:
+    store = object_store
+    store.put("events/dt=2026-11-20/a.parquet", b"x")
+    assert store.list("events/") == ["events/dt=2026-11-20/a.parquet"]
+    assert store.get("events/dt=2026-11-20/a.parquet") == b"x"
+    with pytest.raises(NotFound):
+        store.get("nope")
+
+
+def test_list_is_a_plain_string_prefix_sorted(object_store: ObjectStore) -> None:
+    keys = ["events/dt=2026-11-20/b.parquet", "events/dt=2026-11-2/a.parquet",
+            "events/dt=2026-11-20/a.parquet", "eventsx/c", "models/v1/model.npz"]
+    for key in keys:
+        object_store.put(key, key.encode())
+    assert object_store.list("events/dt=2026-11-2") == sorted(keys[:3])
+    assert object_store.list("events/dt=2026-11-20/") == sorted(keys[::2][:2])
+    assert object_store.list("events") == sorted(keys[:4])
+    assert object_store.list("") == sorted(keys)
+    assert object_store.list("nothing/") == []
+    with pytest.raises(NotFound):
+        object_store.get("events/")  # a prefix is not an object
+
+
+def test_put_replaces_and_bodies_come_back_byte_for_byte(object_store: ObjectStore) -> None:
+    object_store.put("k", b"first")
+    object_store.put("k", b"second")
+    object_store.put("empty", b"")
+    binary = bytes(range(256)) * 40
+    object_store.put("binary", binary)
+    assert object_store.get("k") == b"second"
+    assert object_store.get("empty") == b""
+    assert object_store.get("binary") == binary
+    assert object_store.list("") == ["binary", "empty", "k"]
+
+
+def test_list_returns_every_key_past_one_page(object_store: ObjectStore) -> None:
+    # S3 answers ListObjectsV2 a thousand keys at a time.
+    keys = [f"landing/{n:05d}.json" for n in range(1_001)]
+    for key in keys:
+        object_store.put(key, b"{}")
+    assert object_store.list("landing/") == keys
+
+
+# -- EventQueue -----------------------------------------------------------------------------
+
+
+def test_sqs_sends_every_body_in_batches(event_queue: EventQueue, sent: Sent) -> None:
+    event_queue.send([f"m{n}" for n in range(23)])
+    bodies = sent()
+    assert sorted(bodies) == sorted(f"m{n}" for n in range(23))
+
+
+def test_large_and_repeated_bodies_all_arrive(event_queue: EventQueue, sent: Sent) -> None:
+    # 60 KB each: a 256 KB SQS batch holds four, so ten go in several batches.
+    large = [f"{n}:" + "é" * 30_000 for n in range(10)]
+    event_queue.send(large)
+    event_queue.send(["same", "same"])
+    event_queue.send([])
+    assert Counter(sent()) == Counter([*large, "same", "same"])
+
+
+# -- RecommendationStore --------------------------------------------------------------------
+
+
+def test_rows_are_read_back_by_key_and_version_and_missing_keys_are_absent(
+    recommendation_store: RecommendationStore,
+) -> None:
+    # 130 rows and 131 keys: past DynamoDB's 25 writes and 100 reads per batch call.
+    rows = (RecRow(f"U#{n}", "v1", [["a", float(n), "b", "view"]], 1) for n in range(130))
+    assert recommendation_store.write(rows) == 130
+    found = recommendation_store.get_many([f"U#{n}" for n in range(130)] + ["U#missing"], "v1")
+    assert len(found) == 130 and "U#missing" not in found
+    assert found["U#7"] == [["a", 7.0, "b", "view"]]
+    assert recommendation_store.get_many(["U#7"], "v2") == {}
+    assert recommendation_store.get_many([], "v1") == {}
+
+
+def test_a_rewrite_replaces_the_list_of_its_version_only(
+    recommendation_store: RecommendationStore,
+) -> None:
+    recommendation_store.write([RecRow("I#x", "v1", [["a", 1.0, None, "t"]]),
+                                RecRow("I#x", "v2", [["b", 2.0, None, "t"]])])
+    assert recommendation_store.write([RecRow("I#x", "v1", [["c", 3.0, None, "t"]])]) == 1
+    assert recommendation_store.get_many(["I#x"], "v1") == {"I#x": [["c", 3.0, None, "t"]]}
+    assert recommendation_store.get_many(["I#x"], "v2") == {"I#x": [["b", 2.0, None, "t"]]}
+
+
+def test_the_last_row_of_a_key_wins_within_one_write(
+    recommendation_store: RecommendationStore,
+) -> None:
+    rows = [RecRow(f"U#{n % 7}", "v1", [[f"item{n}", float(n), None, "t"]]) for n in range(30)]
+    assert recommendation_store.write(rows) == 30
+    last = {row.key: row.items for row in rows}
+    assert recommendation_store.get_many(list(last), "v1") == last
+
+
+def test_entries_come_back_as_written(recommendation_store: RecommendationStore) -> None:
+    entries = [["sku-1", 0.125, "sku-0", "purchase", 3, "Käse", "Emmentaler 200 g"],
+               ["sku-2", 1e-9, None, None, 0, "", ""], ["sku-3", -2.0, "x", "view"]]
+    recommendation_store.write([RecRow("POP#global", "v1", entries),
+                                RecRow("POP#C#Käse", "v1", [])])
+    found = recommendation_store.get_many(["POP#global", "POP#C#Käse", "POP#global"], "v1")
+    assert found == {"POP#global": entries, "POP#C#Käse": []}
+
+
+# -- ModelRegistry --------------------------------------------------------------------------
+
+
+def test_the_registry_promotes_with_one_conditional_write(model_registry: ModelRegistry) -> None:
+    registry = model_registry
+    assert registry.live_version() is None
+    for version in ("v1", "v2", "v3"):
+        registry.put_version(ModelVersion(version, "exported", "now", counts={"rows": 3}))
+    registry.promote("v1", None, "t1")
+    registry.promote("v2", "v1", "t2")
+    with pytest.raises(PromotionRefused):
+        registry.promote("v3", "v1", "t3")  # somebody else moved the pointer
+    with pytest.raises(PromotionRefused):
+        registry.promote("v9", "v2", "t3")  # unknown version
+    assert registry.live_version() == "v2"
+    statuses = {v.version: v.status for v in registry.list_versions()}
+    assert statuses == {"v1": "archived", "v2": "live", "v3": "exported"}
+    assert registry.get_version("v2").promoted_at == "t2"  # type: ignore[union-attr]
+
+
+def test_versions_round_trip_and_list_in_version_order(model_registry: ModelRegistry) -> None:
+    record = ModelVersion(
+        "20261120T0300Z", "exported", "2026-11-20T03:00:00Z", window_start="2026-10-21",
+        window_end="2026-11-20", params={"algorithm": "blend", "k": 50, "alpha": 0.5},
+        counts={"users": 3, "items": 7}, metrics={"ndcg@10": 0.25, "by_k": {"5": [0.1, 0.2]}},
+        prefix="models/20261120T0300Z/", reason="",
+    )
+    model_registry.put_version(record)
+    model_registry.put_version(ModelVersion("20261119T0300Z", "rejected", "t", reason="gate"))
+    assert model_registry.get_version("20261120T0300Z") == record
+    assert model_registry.get_version("nope") is None
+    assert [v.version for v in model_registry.list_versions()] == ["20261119T0300Z",
+                                                                   "20261120T0300Z"]
+    got = model_registry.get_version("20261120T0300Z")
+    assert got is not None
+    got.params["k"] = 1  # a copy: changing it changes nothing stored
+    assert model_registry.get_version("20261120T0300Z") == record
+    model_registry.put_version(ModelVersion("20261120T0300Z", "failed", "t", reason="boom"))
+    replaced = model_registry.get_version("20261120T0300Z")
+    assert replaced is not None and (replaced.status, replaced.params) == ("failed", {})
+
+
+def test_a_refused_promotion_changes_nothing(model_registry: ModelRegistry) -> None:
+    for version in ("v1", "v2"):
+        model_registry.put_version(ModelVersion(version, "exported", "now"))
+    with pytest.raises(PromotionRefused):
+        model_registry.promote("v1", "v0", "t1")  # nothing is live yet
+    model_registry.promote("v1", None, "t1")
+    with pytest.raises(PromotionRefused):
+        model_registry.promote("v2", None, "t2")  # v1 went live meanwhile
+    with pytest.raises(PromotionRefused):
+        model_registry.promote("v9", "v1", "t2")
+    assert model_registry.live_version() == "v1"
+    assert [(v.version, v.status, v.promoted_at) for v in model_registry.list_versions()] == [
+        ("v1", "live", "t1"), ("v2", "exported", "")]
+
+
+def test_an_archived_version_can_go_live_again(model_registry: ModelRegistry) -> None:
+    for version in ("v1", "v2"):
+        model_registry.put_version(ModelVersion(version, "exported", "now"))
+    model_registry.promote("v1", None, "t1")
+    model_registry.promote("v2", "v1", "t2")
+    model_registry.promote("v1", "v2", "t3")  # a rollback
+    model_registry.promote("v1", "v1", "t4")  # promoting the live version keeps it live
+    assert model_registry.live_version() == "v1"
+    assert [(v.version, v.status, v.promoted_at) for v in model_registry.list_versions()] == [
+        ("v1", "live", "t4"), ("v2", "archived", "t2")]
+
+
+# -- RealtimeStore (read back through the ServingReader, as serving reads it) ---------------
+
+
+def test_recent_events_and_impressions_keep_the_newest_within_their_bounds(
+    realtime_store: RealtimeStore, serving_reader: ServingReader,
+) -> None:
+    calls = 3 * SHOWN_LIMIT // 10
+    for n in range(calls):
+        recent = [(f"item{n}.{k}", "view", 1000 * n + k) for k in range(3)]
+        realtime_store.record("U#u", recent, [f"shown{n}.{k}" for k in range(10)], 5000)
+    _, shoppers, _ = serving_reader.read([], None, ["U#u"])
+    state = shoppers["U#u"]
+    everything = [(f"item{n}.{k}", "view", 1000 * n + k) for n in range(calls) for k in range(3)]
+    assert state.recent == everything[-RECENT_LIMIT:]
+    assert state.shown == [f"shown{n}.{k}" for n in range(calls) for k in range(10)][
+        -SHOWN_LIMIT:]
+
+
+def test_one_record_longer_than_the_bound_keeps_its_newest(
+    realtime_store: RealtimeStore, serving_reader: ServingReader,
+) -> None:
+    recent = [(f"i{n}", "cart", n) for n in range(RECENT_LIMIT + 5)]
+    realtime_store.record("S#s", recent, [], 5000)
+    realtime_store.record("U#other", [("x", "purchase", 1)], ["y"], 5000)
+    _, shoppers, _ = serving_reader.read([], None, ["S#s", "U#other", "U#nobody"])
+    assert set(shoppers) == {"S#s", "U#other"}
+    assert shoppers["S#s"].recent == recent[-RECENT_LIMIT:] and shoppers["S#s"].shown == []
+    assert (shoppers["U#other"].recent, shoppers["U#other"].shown) == ([("x", "purchase", 1)],
+                                                                      ["y"])
+
+
+def test_catalog_state_tracks_unavailable_items_and_new_arrivals(
+    realtime_store: RealtimeStore, serving_reader: ServingReader,
+) -> None:
+    store = realtime_store
+    store.update_catalog({"a", "b"}, set(), [["n1", 10, "c", "N1"]])
+    store.update_catalog(set(), {"a"}, [["n2", 20, "c", "N2"], ["n1", 10, "c", "N1"]])
+    _, _, state = serving_reader.read([], None, [], catalog=True)
+    assert state is not None
+    assert state.unavailable == {"b"}
+    assert [a[0] for a in state.new_arrivals] == ["n2", "n1"]
+
+
+def test_available_wins_over_unavailable_in_one_update_and_all_can_return(
+    realtime_store: RealtimeStore, serving_reader: ServingReader,
+) -> None:
+    realtime_store.update_catalog({"a", "b"}, {"b"}, [])
+    _, _, state = serving_reader.read([], None, [], catalog=True)
+    assert state is not None and state.unavailable == {"a"}
+    realtime_store.update_catalog(set(), {"a", "never-listed"}, [])
+    _, _, state = serving_reader.read([], None, [], catalog=True)
+    assert state is not None and state.unavailable == set() and state.new_arrivals == []
+
+
+def test_new_arrivals_merge_newest_first_one_entry_per_item_and_bounded(
+    realtime_store: RealtimeStore, serving_reader: ServingReader,
+) -> None:
+    first = [[f"n{n:03d}", n, "c", f"N{n}"] for n in range(NEW_ARRIVALS_LIMIT)]
+    realtime_store.update_catalog(set(), set(), first)
+    # A later update replaces an item's entry and pushes the oldest out.
+    realtime_store.update_catalog(set(), set(), [["n000", 1_000, "d", "renamed"],
+                                                 ["z", 500, "c", "Z"], ["y", 500, "c", "Y"]])
+    _, _, state = serving_reader.read([], None, [], catalog=True)
+    assert state is not None
+    arrivals = state.new_arrivals
+    assert len(arrivals) == NEW_ARRIVALS_LIMIT
+    assert arrivals[:3] == [["n000", 1_000, "d", "renamed"], ["y", 500, "c", "Y"],
+                            ["z", 500, "c", "Z"]]
+    assert arrivals[3][0] == f"n{NEW_ARRIVALS_LIMIT - 1:03d}"
+    assert {"n001", "n002"}.isdisjoint(a[0] for a in arrivals)  # the two oldest dropped
+    assert [a[0] for a in arrivals].count("n000") == 1
+
+
+# -- ServingReader --------------------------------------------------------------------------
+
+
+def test_lists_shopper_state_and_catalog_come_back_from_one_call(
+    recommendation_store: RecommendationStore, realtime_store: RealtimeStore,
+    serving_reader: ServingReader,
+) -> None:
+    recommendation_store.write([RecRow("U#u", "v1", [["x", 1.0, "y", "view"]]),
+                                RecRow("POP#global", "v1", [["z", 2.0, None, "t"]]),
+                                RecRow("U#u", "v0", [["old", 1.0, None, "t"]])])
+    realtime_store.record("U#u", [("y", "cart", 7)], ["x"], 5000)
+    realtime_store.update_catalog({"gone"}, set(), [["new", 9, "c", "New"]])
+    lists, shoppers, state = serving_reader.read(
+        ["U#u", "POP#global", "U#missing", "U#u"], "v1", ["U#u", "S#none"], catalog=True)
+    assert lists == {"U#u": [["x", 1.0, "y", "view"]], "POP#global": [["z", 2.0, None, "t"]]}
+    assert set(shoppers) == {"U#u"}
+    assert (shoppers["U#u"].recent, shoppers["U#u"].shown) == ([("y", "cart", 7)], ["x"])
+    assert state is not None
+    assert (state.unavailable, state.new_arrivals) == ({"gone"}, [["new", 9, "c", "New"]])
+
+
+def test_without_a_version_or_the_catalog_those_parts_are_empty(
+    recommendation_store: RecommendationStore, realtime_store: RealtimeStore,
+    serving_reader: ServingReader,
+) -> None:
+    recommendation_store.write([RecRow("U#u", "v1", [["x", 1.0, "y", "view"]])])
+    realtime_store.record("U#u", [("y", "cart", 7)], [], 5000)
+    realtime_store.update_catalog({"gone"}, set(), [])
+    lists, shoppers, state = serving_reader.read(["U#u"], None, ["U#u"])
+    assert lists == {} and state is None and shoppers["U#u"].recent == [("y", "cart", 7)]
+    assert serving_reader.read(["U#u"], "v9", []) == ({}, {}, None)
+    assert serving_reader.read([], "v1", []) == ({}, {}, None)
+
+
+def test_an_empty_catalog_reads_as_nothing_unavailable_and_no_arrivals(
+    serving_reader: ServingReader,
+) -> None:
+    _, _, state = serving_reader.read([], None, [], catalog=True)
+    assert state is not None and (state.unavailable, state.new_arrivals) == (set(), [])
