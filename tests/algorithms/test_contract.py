@@ -83,7 +83,7 @@ def test_save_load_round_trip(name: str, board: sp.csr_matrix, tmp_path) -> None
 
 def test_load_refuses_another_class(board: sp.csr_matrix) -> None:
     data = make("cosine").fit(board).to_bytes()
-    with pytest.raises(A.RecommenderError, match="CosineRecommender"):
+    with pytest.raises(A.RecommenderError, match="holds a 'cosine' model, not a BM25Rec"):
         A.BM25Recommender.load(data)
 
 

@@ -11,7 +11,6 @@ from recs.algorithms.base import (
     RankedLists,
     Recommender,
     RecommenderError,
-    load_any,
 )
 from recs.algorithms.blend import BlendRecommender
 from recs.algorithms.ensemble import EnsembleRecommender
@@ -28,7 +27,7 @@ from recs.algorithms.knn import (
     topk_per_row,
 )
 from recs.algorithms.popularity import PopularityRecommender, RepurchaseRecommender
-from recs.algorithms.registry import MODELS, create
+from recs.algorithms.registry import MODELS, create, load_any
 from recs.algorithms.swing import SwingRecommender, swing
 
 __all__ = [

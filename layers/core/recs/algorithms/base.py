@@ -391,10 +391,24 @@ class Recommender(ABC):
 
     @classmethod
     def load(cls, file: str | os.PathLike[str] | IO[bytes] | bytes) -> Self:
-        """Read a model written by ``save``; refuses a file of another model class."""
-        model = load_any(file)
-        if not isinstance(model, cls):
-            raise RecommenderError(f"file holds a {type(model).__name__}, not a {cls.__name__}")
+        """Read a model written by ``save``; refuses a file of another model class.
+
+        ``recs.algorithms.registry.load_any`` reads a file of any class."""
+        saved = read_saved(file)
+        if saved.name != cls.name:
+            raise RecommenderError(
+                f"file holds a {saved.name!r} model, not a {cls.__name__} ({cls.name!r})")
+        return cls.restore(saved)
+
+    @classmethod
+    def restore(cls, saved: Saved) -> Self:
+        """The model ``saved`` describes, built with its parameters and given its arrays."""
+        try:
+            model = cls(**saved.params)
+        except TypeError as exc:
+            raise RecommenderError(f"{cls.name}: {exc}") from exc
+        model.n_items = saved.n_items
+        model._set_arrays(saved.arrays)
         return model
 
     # ---- helpers -------------------------------------------------------------------------
@@ -477,10 +491,18 @@ def _header(model: Recommender) -> dict[str, np.ndarray]:
     }
 
 
-def load_any(file: str | os.PathLike[str] | IO[bytes] | bytes) -> Recommender:
-    """Read any model written by ``save``: the class is named in the file."""
-    from recs.algorithms import registry  # the registry imports every model module
+@dataclass
+class Saved:
+    """A file written by ``Recommender.save``: the model's name, parameters and arrays."""
 
+    name: str
+    params: dict[str, Any]
+    n_items: int
+    arrays: dict[str, np.ndarray]
+
+
+def read_saved(file: str | os.PathLike[str] | IO[bytes] | bytes) -> Saved:
+    """The header and arrays of a saved model (``allow_pickle=False``: reading runs no code)."""
     if isinstance(file, bytes | bytearray):
         file = io.BytesIO(file)
     elif isinstance(file, str) and not file.endswith(".npz"):
@@ -493,7 +515,4 @@ def load_any(file: str | os.PathLike[str] | IO[bytes] | bytes) -> Recommender:
         n_items = int(arrays.pop("__n_items__"))
     except KeyError as exc:
         raise RecommenderError(f"not a saved recommender: missing {exc}") from exc
-    model = registry.create(name, **params)
-    model.n_items = n_items
-    model._set_arrays(arrays)
-    return model
+    return Saved(name, params, n_items, arrays)

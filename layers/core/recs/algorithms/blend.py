@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recs.algorithms.base import Recommender, RecommenderError
+from recs.algorithms.ensemble import create_part
 from recs.algorithms.popularity import _constant_rows
 
 
@@ -45,8 +46,6 @@ class BlendRecommender(Recommender):
     def __init__(self, weight: float = 0.5, discovery: str = "cosine",
                  discovery_params: dict[str, Any] | None = None,
                  popularity: float = 0.0) -> None:
-        from recs.algorithms import registry
-
         if not 0.0 <= weight <= 1.0:
             raise RecommenderError(f"blend weight must lie in [0, 1], got {weight}")
         if not 0.0 <= popularity <= 1.0:
@@ -58,7 +57,7 @@ class BlendRecommender(Recommender):
         self.weight = float(weight)
         self.discovery_name = discovery
         self.discovery_params = dict(discovery_params or {})
-        self.discovery: Recommender = registry.create(discovery, **self.discovery_params)
+        self.discovery: Recommender = create_part(discovery, **self.discovery_params)
         self.item_weight = np.zeros(0, np.float32)
 
     def get_params(self) -> dict[str, Any]:

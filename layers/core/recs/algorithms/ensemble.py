@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from recs.algorithms import simple
 from recs.algorithms.base import Recommender, RecommenderError
 
 SEPARATOR = "+"
@@ -27,6 +28,20 @@ SEPARATOR = "+"
 def member_names(name: str) -> list[str]:
     """``"rp3beta+als"`` -> ``["rp3beta", "als"]``."""
     return name.split(SEPARATOR)
+
+
+def create_part(name: str, **params: Any) -> Recommender:
+    """A model a composite is made of: a simple model by name, or ``"a+b"``, the ensemble of
+    ``a`` and ``b`` (``params`` as for ``"ensemble"``)."""
+    if SEPARATOR not in name:
+        return simple.create(name, **params)
+    params.setdefault("members", member_names(name))
+    if list(params["members"]) != member_names(name):
+        raise RecommenderError(f"{name}: members {params['members']} contradict the name")
+    try:
+        return EnsembleRecommender(**params)
+    except TypeError as exc:
+        raise RecommenderError(f"{EnsembleRecommender.name}: {exc}") from exc
 
 
 def _normalised_dense(scores: np.ndarray | sp.csr_matrix) -> np.ndarray:
@@ -46,8 +61,6 @@ class EnsembleRecommender(Recommender):
     def __init__(self, members: Sequence[str] = ("rp3beta", "als"),
                  weights: Sequence[float] | None = None,
                  member_params: dict[str, dict[str, Any]] | None = None) -> None:
-        from recs.algorithms import registry
-
         names = list(members)
         if len(names) < 2 or len(set(names)) != len(names):
             raise RecommenderError(f"an ensemble needs two or more distinct members, got {names}")
@@ -65,7 +78,7 @@ class EnsembleRecommender(Recommender):
         self.member_names = names
         self.weights = [v / sum(w) for v in w]
         self.members: list[Recommender] = [
-            registry.create(n, **params.get(n, {})) for n in names]
+            simple.create(n, **params.get(n, {})) for n in names]
 
     def get_params(self) -> dict[str, Any]:
         return {"members": self.member_names, "weights": self.weights,

@@ -1,29 +1,23 @@
-"""Every model by name, so configuration and saved files can name one."""
+"""Every model by name, so configuration and saved files can name one.
+
+The top of ``recs.algorithms``: the simple models (``recs.algorithms.simple``), then the
+composites made of them (ensemble, blend), then this table with ``create`` and ``load_any``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import IO, Any
 
-from recs.algorithms.als import ALSRecommender
-from recs.algorithms.base import Recommender, RecommenderError
+from recs.algorithms import simple
+from recs.algorithms.base import Recommender, RecommenderError, read_saved
 from recs.algorithms.blend import BlendRecommender
-from recs.algorithms.ensemble import SEPARATOR, EnsembleRecommender, member_names
-from recs.algorithms.knn import (
-    BM25Recommender,
-    CosineRecommender,
-    EASERecommender,
-    RP3BetaRecommender,
-    TFIDFRecommender,
-)
-from recs.algorithms.popularity import PopularityRecommender, RepurchaseRecommender
-from recs.algorithms.swing import SwingRecommender
+from recs.algorithms.ensemble import SEPARATOR, EnsembleRecommender, create_part
 
 MODELS: dict[str, type[Recommender]] = {
-    cls.name: cls
-    for cls in (CosineRecommender, BM25Recommender, TFIDFRecommender, SwingRecommender,
-                RP3BetaRecommender, EASERecommender, ALSRecommender,
-                PopularityRecommender, RepurchaseRecommender, BlendRecommender,
-                EnsembleRecommender)
+    **simple.MODELS,
+    BlendRecommender.name: BlendRecommender,
+    EnsembleRecommender.name: EnsembleRecommender,
 }
 
 
@@ -32,10 +26,7 @@ def create(name: str, **params: Any) -> Recommender:
 
     ``"a+b"`` names the ensemble of ``a`` and ``b`` (``params`` as for ``"ensemble"``)."""
     if SEPARATOR in name:
-        params.setdefault("members", member_names(name))
-        if list(params["members"]) != member_names(name):
-            raise RecommenderError(f"{name}: members {params['members']} contradict the name")
-        name = EnsembleRecommender.name
+        return create_part(name, **params)
     cls = MODELS.get(name)
     if cls is None:
         raise RecommenderError(f"unknown algorithm {name!r}; known: {sorted(MODELS)}")
@@ -43,3 +34,12 @@ def create(name: str, **params: Any) -> Recommender:
         return cls(**params)
     except TypeError as exc:
         raise RecommenderError(f"{name}: {exc}") from exc
+
+
+def load_any(file: str | os.PathLike[str] | IO[bytes] | bytes) -> Recommender:
+    """Read any model written by ``save``: the class is named in the file."""
+    saved = read_saved(file)
+    cls = MODELS.get(saved.name)
+    if cls is None:
+        raise RecommenderError(f"file holds an unknown algorithm {saved.name!r}")
+    return cls.restore(saved)
