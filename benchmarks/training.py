@@ -47,6 +47,7 @@ from recs.batch.config import BatchConfig
 from recs.batch.interactions import Interactions
 from recs.batch.training import algorithm_params, user_item_matrix
 from recs.batch.weighting import DAY_MS
+from recs.contracts import layout
 from recs.exceptions import NotFound
 from recs.formats import event_files
 from recs.stores.ports import RecRow
@@ -117,8 +118,7 @@ def write_partitions(table: pa.Table, store: DirectoryObjectStore) -> int:
             buffer = io.BytesIO()
             pq.write_table(table.slice(first, min(FILE_EVENTS, int(end) - first)), buffer,
                            compression="zstd", use_dictionary=True)
-            store.put(f"{event_files.partition_prefix(day)}part-{first:09d}.parquet",
-                      buffer.getvalue())
+            store.put(layout.event_file(day, f"{first:09d}"), buffer.getvalue())
             files += 1
     return files
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from recs.batch.config import BatchConfig
 from recs.batch.steps import describe
 from recs.batch.steps.evaluate import evaluate_step
+from recs.contracts.state import BatchState
 from recs.stores import wiring
 
 logger = Logger(service="recs")
@@ -19,7 +18,7 @@ registry = wiring.model_registry()
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: BatchState, context: LambdaContext) -> BatchState:
     state = evaluate_step(event, objects, registry, config)
     logger.info("evaluate done", extra={"state": describe(state), "gate": state.get("gate")})
     return state

@@ -55,7 +55,8 @@ from infra.constructs_monitoring import RecsMonitoring
 from infra.constructs_nag import acknowledge, arn_ref
 from recs.batch.config import BatchConfig
 from recs.batch.pipeline import build_definition
-from recs.contracts import resources
+from recs.contracts import layout, resources
+from recs.contracts.layout import iam_prefix
 from recs.contracts.resources import FunctionSpec, TableSpec
 from recs.exceptions import ConfigError
 from recs.serving.settings import ServingConfig
@@ -89,17 +90,19 @@ TABLE_ACCESS: dict[str, dict[str, str]] = {
         resources.RECOMMENDATIONS.logical_id: "read",
     },
 }
+# The prefixes are recs.contracts.layout's, the module every writer and reader builds its
+# keys with.
 BUCKET_READ: dict[str, tuple[str, ...]] = {
-    resources.WEIGHT.name: ("events/*", "catalog/*"),
-    resources.TRAIN.name: ("interactions/*",),
-    resources.EVALUATE.name: ("interactions/*", "models/*"),
-    resources.EXPORT.name: ("models/*", "interactions/*"),
+    resources.WEIGHT.name: (iam_prefix(layout.EVENTS), iam_prefix(layout.CATALOG)),
+    resources.TRAIN.name: (iam_prefix(layout.INTERACTIONS),),
+    resources.EVALUATE.name: (iam_prefix(layout.INTERACTIONS), iam_prefix(layout.MODELS)),
+    resources.EXPORT.name: (iam_prefix(layout.MODELS), iam_prefix(layout.INTERACTIONS)),
 }
 BUCKET_WRITE: dict[str, tuple[str, ...]] = {
-    resources.INGEST.name: ("catalog/*",),
-    resources.LANDER.name: ("events/*",),
-    resources.WEIGHT.name: ("interactions/*",),
-    resources.TRAIN.name: ("models/*",),
+    resources.INGEST.name: (iam_prefix(layout.CATALOG),),
+    resources.LANDER.name: (iam_prefix(layout.EVENTS),),
+    resources.WEIGHT.name: (iam_prefix(layout.INTERACTIONS),),
+    resources.TRAIN.name: (iam_prefix(layout.MODELS),),
 }
 QUEUE_SEND = (resources.INGEST.name,)
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from recs.contracts.state import BatchState
 from recs_local import sample_data
 from recs_local.catalog_files import read_catalog
 from recs_local.cloud import LocalCloud, moto_server
@@ -96,7 +97,7 @@ def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = Non
         result = cloud.run_batch(as_of)
         if result["status"] != "SUCCEEDED":
             raise SystemExit(f"batch {result['status']}: {result['error']} {result['cause']}")
-        output = result["output"]
+        output: BatchState = result["output"]
         step(f"batch SUCCEEDED: model {output['version']} "
              f"promoted={output.get('promoted')} counts={json.dumps(output['counts'])}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from recs.batch.rollback import rollback
+from recs.contracts.keys import Entry
 from recs.exceptions import NotFound, PromotionRefused
 from recs.stores.memory import MemoryModelRegistry, MemoryRecommendationStore
 from recs.stores.ports import ModelVersion, RecRow
@@ -14,7 +15,8 @@ def two_versions() -> tuple[MemoryModelRegistry, MemoryRecommendationStore]:
     registry, store = MemoryModelRegistry(), MemoryRecommendationStore()
     for version in ("v1", "v2"):
         registry.put_version(ModelVersion(version, "exported", "now"))
-        store.write([RecRow("POP#global", version, [["a", 1.0, None, "trending"]])])
+        store.write([RecRow("POP#global", version,
+                            [Entry("a", 1.0, None, "trending", "food", "A", None)])])
     registry.promote("v1", None, "t1")
     registry.promote("v2", "v1", "t2")
     return registry, store

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from recs.contracts.keys import Entry
 from recs.exceptions import StoreError
 from recs.serving.service import RecommendationService, category_keys
 from recs.serving.settings import ServingConfig
@@ -14,6 +15,11 @@ from recs.stores.memory import (
 from recs.stores.ports import ModelVersion, RecRow
 
 V = "20261121-abc"
+
+
+def entry(item: str, score: float, because: str | None, event: str) -> Entry:
+    """An entry whose category and titles are unknown: reasons fall back to the ids."""
+    return Entry(item, score, because, event, category=None, title=None, because_title=None)
 
 
 def service_with(rows: list[RecRow], live: str | None = V,
@@ -30,14 +36,14 @@ def service_with(rows: list[RecRow], live: str | None = V,
     return RecommendationService(reader, registry, config or default)
 
 
-TRENDING = RecRow("POP#global", V, [["bread", 9.0, None, "trending"],
-                                    ["lamb", 8.0, None, "trending"],
-                                    ["tea", 7.0, None, "trending"]])
+TRENDING = RecRow("POP#global", V, [entry("bread", 9.0, None, "trending"),
+                                    entry("lamb", 8.0, None, "trending"),
+                                    entry("tea", 7.0, None, "trending")])
 
 
 def test_a_known_user_gets_their_list_with_reasons_then_trending_fills_up() -> None:
     service = service_with([
-        RecRow("U#C", V, [["lamb", 0.9, "rice", "purchase"]]), TRENDING])
+        RecRow("U#C", V, [entry("lamb", 0.9, "rice", "purchase")]), TRENDING])
     result = service.for_user("C", None, 3)
     assert [i.item_id for i in result.items] == ["lamb", "bread", "tea"]
     assert result.items[0].reason == "Because you bought rice"
@@ -59,9 +65,9 @@ def test_before_any_model_the_answer_is_empty_not_an_error() -> None:
 
 def test_similar_items_never_include_the_item_itself() -> None:
     service = service_with([
-        RecRow("I#rice", V, [["milk", 0.8, "rice", "similar"]]), TRENDING,
-        RecRow("POP#global", V, [["rice", 9.0, None, "trending"],
-                                 ["tea", 1.0, None, "trending"]])])
+        RecRow("I#rice", V, [entry("milk", 0.8, "rice", "similar")]), TRENDING,
+        RecRow("POP#global", V, [entry("rice", 9.0, None, "trending"),
+                                 entry("tea", 1.0, None, "trending")])])
     result = service.similar("rice", 3)
     assert [i.item_id for i in result.items] == ["milk", "tea"]
     assert result.items[0].reason == "Customers who liked rice also liked this"
@@ -71,7 +77,7 @@ def test_trending_in_a_category_falls_back_to_its_parent_then_global() -> None:
     assert category_keys("food/dairy/cheese") == [
         "POP#C#food/dairy/cheese", "POP#C#food/dairy", "POP#C#food"]
     service = service_with([
-        RecRow("POP#C#food", V, [["rice", 3.0, None, "trending"]]), TRENDING])
+        RecRow("POP#C#food", V, [entry("rice", 3.0, None, "trending")]), TRENDING])
     result = service.trending("food/dairy", 3)
     assert [i.item_id for i in result.items] == ["rice", "bread", "lamb"]
     assert result.items[0].reason == "Trending in food"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from recs.contracts.keys import GLOBAL_TRENDING
 from recs.exceptions import NotFound, PromotionRefused
 from recs.stores.ports import ModelRegistry, RecommendationStore
 
@@ -27,7 +28,7 @@ def rollback(version: str, registry: ModelRegistry, recommendations: Recommendat
     live = registry.live_version()
     if live == version:
         return {"live_version": version, "previous_version": live, "changed": False}
-    if not recommendations.get_many(["POP#global"], version):
+    if not recommendations.get_many([GLOBAL_TRENDING], version):
         raise PromotionRefused(f"the rows of model version {version} have expired")
     registry.promote(version, live, datetime.now(UTC).isoformat(timespec="seconds"))
     return {"live_version": version, "previous_version": live, "changed": True}

@@ -1,12 +1,12 @@
 """The behaviour-event contract: what ingest accepts, the lander writes and the batch reads.
 
 The validation that produces an ``Event`` lives in ``recs.intake.validation``; its Parquet
-form in ``recs.formats.event_files``.
+form in ``recs.formats.event_files``, whose columns are these fields.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NotRequired, TypedDict
 
 EVENT_TYPES = ("view", "click", "cart", "purchase", "wishlist", "return", "impression")
 
@@ -21,5 +21,22 @@ DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
 }
 
 
-# The normalised event: what ingest enqueues and the lander writes as one Parquet row.
-Event = dict[str, Any]
+class Event(TypedDict):
+    """The normalised event: what ingest enqueues and the lander writes as one Parquet row.
+
+    Every field is present; None means the shop did not send it. At least one of
+    ``user_id`` and ``session_id`` is set.
+    """
+
+    event_id: str
+    user_id: str | None
+    session_id: str | None
+    item_id: str
+    event_type: str  # one of EVENT_TYPES
+    ts: int  # epoch milliseconds, UTC
+    quantity: int | None
+    price: float | None
+    recommendation_id: str | None  # the item's id from a recommendation, for attribution
+    category: str | None
+    context: str | None  # the shop's context object as compact JSON text
+    received_at: NotRequired[int]  # epoch ms; ingest sets it when it accepts the event

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import cast
 
-CATALOG_PREFIX = "catalog/"
-
-# A validated catalog item (``recs.intake.catalog.validate_item``).
-Item = dict[str, Any]
+from recs.contracts import layout
+from recs.contracts.items import CatalogRecord, Item
 
 
 def delta_key(items: list[Item], now_ms: int) -> str:
     """``catalog/updates/<ms>-<hash>.jsonl``: sorts by time; the same batch maps to one key."""
     digest = hashlib.sha256(
         "\n".join(json.dumps(i, sort_keys=True) for i in items).encode()).hexdigest()[:12]
-    return f"{CATALOG_PREFIX}updates/{now_ms:015d}-{digest}.jsonl"
+    return layout.catalog_delta(now_ms, digest)
 
 
 def encode_delta(items: list[Item]) -> bytes:
@@ -28,12 +26,13 @@ def encode_delta(items: list[Item]) -> bytes:
             + "\n").encode()
 
 
-def decode_deltas(blobs: list[bytes]) -> dict[str, Item]:
+def decode_deltas(blobs: list[bytes]) -> dict[str, CatalogRecord]:
     """Fold deltas into the catalog: an upsert changes the fields it sends, later ones win."""
-    updates = [json.loads(line) for blob in blobs for line in blob.decode().splitlines()
-               if line.strip()]
-    catalog: dict[str, Item] = {}
+    updates: list[Item] = [json.loads(line) for blob in blobs
+                           for line in blob.decode().splitlines() if line.strip()]
+    catalog: dict[str, CatalogRecord] = {}
     for item in sorted(updates, key=lambda i: i.get("updated_at", 0)):
         current = catalog.setdefault(item["item_id"], {"available": True})
-        current.update({k: v for k, v in item.items() if v is not None})
+        # The fields an upsert sent are its fields that are not None.
+        current.update(cast(CatalogRecord, {k: v for k, v in item.items() if v is not None}))
     return catalog

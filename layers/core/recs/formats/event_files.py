@@ -1,21 +1,20 @@
 """The Parquet form of events: one schema, written by the lander, read by the batch.
 
-Hive-style ``events/dt=YYYY-MM-DD/`` partitions and zstd compression, so Athena, Glue, Spark
-and DuckDB read the bucket as it is.
+Files go to Hive-style ``events/dt=YYYY-MM-DD/`` partitions (``recs.contracts.layout``),
+zstd-compressed, so Athena, Glue, Spark and DuckDB read the bucket as it is.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from recs.contracts import layout
 from recs.contracts.events import Event
-
-EVENTS_PREFIX = "events/"
 
 SCHEMA = pa.schema(
     [
@@ -35,30 +34,19 @@ SCHEMA = pa.schema(
 )
 
 
-def partition_prefix(dt: str) -> str:
-    return f"{EVENTS_PREFIX}dt={dt}/"
-
-
 def partition_key(dt: str, events: Sequence[Event]) -> str:
     """A key derived from the event ids: landing the same events twice overwrites one file."""
     digest = hashlib.sha256("\n".join(sorted(e["event_id"] for e in events)).encode())
-    return f"{partition_prefix(dt)}part-{digest.hexdigest()[:20]}.parquet"
-
-
-def partition_date(key: str) -> str | None:
-    """``2026-11-23`` from ``events/dt=2026-11-23/part-….parquet``; None for other keys."""
-    for part in key.split("/"):
-        if part.startswith("dt="):
-            return part[3:]
-    return None
+    return layout.event_file(dt, digest.hexdigest()[:20])
 
 
 def encode(events: Sequence[Event]) -> bytes:
     """One zstd Parquet file holding ``events`` (normalised by ``recs.intake.validation``)."""
     columns: dict[str, list[object]] = {name: [] for name in SCHEMA.names}
     for event in events:
+        fields: Mapping[str, object] = event
         for name in SCHEMA.names:
-            columns[name].append(event.get("ts") if name == "ts" else event.get(name))
+            columns[name].append(fields.get(name))
     table = pa.Table.from_pydict(columns, schema=SCHEMA)
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd", use_dictionary=True)

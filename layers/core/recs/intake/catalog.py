@@ -13,8 +13,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from recs.contracts.items import Item
+from recs.contracts.keys import NewArrival
 from recs.exceptions import ValidationError
-from recs.formats.catalog_deltas import Item, delta_key, encode_delta
+from recs.formats.catalog_deltas import delta_key, encode_delta
 from recs.intake.validation import parse_timestamp, price_field, text_field
 from recs.stores.ports import ObjectStore, RealtimeStore
 
@@ -110,7 +112,7 @@ def apply(items: list[Item], objects: ObjectStore, realtime: RealtimeStore, now_
     realtime.update_catalog(
         unavailable={i["item_id"] for i in items if i["available"] is False},
         available={i["item_id"] for i in items if i["available"] is True},
-        new_arrivals=[[i["item_id"], i["created_at"], i["category"], i["title"]]
+        new_arrivals=[list(NewArrival(i["item_id"], i["created_at"], i["category"], i["title"]))
                       for i in items
                       if i["available"] is not False and i["created_at"]
                       and i["created_at"] >= horizon],

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from recs.contracts import keys
 from recs.contracts.events import Event
 from recs.exceptions import PayloadTooLarge, StoreError, ValidationError
 from recs.intake.validation import event_date, validate_event
@@ -128,12 +129,7 @@ def ingest(
 
 def shopper_keys(event: Event) -> list[str]:
     """The realtime keys an event updates: the user's, and the session's."""
-    keys = []
-    if event.get("user_id"):
-        keys.append(f"U#{event['user_id']}")
-    if event.get("session_id"):
-        keys.append(f"S#{event['session_id']}")
-    return keys
+    return keys.shopper_keys(event["user_id"], event["session_id"])
 
 
 def record_recent(realtime: RealtimeStore, events: list[Event], now_ms: int) -> None:
@@ -152,11 +148,11 @@ def record_recent(realtime: RealtimeStore, events: list[Event], now_ms: int) -> 
         except StoreError as exc:
             logger.warning("realtime update skipped for %s: %s", key, exc)
 
-    keys = sorted(recent.keys() | shown.keys())
-    if len(keys) <= 2:  # the common case: one shopper's events from a frontend
-        for key in keys:
+    shoppers = sorted(recent.keys() | shown.keys())
+    if len(shoppers) <= 2:  # the common case: one shopper's events from a frontend
+        for key in shoppers:
             update(key)
         return
     # A backend's bulk upload touches many shoppers: one write each, a few at a time.
     with ThreadPoolExecutor(max_workers=REALTIME_WRITERS) as pool:
-        list(pool.map(update, keys))
+        list(pool.map(update, shoppers))

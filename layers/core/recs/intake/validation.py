@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 from recs.contracts.events import EVENT_TYPES, Event
 from recs.exceptions import ValidationError
@@ -27,6 +27,16 @@ _FIELDS = frozenset(
         "quantity", "price", "recommendation_id", "category", "context",
     }
 )
+
+@overload
+def text_field(raw: dict[str, Any], name: str, *, required: Literal[True],
+               limit: int = ...) -> str: ...
+
+
+@overload
+def text_field(raw: dict[str, Any], name: str, *, required: bool,
+               limit: int = ...) -> str | None: ...
+
 
 def text_field(raw: dict[str, Any], name: str, *, required: bool,
                limit: int = MAX_ID_LENGTH) -> str | None:

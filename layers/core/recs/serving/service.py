@@ -20,7 +20,25 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from recs.contracts import keys
 from recs.contracts.ids import recommendation_id
+from recs.contracts.keys import (
+    ARRIVAL_CATEGORY,
+    ARRIVAL_CREATED_AT,
+    ARRIVAL_ITEM,
+    ARRIVAL_TITLE,
+    BECAUSE,
+    BECAUSE_TITLE,
+    CATEGORY,
+    EVENT,
+    GLOBAL_TRENDING,
+    ITEM,
+    SCORE,
+    TITLE,
+    Entry,
+    StoredEntry,
+    category_keys,
+)
 from recs.exceptions import StoreError
 from recs.serving import reasons
 from recs.serving.settings import ServingConfig
@@ -28,7 +46,6 @@ from recs.stores.ports import CatalogState, ModelRegistry, RealtimeState, Servin
 
 logger = logging.getLogger(__name__)
 
-GLOBAL_TRENDING = "POP#global"
 ENGAGED = frozenset({"view", "click", "cart", "purchase", "wishlist"})
 
 
@@ -64,33 +81,18 @@ class RecommendationList:
         }
 
 
-# A stored list entry: ``[item, score, because, event, category, title, because_title]``.
-# Kept as the decoded JSON list (older four-field rows are padded): building objects for
-# hundreds of entries per request would cost more than the rest of the request.
-Entry = list[Any]
-ITEM, SCORE, BECAUSE, EVENT, CATEGORY, TITLE, BECAUSE_TITLE = range(7)
-_PAD = [None, None, None]
+# Entries are handled as ``json.loads`` returns them, lists read by position
+# (``recs.contracts.keys``): an object per entry would cost more than the rest of the request.
+# The entries the service makes itself are lists too, copied from a stored one or from this.
+_NEW_ARRIVAL: StoredEntry = list(Entry(item="", score=0.0, because=None, event="new",
+                                       category=None, title=None, because_title=None))
 
 
-def _padded(entries: list[Entry]) -> list[Entry]:
-    if entries and len(entries[0]) < 7:
-        return [e + _PAD[: 7 - len(e)] for e in entries]
-    return entries
-
-
-def reason_for(entry: Entry) -> str:
+def reason_for(entry: StoredEntry) -> str:
     """"Because you bought Rice", or "Buy it again" when the item is its own reason."""
     if entry[BECAUSE] == entry[ITEM]:
         return reasons.again(entry[EVENT])
     return reasons.because(entry[EVENT], entry[BECAUSE_TITLE] or entry[BECAUSE] or "")
-
-
-def category_keys(category: str | None) -> list[str]:
-    """``POP#C#a/b``, then ``POP#C#a``: a thin category falls back to its parent."""
-    if not category:
-        return []
-    parts = category.strip("/").split("/")
-    return [f"POP#C#{'/'.join(parts[:depth])}" for depth in range(len(parts), 0, -1)]
 
 
 def in_category(item_category: str | None, wanted: str | None) -> bool:
@@ -130,14 +132,13 @@ class RecommendationService:
     def _read(
         self, list_keys: Sequence[str], version: str | None, shoppers: Sequence[str] = (),
         catalog: bool = False,
-    ) -> tuple[dict[str, list[Entry]], dict[str, RealtimeState], CatalogState]:
+    ) -> tuple[dict[str, list[StoredEntry]], dict[str, RealtimeState], CatalogState]:
         try:
             lists, states, state = self.reader.read(list_keys, version, shoppers, catalog)
         except StoreError as exc:
             logger.warning("serving stores unavailable, falling back: %s", exc)
             return {}, {}, CatalogState()
-        return ({key: _padded(entries) for key, entries in lists.items()}, states,
-                state or CatalogState())
+        return lists, states, state or CatalogState()
 
     # -- routes -----------------------------------------------------------------------------
     def for_user(
@@ -145,8 +146,7 @@ class RecommendationService:
         category: str | None = None,
     ) -> RecommendationList:
         version = self.live_version()
-        shoppers = ([f"U#{user_id}"] if user_id else []) + (
-            [f"S#{session_id}"] if session_id else [])
+        shoppers = keys.shopper_keys(user_id, session_id)
         popular = [*category_keys(category), GLOBAL_TRENDING]
         lists, states, catalog = self._read(shoppers + popular, version, shoppers, catalog=True)
         recent = sorted((e for s in states.values() for e in s.recent), key=lambda e: e[2])
@@ -163,12 +163,16 @@ class RecommendationService:
         quota = int(num_items * self.config.new_arrival_share)
         if quota and catalog.new_arrivals:
             relevant = {e[CATEGORY] for e in session + personal}
-            for item_id, _, item_category, title in sorted(
-                    catalog.new_arrivals, key=lambda a: (a[2] not in relevant, -(a[1] or 0))):
+            for arrival in sorted(catalog.new_arrivals, key=lambda a: (
+                    a[ARRIVAL_CATEGORY] not in relevant, -(a[ARRIVAL_CREATED_AT] or 0))):
                 if builder.tail_size >= quota:
                     break
-                builder.add([item_id, 0.0, None, "new", item_category, title, None],
-                            reasons.new_arrival(item_category), "new_arrival", tail=True)
+                entry = _NEW_ARRIVAL.copy()
+                entry[ITEM] = arrival[ARRIVAL_ITEM]
+                entry[CATEGORY] = arrival[ARRIVAL_CATEGORY]
+                entry[TITLE] = arrival[ARRIVAL_TITLE]
+                builder.add(entry, reasons.new_arrival(entry[CATEGORY]), "new_arrival",
+                            tail=True)
         # The long tail: a slot for a relevant item the list would not reach (ranked below
         # it) and that is not among the bestsellers, so less popular inventory gets seen too.
         tail_quota = builder.tail_size + int(num_items * self.config.long_tail_share)
@@ -190,10 +194,11 @@ class RecommendationService:
 
     def similar(self, item_id: str, num_items: int) -> RecommendationList:
         version = self.live_version()
-        lists, _, catalog = self._read([f"I#{item_id}", GLOBAL_TRENDING], version, catalog=True)
+        neighbours = keys.item_key(item_id)
+        lists, _, catalog = self._read([neighbours, GLOBAL_TRENDING], version, catalog=True)
         builder = _Builder(num_items, max_per_category=None, category=None,
                            exclude=catalog.unavailable | {item_id})
-        for entry in lists.get(f"I#{item_id}", []):
+        for entry in lists.get(neighbours, []):
             if builder.full:
                 break
             builder.add(entry, reasons.similar_to(entry[BECAUSE_TITLE] or item_id), "similar")
@@ -202,16 +207,16 @@ class RecommendationService:
 
     def trending(self, category: str | None, num_items: int) -> RecommendationList:
         version = self.live_version()
-        keys = [*category_keys(category), GLOBAL_TRENDING]
-        lists, _, catalog = self._read(keys, version, catalog=True)
+        popular = [*category_keys(category), GLOBAL_TRENDING]
+        lists, _, catalog = self._read(popular, version, catalog=True)
         builder = _Builder(num_items, max_per_category=None, category=None,
                            exclude=catalog.unavailable)
-        self._add_trending(builder, lists, keys)
+        self._add_trending(builder, lists, popular)
         return builder.result(version)
 
     # -- tiers ------------------------------------------------------------------------------
     def _session(self, recent: list[tuple[str, str, int]], version: str | None,
-                 limit: int) -> list[Entry]:
+                 limit: int) -> list[StoredEntry]:
         """Neighbours of the shopper's latest items, newer and stronger events weighing more."""
         if not recent or not version:
             return []
@@ -225,11 +230,11 @@ class RecommendationService:
                 break
         if not weights:
             return []
-        lists, _, _ = self._read([f"I#{item}" for item in weights], version)
+        lists, _, _ = self._read([keys.item_key(item) for item in weights], version)
         scores: dict[str, float] = {}
-        best: dict[str, tuple[float, Entry, str]] = {}
+        best: dict[str, tuple[float, StoredEntry, str]] = {}
         for source, (weight, event) in weights.items():
-            for entry in lists.get(f"I#{source}", [])[: self.config.session_neighbours]:
+            for entry in lists.get(keys.item_key(source), [])[: self.config.session_neighbours]:
                 item = entry[ITEM]
                 contribution = weight * entry[SCORE]
                 scores[item] = scores.get(item, 0.0) + contribution
@@ -238,12 +243,17 @@ class RecommendationService:
         for item in weights:
             scores.pop(item, None)
         ranked = heapq.nsmallest(limit, scores, key=lambda i: (-scores[i], i))
-        return [[item, round(scores[item], 4), best[item][1][BECAUSE], best[item][2],
-                 best[item][1][CATEGORY], best[item][1][TITLE], best[item][1][BECAUSE_TITLE]]
-                for item in ranked]
+        session = []
+        for item in ranked:
+            # The strongest neighbour entry (its item, titles and "because"), re-scored.
+            entry = best[item][1].copy()
+            entry[SCORE] = round(scores[item], 4)
+            entry[EVENT] = best[item][2]
+            session.append(entry)
+        return session
 
     def _bought(self, recent: Iterable[tuple[str, str, int]],
-                lists: dict[str, list[Entry]]) -> set[str]:
+                lists: dict[str, list[StoredEntry]]) -> set[str]:
         bought = {item for item, event, _ in recent if event == "purchase"}
         if not bought or not self.config.repeat_purchase_categories:
             return bought
@@ -260,13 +270,13 @@ class RecommendationService:
         return {item for item, n in counts.items()
                 if n >= self.config.max_impressions and item not in engaged}
 
-    def _add_trending(self, builder: _Builder, lists: dict[str, list[Entry]],
-                      keys: Sequence[str]) -> None:
-        for key in keys:
+    def _add_trending(self, builder: _Builder, lists: dict[str, list[StoredEntry]],
+                      popular: Sequence[str]) -> None:
+        for key in popular:
             if key == GLOBAL_TRENDING:
                 tier, reason = "trending", reasons.trending()
             else:
-                tier, reason = "category_trending", reasons.trending(key[len("POP#C#"):])
+                tier, reason = "category_trending", reasons.trending(keys.category_of(key))
             for entry in lists.get(key, []):
                 if builder.full:
                     return
@@ -315,7 +325,7 @@ class _Builder:
     def tail_size(self) -> int:
         return len(self.tail)
 
-    def add(self, entry: Entry, reason: str, tier: str, tail: bool = False) -> None:
+    def add(self, entry: StoredEntry, reason: str, tier: str, tail: bool = False) -> None:
         """Add unless full, seen, excluded, off-category or over its category's cap;
         ``tail`` items go after the ranked ones."""
         item_id, category = entry[ITEM], entry[CATEGORY]

@@ -17,6 +17,13 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from recs.contracts.keys import (
+    LIVE_POINTER,
+    MODEL_PARTITION,
+    NEW_ARRIVALS_KEY,
+    UNAVAILABLE_KEY,
+    StoredEntry,
+)
 from recs.exceptions import NotFound, PromotionRefused, StoreError
 from recs.stores.ports import (
     RECENT_LIMIT,
@@ -186,8 +193,8 @@ class DynamoRecommendationStore:
             _backoff(attempt)
         raise StoreError(f"dynamodb batch write: {len(pending)} items still unprocessed")
 
-    def get_many(self, keys: Sequence[str], version: str) -> dict[str, list[list[Any]]]:
-        found: dict[str, list[list[Any]]] = {}
+    def get_many(self, keys: Sequence[str], version: str) -> dict[str, list[StoredEntry]]:
+        found: dict[str, list[StoredEntry]] = {}
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), DYNAMO_BATCH_GET):
             request = {
@@ -227,8 +234,7 @@ def _row_item(row: RecRow) -> dict[str, Any]:
     return item
 
 
-_MODEL_PK = "MODEL"
-_LIVE_KEY = {"pk": {"S": "LIVE"}, "sk": {"S": "LIVE"}}
+_LIVE_KEY = {"pk": {"S": LIVE_POINTER}, "sk": {"S": LIVE_POINTER}}
 
 
 class DynamoModelRegistry:
@@ -246,7 +252,7 @@ class DynamoModelRegistry:
             self.client.put_item(
                 TableName=self.table,
                 Item={
-                    "pk": {"S": _MODEL_PK},
+                    "pk": {"S": MODEL_PARTITION},
                     "sk": {"S": record.version},
                     "status": {"S": status},
                     "promoted_at": {"S": promoted_at},
@@ -260,7 +266,7 @@ class DynamoModelRegistry:
         try:
             result = self.client.get_item(
                 TableName=self.table,
-                Key={"pk": {"S": _MODEL_PK}, "sk": {"S": version}},
+                Key={"pk": {"S": MODEL_PARTITION}, "sk": {"S": version}},
                 ConsistentRead=True,
             )
         except (ClientError, BotoCoreError) as exc:
@@ -274,7 +280,7 @@ class DynamoModelRegistry:
             for page in self.client.get_paginator("query").paginate(
                 TableName=self.table,
                 KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": _MODEL_PK}},
+                ExpressionAttributeValues={":pk": {"S": MODEL_PARTITION}},
             ):
                 records.extend(_version_from_item(item) for item in page.get("Items", []))
         except (ClientError, BotoCoreError) as exc:
@@ -309,7 +315,7 @@ class DynamoModelRegistry:
             {
                 "Update": {
                     "TableName": self.table,
-                    "Key": {"pk": {"S": _MODEL_PK}, "sk": {"S": version}},
+                    "Key": {"pk": {"S": MODEL_PARTITION}, "sk": {"S": version}},
                     "UpdateExpression": "SET #s = :live, promoted_at = :at",
                     "ConditionExpression": "attribute_exists(pk)",
                     "ExpressionAttributeNames": {"#s": "status"},
@@ -323,7 +329,7 @@ class DynamoModelRegistry:
                 {
                     "Update": {
                         "TableName": self.table,
-                        "Key": {"pk": {"S": _MODEL_PK}, "sk": {"S": expected_live}},
+                        "Key": {"pk": {"S": MODEL_PARTITION}, "sk": {"S": expected_live}},
                         "UpdateExpression": "SET #s = :archived",
                         "ExpressionAttributeNames": {"#s": "status"},
                         "ExpressionAttributeValues": {":archived": {"S": "archived"}},
@@ -350,8 +356,6 @@ def _version_from_item(item: dict[str, Any]) -> ModelVersion:
     return ModelVersion.from_dict(data)
 
 
-UNAVAILABLE_KEY = "CATALOG#UNAVAILABLE"
-NEW_ARRIVALS_KEY = "CATALOG#NEW"
 REALTIME_TTL_S = 28 * 86_400
 
 
@@ -456,7 +460,7 @@ class DynamoServingReader:
     def read(
         self, list_keys: Sequence[str], version: str | None, shopper_keys: Sequence[str],
         catalog: bool = False,
-    ) -> tuple[dict[str, list[list[Any]]], dict[str, RealtimeState], CatalogState | None]:
+    ) -> tuple[dict[str, list[StoredEntry]], dict[str, RealtimeState], CatalogState | None]:
         request: dict[str, Any] = {}
         if version and list_keys:
             request[self.recommendations_table] = {
@@ -470,7 +474,7 @@ class DynamoServingReader:
             realtime_keys += [UNAVAILABLE_KEY, NEW_ARRIVALS_KEY]
         if realtime_keys:
             request[self.realtime_table] = {"Keys": [{"pk": {"S": k}} for k in realtime_keys]}
-        lists: dict[str, list[list[Any]]] = {}
+        lists: dict[str, list[StoredEntry]] = {}
         shoppers: dict[str, RealtimeState] = {}
         state = CatalogState() if catalog else None
         for attempt in range(MAX_ATTEMPTS):

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from recs.contracts.keys import StoredEntry
 from recs.exceptions import NotFound, PromotionRefused
 from recs.stores.ports import (
     RECENT_LIMIT,
@@ -58,7 +59,7 @@ class MemoryRecommendationStore:
             written += 1
         return written
 
-    def get_many(self, keys: Sequence[str], version: str) -> dict[str, list[list[Any]]]:
+    def get_many(self, keys: Sequence[str], version: str) -> dict[str, list[StoredEntry]]:
         found = {}
         for key in keys:
             row = self.rows.get((key, version))
@@ -135,7 +136,7 @@ class MemoryServingReader:
     def read(
         self, list_keys: Sequence[str], version: str | None, shopper_keys: Sequence[str],
         catalog: bool = False,
-    ) -> tuple[dict[str, list[list[Any]]], dict[str, RealtimeState], CatalogState | None]:
+    ) -> tuple[dict[str, list[StoredEntry]], dict[str, RealtimeState], CatalogState | None]:
         self.round_trips += 1
         lists = self.recommendations.get_many(list_keys, version) if version else {}
         shoppers = {k: RealtimeState(list(self.realtime.shoppers[k].recent),

@@ -10,18 +10,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from recs.contracts.keys import ARRIVAL_CREATED_AT, ARRIVAL_ITEM, StoredEntry
+from recs.contracts.state import Counts
+
 
 @dataclass(frozen=True)
 class RecRow:
-    """One precomputed list: ``key`` like ``U#alice``, ``I#sku1`` or ``POP#global``.
+    """One precomputed list under a key of ``recs.contracts.keys`` (``U#alice``, ``I#sku1``,
+    ``POP#global``, ...).
 
-    ``items`` holds ``[item_id, score, because_item, because_event]`` lists; it is stored as
-    one JSON string so the API decodes a whole list in one ``json.loads``.
+    ``items`` holds entries laid out as ``recs.contracts.keys.Entry`` (lists or the tuple
+    itself); it is stored as one JSON string so the API decodes a whole list in one
+    ``json.loads``, and read back as lists.
     """
 
     key: str
     version: str
-    items: list[list[Any]]
+    items: Sequence[Sequence[Any]]
     expires_at: int = 0
 
 
@@ -35,7 +40,7 @@ class ModelVersion:
     window_start: str = ""
     window_end: str = ""
     params: dict[str, Any] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: Counts = field(default_factory=lambda: Counts())
     metrics: dict[str, Any] = field(default_factory=dict)
     prefix: str = ""
     reason: str = ""
@@ -67,7 +72,7 @@ class RecommendationStore(Protocol):
     def write(self, rows: Iterable[RecRow]) -> int:
         """Write all rows (idempotent upserts) and return how many were written."""
 
-    def get_many(self, keys: Sequence[str], version: str) -> dict[str, list[list[Any]]]:
+    def get_many(self, keys: Sequence[str], version: str) -> dict[str, list[StoredEntry]]:
         """The lists stored under ``keys`` for ``version``; missing keys are absent."""
 
 
@@ -77,12 +82,18 @@ SHOWN_LIMIT = 100  # impressions per shopper
 NEW_ARRIVALS_LIMIT = 200
 
 
-def merge_new_arrivals(current: list[list[Any]], incoming: Sequence[list[Any]]) -> list[list[Any]]:
-    """Newest first by ``created_at``, one entry per item, at most ``NEW_ARRIVALS_LIMIT``."""
-    by_item = {entry[0]: entry for entry in current}
+def merge_new_arrivals(current: list[list[Any]],
+                       incoming: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Newest first by ``created_at``, one entry per item, at most ``NEW_ARRIVALS_LIMIT``.
+
+    Entries are laid out as ``recs.contracts.keys.NewArrival`` and kept as lists, the form
+    they take in JSON.
+    """
+    by_item = {entry[ARRIVAL_ITEM]: entry for entry in current}
     for entry in incoming:
-        by_item[entry[0]] = list(entry)
-    merged = sorted(by_item.values(), key=lambda e: (-(e[1] or 0), e[0]))
+        by_item[entry[ARRIVAL_ITEM]] = list(entry)
+    merged = sorted(by_item.values(),
+                    key=lambda e: (-(e[ARRIVAL_CREATED_AT] or 0), e[ARRIVAL_ITEM]))
     return merged[:NEW_ARRIVALS_LIMIT]
 
 
@@ -103,7 +114,7 @@ class CatalogState:
     """The catalog facts serving applies at once: unavailable items and new arrivals."""
 
     unavailable: set[str] = field(default_factory=set)
-    new_arrivals: list[list[Any]] = field(default_factory=list)  # [item, created, cat, title]
+    new_arrivals: list[list[Any]] = field(default_factory=list)  # keys.NewArrival layout
 
 
 class RealtimeStore(Protocol):
@@ -113,14 +124,15 @@ class RealtimeStore(Protocol):
 
     def update_catalog(self, unavailable: set[str], available: set[str],
                        new_arrivals: Sequence[list[Any]]) -> None:
-        """Mark items (un)available and merge items into the new-arrivals list."""
+        """Mark items (un)available and merge items into the new-arrivals list (entries laid
+        out as ``recs.contracts.keys.NewArrival``)."""
 
 
 class ServingReader(Protocol):
     def read(
         self, list_keys: Sequence[str], version: str | None, shopper_keys: Sequence[str],
         catalog: bool = False,
-    ) -> tuple[dict[str, list[list[Any]]], dict[str, RealtimeState], CatalogState | None]:
+    ) -> tuple[dict[str, list[StoredEntry]], dict[str, RealtimeState], CatalogState | None]:
         """One round trip: precomputed lists of ``version``, shoppers' realtime state, and
         (when ``catalog``) the catalog state."""
 

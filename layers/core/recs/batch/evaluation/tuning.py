@@ -51,6 +51,7 @@ from recs.batch.evaluation import core, metrics
 from recs.batch.evaluation.split import Split, make, ts_ms
 from recs.batch.training import exclusions, fit_algorithm
 from recs.batch.weighting import DAY_MS, encode, user_keys
+from recs.contracts.state import TuningRecord
 from recs.exceptions import ValidationError
 
 SHRINK_OBSERVATIONS = 20.0  # prior strength when shrinking a category's repeat share
@@ -95,7 +96,7 @@ class TuningResult:
     # Events in the window, events tuned on, and the share of users kept (see sample_users).
     sample: dict[str, float] = field(default_factory=dict)
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> TuningRecord:
         """What the registry keeps beside the model version (small, JSON-ready)."""
         params = dict(self.params)
         weights = params.pop("blend_category_weights", {})

@@ -1,23 +1,23 @@
 """The nightly batch steps, as plain functions of (state, stores, config).
 
 Each Lambda handler is one call to one of these. A step reads what earlier steps wrote to S3
-(the keys are in ``state``), writes its own output under the model version's prefix, and
-returns ``state`` with its keys added. Outputs are derived from the inputs alone, so re-running
+(the keys are in ``state``, a ``recs.contracts.state.BatchState``), writes its own output
+under the model version's prefix (``recs.contracts.layout``), and returns ``state`` with its
+keys added. Outputs are derived from the inputs alone, so re-running
 a step, or a whole day, gives the same version and the same rows.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import Any
 
+from recs.contracts.state import BatchState
 from recs.exceptions import ValidationError
 
-State = dict[str, Any]
 
-
-def as_of(state: State) -> date:
+def as_of(state: BatchState) -> date:
     """The run's date: training uses events strictly before its midnight (UTC)."""
     raw = state.get("as_of")
     if not raw:
@@ -32,7 +32,8 @@ def midnight_ms(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
 
 
-def describe(state: State) -> str:
+def describe(state: BatchState) -> str:
     """One line for logs and the demo's progress output."""
-    return json.dumps({k: state[k] for k in ("version", "counts", "promoted", "reason")
-                       if k in state})
+    fields: Mapping[str, object] = state
+    return json.dumps({k: fields[k] for k in ("version", "counts", "promoted", "reason")
+                       if k in fields})

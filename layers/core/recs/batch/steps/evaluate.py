@@ -12,17 +12,18 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, datetime
-from typing import Any
 
 import pyarrow.parquet as pq
 
 from recs.batch.config import BatchConfig
 from recs.batch.evaluation import gate
 from recs.batch.model import Model
-from recs.batch.steps import State, as_of, midnight_ms
+from recs.batch.steps import as_of, midnight_ms
 from recs.batch.steps.train import config_from_params
 from recs.batch.training import train
 from recs.batch.weighting import DAY_MS, weight_events
+from recs.contracts import layout
+from recs.contracts.state import BatchState, Metrics
 from recs.stores.ports import ModelRegistry, ObjectStore
 
 
@@ -30,16 +31,16 @@ def _rounded(metrics: dict[str, float]) -> dict[str, float]:
     return {k: round(float(v), 5) for k, v in metrics.items()}
 
 
-def evaluate_step(state: State, objects: ObjectStore, registry: ModelRegistry,
-                  config: BatchConfig) -> State:
+def evaluate_step(state: BatchState, objects: ObjectStore, registry: ModelRegistry,
+                  config: BatchConfig) -> BatchState:
     params = json.loads(objects.get(state["params_key"]))
     candidate_config = config_from_params(params)
     as_of_ms = midnight_ms(as_of(state))
     holdout_start_ms = int(as_of_ms - config.holdout_days * DAY_MS)
     events = pq.read_table(io.BytesIO(objects.get(state["events_key"])))
     split = gate.holdout_split(events, as_of_ms, config.holdout_days)
-    result: dict[str, Any] = {"holdout_days": config.holdout_days,
-                              "holdout_events": split.test.num_rows}
+    result: Metrics = {"holdout_days": config.holdout_days,
+                       "holdout_events": split.test.num_rows}
     if split.test.num_rows == 0 or split.train.num_rows == 0:
         ok, reason = True, "no hold-out to evaluate on; promoted on its export counts alone"
         return {**state, "gate": {"ok": ok, "reason": reason}, "metrics": result}
@@ -54,7 +55,7 @@ def evaluate_step(state: State, objects: ObjectStore, registry: ModelRegistry,
     record = registry.get_version(live) if live else None
     holdout_start = datetime.fromtimestamp(holdout_start_ms / 1000, tz=UTC).date().isoformat()
     if live and live != state["version"] and record and record.window_end <= holdout_start:
-        live_model = Model.from_bytes(objects.get(f"models/{live}/model.npz"))
+        live_model = Model.from_bytes(objects.get(layout.model(live)))
         live_metrics = _rounded(gate.score_model(live_model, split.test, candidate_config))
         result["live"] = live_metrics
         result["live_version"] = live

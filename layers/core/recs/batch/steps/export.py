@@ -14,19 +14,23 @@ import numpy as np
 from recs.batch.config import BatchConfig
 from recs.batch.interactions import EVENT_RANK, SESSION_PREFIX
 from recs.batch.model import Model
-from recs.batch.steps import State, as_of, midnight_ms
+from recs.batch.steps import as_of, midnight_ms
+from recs.contracts import keys, layout
+from recs.contracts.items import ItemFacts
+from recs.contracts.keys import Entry
+from recs.contracts.state import BatchState, Counts
 from recs.stores.ports import ModelRegistry, ModelVersion, ObjectStore, RecommendationStore, RecRow
 
 EXPORT_BLOCK_ROWS = 2_000  # lists whose entries are built at once (a few tens of MB)
 
 
 def export_step(
-    state: State,
+    state: BatchState,
     objects: ObjectStore,
     recommendations: RecommendationStore,
     registry: ModelRegistry,
     config: BatchConfig,
-) -> State:
+) -> BatchState:
     """Write every list of the version to DynamoDB and record how many rows that was."""
     model = Model.from_bytes(objects.get(state["model_key"]))
     version = state["version"]
@@ -43,7 +47,8 @@ def export_step(
             yield row
 
     written = recommendations.write(counted())
-    counts = {**state.get("counts", {}), "rows_expected": expected, "rows_written": written}
+    counts: Counts = {**state.get("counts", {}), "rows_expected": expected,
+                      "rows_written": written}
     registry.put_version(
         ModelVersion(
             version=version,
@@ -55,7 +60,7 @@ def export_step(
                     else config.as_dict()),
             counts=counts,
             metrics={**state.get("metrics", {}), "tuning": state.get("tuning", {})},
-            prefix=f"models/{version}/",
+            prefix=layout.model_prefix(version),
         )
     )
     return {**state, "counts": counts}
@@ -65,8 +70,9 @@ def item_facts(model: Model, catalog: dict[str, list[Any]]) -> tuple[list[Any], 
                                                                        set[int]]:
     """Per item index: category, title, and the set of unavailable indices.
 
-    The catalog wins; otherwise an item's category is the most specific trending list it is
-    in (events report categories, the train step builds those lists from them).
+    ``catalog`` is the weight step's snapshot, each item's ``ItemFacts`` as a JSON list. The
+    catalog wins; otherwise an item's category is the most specific trending list it is in
+    (events report categories, the train step builds those lists from them).
     """
     items = model.item_ids.tolist()
     categories: list[Any] = [None] * len(items)
@@ -78,11 +84,12 @@ def item_facts(model: Model, catalog: dict[str, list[Any]]) -> tuple[list[Any], 
     titles: list[Any] = [None] * len(items)
     unavailable = set()
     for i, item_id in enumerate(items):
-        facts = catalog.get(item_id)
-        if facts:
-            categories[i] = facts[0] or categories[i]
-            titles[i] = facts[1]
-            if facts[2] is False:
+        stored = catalog.get(item_id)
+        if stored:
+            facts = ItemFacts._make(stored)
+            categories[i] = facts.category or categories[i]
+            titles[i] = facts.title
+            if facts.available is False:
                 unavailable.add(i)
     return categories, titles, unavailable
 
@@ -103,10 +110,11 @@ def _collector_paused() -> Iterator[None]:
 
 def export_rows(model: Model, version: str, expires_at: int,
                 catalog: dict[str, list[Any]] | None = None) -> Iterator[RecRow]:
-    """Rows: ``U#``/``S#`` user lists, ``I#`` neighbours, ``POP#global``, ``POP#C#<cat>``.
+    """Rows: ``U#``/``S#`` user lists, ``I#`` neighbours, ``POP#global``, ``POP#C#<cat>``
+    (``recs.contracts.keys``).
 
-    Each entry is ``[item, score, because, event, category, title, because_title]``;
-    unavailable items are left out of every list. Entries are built a block of lists at a
+    Each entry is a list laid out as ``recs.contracts.keys.Entry``; unavailable items are
+    left out of every list. Entries are built a block of lists at a
     time from whole columns (a Python call per entry, and the collector's passes over the
     new lists, were most of the export's time); a block's entries are dropped once its rows
     are yielded, so memory stays flat.
@@ -121,11 +129,14 @@ def export_rows(model: Model, version: str, expires_at: int,
 
     def entries(item: np.ndarray, score: np.ndarray, because: np.ndarray,
                 event: list[str]) -> list[list[Any]]:
-        columns = (ids[item].tolist(), np.round(score.astype(np.float64), 4).tolist(),
-                   ids[because].tolist(), event, cats[item].tolist(), names[item].tolist(),
-                   names[because].tolist())
+        columns = {"item": ids[item].tolist(),
+                   "score": np.round(score.astype(np.float64), 4).tolist(),
+                   "because": ids[because].tolist(), "event": event,
+                   "category": cats[item].tolist(), "title": names[item].tolist(),
+                   "because_title": names[because].tolist()}
         with _collector_paused():
-            return list(map(list, zip(*columns, strict=True)))
+            return list(map(list, zip(*(columns[name] for name in Entry._fields),
+                                      strict=True)))
 
     # Event labels by code: the user's strongest event on the reason (-1: "view"), and
     # "similar" for the neighbour lists.
@@ -154,8 +165,8 @@ def export_rows(model: Model, version: str, expires_at: int,
             model.rec_indptr, model.rec_items, model.rec_scores, model.rec_because,
             np.where((events >= 0) & (events < view), events, view).astype(np.int8)):
         uid = str(user_ids[user])
-        key = (f"S#{uid[len(SESSION_PREFIX):]}" if uid.startswith(SESSION_PREFIX)
-               else f"U#{uid}")
+        key = (keys.session_key(uid[len(SESSION_PREFIX):]) if uid.startswith(SESSION_PREFIX)
+               else keys.user_key(uid))
         yield RecRow(key, version, user_entries, expires_at)
     sim = model.similarity
     rows = np.repeat(np.arange(sim.shape[0]), np.diff(sim.indptr))
@@ -163,17 +174,17 @@ def export_rows(model: Model, version: str, expires_at: int,
     for item, item_entries in lists(
             sim.indptr, sim.indices[order], sim.data[order], rows[order],
             np.full(order.size, similar, dtype=np.int8)):
-        yield RecRow(f"I#{ids[item]}", version, item_entries, expires_at)
+        yield RecRow(keys.item_key(ids[item]), version, item_entries, expires_at)
 
     def popular(item: np.ndarray, score: np.ndarray) -> list[list[Any]]:
         keep = available[item]
         return entries(item[keep], score[keep], np.full(int(keep.sum()), -1),
                        ["trending"] * int(keep.sum()))
 
-    yield RecRow("POP#global", version, popular(model.trending_items, model.trending_scores),
-                 expires_at)
+    yield RecRow(keys.GLOBAL_TRENDING, version,
+                 popular(model.trending_items, model.trending_scores), expires_at)
     for index, name in enumerate(model.category_names.tolist()):
         start, stop = model.category_indptr[index], model.category_indptr[index + 1]
-        yield RecRow(f"POP#C#{name}", version,
+        yield RecRow(keys.category_key(name), version,
                      popular(model.category_items[start:stop],
                              model.category_scores[start:stop]), expires_at)

@@ -6,19 +6,18 @@ Pure Python: the promote function carries no science layer.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
+from recs.contracts import layout
+from recs.contracts.state import BatchState
 from recs.exceptions import PromotionRefused
 from recs.stores.ports import ModelRegistry, ModelVersion
 
-State = dict[str, Any]
 
-
-def promote_step(state: State, registry: ModelRegistry) -> State:
+def promote_step(state: BatchState, registry: ModelRegistry) -> BatchState:
     """Flip the live pointer to the version, or mark it rejected and say why."""
     version = state["version"]
-    verdict = state.get("gate") or {}
-    if verdict.get("ok") is False:
+    verdict = state.get("gate")
+    if verdict and verdict.get("ok") is False:
         return _record_refusal(state, registry, f"refused by the gate: {verdict.get('reason')}")
     record = registry.get_version(version)
     if record is None:
@@ -48,7 +47,7 @@ def _refusal(record: ModelVersion) -> str:
     return ""
 
 
-def _record_refusal(state: State, registry: ModelRegistry, reason: str) -> State:
+def _record_refusal(state: BatchState, registry: ModelRegistry, reason: str) -> BatchState:
     """A candidate the gate refused: recorded as rejected (never exported), live untouched."""
     registry.put_version(ModelVersion(
         version=state["version"],
@@ -58,7 +57,7 @@ def _record_refusal(state: State, registry: ModelRegistry, reason: str) -> State
         window_end=state.get("as_of", ""),
         counts=state.get("counts", {}),
         metrics={**state.get("metrics", {}), "tuning": state.get("tuning", {})},
-        prefix=f"models/{state['version']}/",
+        prefix=layout.model_prefix(state["version"]),
         reason=reason,
     ))
     return {**state, "promoted": False, "reason": reason,

@@ -19,10 +19,12 @@ import pyarrow.parquet as pq
 from recs.batch.config import BatchConfig
 from recs.batch.interactions import Interactions
 from recs.batch.reclaim import release_memory
-from recs.batch.steps import State, as_of, midnight_ms
+from recs.batch.steps import as_of, midnight_ms
 from recs.batch.steps.weight import apply_catalog_categories
 from recs.batch.training import train
 from recs.batch.weighting import weight_arrays, window_arrays
+from recs.contracts import layout
+from recs.contracts.state import BatchState, TuningRecord
 from recs.stores.ports import ObjectStore
 
 # Below this many events in the window a validation split is noise: a handful of shoppers
@@ -36,9 +38,9 @@ def config_from_params(params: dict[str, Any]) -> BatchConfig:
     return BatchConfig(**{k: v for k, v in params.items() if k in known})
 
 
-def train_step(state: State, objects: ObjectStore, config: BatchConfig) -> State:
+def train_step(state: BatchState, objects: ObjectStore, config: BatchConfig) -> BatchState:
     version = state["version"]
-    tuning: dict[str, Any] = {}
+    tuning: TuningRecord = {}
     events_in_window = int(state.get("counts", {}).get("events", 0))
     if (config.tuning_seconds > 0 and state.get("events_key")
             and events_in_window >= MIN_TUNING_EVENTS):
@@ -68,9 +70,9 @@ def train_step(state: State, objects: ObjectStore, config: BatchConfig) -> State
     model = train(interactions, config)
     del interactions  # the model's file is written next: it needs their memory
     release_memory()
-    model_key = f"models/{version}/model.npz"
+    model_key = layout.model(version)
     objects.put(model_key, model.to_bytes())
-    params_key = f"models/{version}/params.json"
+    params_key = layout.params(version)
     objects.put(params_key, json.dumps(config.as_dict(), sort_keys=True).encode())
     return {
         **state,

@@ -1,0 +1,161 @@
+"""The DynamoDB keys the product writes and reads, and the layout of a stored list entry.
+
+Three tables (``recs.contracts.resources``):
+
+- recommendations, ``pk`` = a list key, ``sk`` = the model version. The nightly export
+  writes, the API reads, rollback checks a version is still stored:
+  ``U#<user>`` (a user's list), ``S#<session>`` (an anonymous session's list),
+  ``I#<item>`` (an item's neighbours), ``POP#global`` (trending), ``POP#C#<category path>``
+  (trending in a category; a path like ``food/dairy``).
+- realtime, ``pk`` only: the same ``U#``/``S#`` shopper keys (ingest appends a shopper's
+  recent events, the API reads them) and the catalog state rows ``CATALOG#UNAVAILABLE`` and
+  ``CATALOG#NEW``.
+- registry, ``pk``/``sk``: ``MODEL``/``<version>`` per model version, and ``LIVE``/``LIVE``
+  for the pointer to the version being served.
+
+A key is its kind's prefix followed by the id as given: ids may contain ``#``, ``/`` or any
+other character, and ``parse_list_key`` splits on the prefix alone, so no id is escaped.
+
+A list is stored as one JSON string of entries, each entry a JSON list laid out as ``Entry``.
+The API decodes a whole list with one ``json.loads`` and reads the decoded lists by position
+(``ITEM`` ... ``BECAUSE_TITLE``): turning hundreds of entries per request into objects would
+cost more than the rest of the request. Code that builds or inspects a single entry uses
+``Entry`` itself; ``json.dumps`` writes it as the same list.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+# -- recommendations table: list keys -------------------------------------------------------
+USER_PREFIX = "U#"
+SESSION_PREFIX = "S#"
+ITEM_PREFIX = "I#"
+GLOBAL_TRENDING = "POP#global"
+CATEGORY_PREFIX = "POP#C#"
+
+# The kinds ``parse_list_key`` names.
+USER, SESSION, ITEM_NEIGHBOURS, TRENDING, CATEGORY_TRENDING = (
+    "user", "session", "item", "trending", "category")
+
+
+def user_key(user_id: str) -> str:
+    """``U#<user>``: a user's precomputed list and their realtime state."""
+    return USER_PREFIX + user_id
+
+
+def session_key(session_id: str) -> str:
+    """``S#<session>``: an anonymous session's list and its realtime state."""
+    return SESSION_PREFIX + session_id
+
+
+def item_key(item_id: str) -> str:
+    """``I#<item>``: the item's neighbours."""
+    return ITEM_PREFIX + item_id
+
+
+def category_key(category: str) -> str:
+    """``POP#C#<category path>``: trending in one category, the path as the export names it."""
+    return CATEGORY_PREFIX + category
+
+
+def category_keys(category: str | None) -> list[str]:
+    """``POP#C#a/b``, then ``POP#C#a``: a thin category falls back to its parent.
+
+    Slashes at either end are ignored, so ``/a/b/`` reads the same lists as ``a/b``.
+    """
+    if not category:
+        return []
+    parts = category.strip("/").split("/")
+    return [category_key("/".join(parts[:depth])) for depth in range(len(parts), 0, -1)]
+
+
+def shopper_keys(user_id: str | None, session_id: str | None) -> list[str]:
+    """The keys of a shopper: the user's, then the session's, each only when given."""
+    keys = []
+    if user_id:
+        keys.append(USER_PREFIX + user_id)
+    if session_id:
+        keys.append(SESSION_PREFIX + session_id)
+    return keys
+
+
+class ListKey(NamedTuple):
+    """A parsed list key: its kind (``USER`` ... ``CATEGORY_TRENDING``) and the id in it
+    ("" for ``POP#global``)."""
+
+    kind: str
+    id: str
+
+
+# The prefixed kinds, longest prefix first (none is a prefix of another today).
+_PREFIXED = ((CATEGORY_PREFIX, CATEGORY_TRENDING), (USER_PREFIX, USER),
+             (SESSION_PREFIX, SESSION), (ITEM_PREFIX, ITEM_NEIGHBOURS))
+
+
+def parse_list_key(key: str) -> ListKey:
+    """The kind and id of a list or shopper key; ``ValueError`` for any other string."""
+    if key == GLOBAL_TRENDING:
+        return ListKey(TRENDING, "")
+    for prefix, kind in _PREFIXED:
+        if key.startswith(prefix):
+            return ListKey(kind, key[len(prefix):])
+    raise ValueError(f"not a recommendation list key: {key!r}")
+
+
+def category_of(key: str) -> str:
+    """The category path of a ``POP#C#`` key."""
+    kind, category = parse_list_key(key)
+    if kind != CATEGORY_TRENDING:
+        raise ValueError(f"not a category trending key: {key!r}")
+    return category
+
+
+# -- realtime table: the catalog state rows ------------------------------------------------
+UNAVAILABLE_KEY = "CATALOG#UNAVAILABLE"  # a string set of item ids
+NEW_ARRIVALS_KEY = "CATALOG#NEW"  # a JSON list of ``NewArrival`` lists
+
+# -- registry table ------------------------------------------------------------------------
+MODEL_PARTITION = "MODEL"  # pk of every version record; the sk is the version
+LIVE_POINTER = "LIVE"  # pk and sk of the live pointer
+
+
+# -- the stored list entry -----------------------------------------------------------------
+class Entry(NamedTuple):
+    """One recommendation in a stored list, in the order it is stored.
+
+    ``because`` is the item that led to it (the shopper's item for a user's list, the source
+    item of a neighbour list, None for trending); ``event`` the verb of the reason
+    (``purchase``, ``similar``, ``trending``, ``new``, ...); ``category`` and ``title`` are
+    the item's, ``because_title`` the title of ``because``. Unknown values are None.
+    """
+
+    item: str
+    score: float
+    because: str | None
+    event: str
+    category: str | None
+    title: str | None
+    because_title: str | None
+
+
+# An ``Entry`` as ``json.loads`` returns it: a plain list with the same positions.
+StoredEntry = list[Any]
+
+# Positions of the fields in a stored entry, for the read path's lists.
+ITEM, SCORE, BECAUSE, EVENT, CATEGORY, TITLE, BECAUSE_TITLE = (
+    Entry._fields.index(name) for name in
+    ("item", "score", "because", "event", "category", "title", "because_title"))
+
+
+class NewArrival(NamedTuple):
+    """One entry of the ``CATALOG#NEW`` row: an item created recently, newest first."""
+
+    item: str
+    created_at: int | None  # epoch ms
+    category: str | None
+    title: str | None
+
+
+ARRIVAL_ITEM, ARRIVAL_CREATED_AT, ARRIVAL_CATEGORY, ARRIVAL_TITLE = (
+    NewArrival._fields.index(name) for name in ("item", "created_at", "category", "title"))

@@ -1,0 +1,104 @@
+"""Where everything lives in the data bucket: the one place S3 keys are spelled.
+
+::
+
+    events/dt=YYYY-MM-DD/part-<hash>.parquet    behaviour events, written by the lander
+    catalog/updates/<ms>-<hash>.jsonl           catalog deltas, written by PUT /items
+    interactions/<version>/events.parquet       the training window's events    (weight)
+    interactions/<version>/interactions.npz     weighted interactions           (weight)
+    interactions/<version>/catalog.json         the catalog snapshot's facts    (weight)
+    models/<version>/model.npz                  the trained model               (train)
+    models/<version>/params.json                the parameters it trained with  (train)
+
+The top-level prefixes are also the unit of access: the CDK app grants each function read or
+write on whole prefixes (``iam_prefix``), so a new artefact under an existing prefix needs
+no new permission, and one under a new prefix needs a new constant here.
+"""
+
+from __future__ import annotations
+
+EVENTS = "events/"
+CATALOG = "catalog/"
+INTERACTIONS = "interactions/"
+MODELS = "models/"
+
+PREFIXES = (EVENTS, CATALOG, INTERACTIONS, MODELS)
+
+CATALOG_UPDATES = f"{CATALOG}updates/"
+EVENT_FILE_SUFFIX = ".parquet"
+CATALOG_DELTA_SUFFIX = ".jsonl"
+_PARTITION = "dt="
+
+
+def iam_prefix(prefix: str) -> str:
+    """The IAM resource pattern for every object under a top-level prefix: ``events/*``."""
+    if prefix not in PREFIXES:
+        raise ValueError(f"not a top-level prefix of the data bucket: {prefix!r}")
+    return f"{prefix}*"
+
+
+# -- events ----------------------------------------------------------------------------------
+def event_partition(dt: str) -> str:
+    """``events/dt=2026-11-23/``: Hive-style, so Athena, Glue, Spark and DuckDB read it as is."""
+    return f"{EVENTS}{_PARTITION}{dt}/"
+
+
+def event_file(dt: str, digest: str) -> str:
+    """``events/dt=<dt>/part-<digest>.parquet``: one landed batch of one day."""
+    return f"{event_partition(dt)}part-{digest}{EVENT_FILE_SUFFIX}"
+
+
+def event_file_date(key: str) -> str | None:
+    """``2026-11-23`` of an event file's key; None for any other key."""
+    if not key.startswith(EVENTS) or not key.endswith(EVENT_FILE_SUFFIX):
+        return None
+    for part in key[len(EVENTS):].split("/")[:-1]:
+        if part.startswith(_PARTITION):
+            return part[len(_PARTITION):]
+    return None
+
+
+# -- catalog ---------------------------------------------------------------------------------
+def catalog_delta(now_ms: int, digest: str) -> str:
+    """``catalog/updates/<ms>-<digest>.jsonl``: zero-padded, so the keys sort by time."""
+    return f"{CATALOG_UPDATES}{now_ms:015d}-{digest}{CATALOG_DELTA_SUFFIX}"
+
+
+def is_catalog_delta(key: str) -> bool:
+    return key.startswith(CATALOG) and key.endswith(CATALOG_DELTA_SUFFIX)
+
+
+# -- per model version -----------------------------------------------------------------------
+def interactions_prefix(version: str) -> str:
+    """``interactions/<version>/``: the weight step's outputs, the later steps' inputs."""
+    return f"{INTERACTIONS}{version}/"
+
+
+def window_events(version: str) -> str:
+    """The training window's events, deduplicated (tuning and the gate need event times)."""
+    return f"{interactions_prefix(version)}events.parquet"
+
+
+def interactions(version: str) -> str:
+    """The weighted user x item interactions (``recs.batch.interactions``)."""
+    return f"{interactions_prefix(version)}interactions.npz"
+
+
+def catalog_snapshot(version: str) -> str:
+    """The catalog facts the version trained with: ``{item: [category, title, available]}``."""
+    return f"{interactions_prefix(version)}catalog.json"
+
+
+def model_prefix(version: str) -> str:
+    """``models/<version>/``: what the registry records as the version's prefix."""
+    return f"{MODELS}{version}/"
+
+
+def model(version: str) -> str:
+    """The trained model (``recs.batch.model``)."""
+    return f"{model_prefix(version)}model.npz"
+
+
+def params(version: str) -> str:
+    """The ``BatchConfig`` the model trained with, as JSON."""
+    return f"{model_prefix(version)}params.json"
