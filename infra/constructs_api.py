@@ -2,7 +2,7 @@
 
 Every route is a Lambda proxy integration (the functions' powertools resolvers do the routing,
 validation and error mapping), behind an API key and a usage plan with throttling. The stage
-writes JSON access logs and X-Ray traces.
+writes JSON access logs (X-Ray is off across the stack, see infra/stack.py).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class RecsApi(Construct):
             api_key_source_type=apigw.ApiKeySourceType.HEADER,
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE_NAME,
-                tracing_enabled=True,
+                tracing_enabled=False,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
                     caller=False,
@@ -136,7 +136,7 @@ class RecsApi(Construct):
         acknowledge(
             self.rest_api,
             "AwsSolutions-APIG6",
-            "Stage access logs (JSON) and X-Ray tracing are on; execution logging would require "
+            "Stage access logs (JSON) are on; execution logging would require "
             "setting the account-wide API Gateway CloudWatch role, a singleton this stack "
             "should not take over in a shop's account.",
         )
