@@ -5,13 +5,19 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+# The uv that installs the environment is the one the dev extra pins (so the lock keeps it).
+UV_VERSION := $(shell sed -n 's/^ *"uv==\([0-9.]*\)".*/\1/p' pyproject.toml)
+# uv uses the venv's interpreter, never one it would download.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 INSTALLED := $(VENV)/.installed
 LAYERS := build/layers/.built
 PORT ?= 8000
 EVENTS ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help demo test lint typecheck unit layers synth deploy bench clean
+.PHONY: help demo test lint typecheck unit layers synth deploy bench lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -40,19 +46,26 @@ deploy: $(INSTALLED) $(LAYERS) node_modules/.installed ## deploy into the curren
 	npx cdk deploy
 
 bench: $(INSTALLED) ## run the benchmarks (installs implicit, the quality competitor) and print their numbers
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(UV) sync --quiet --locked --extra dev --extra bench
 	$(PY) benchmarks/run_all.py
+
+lock: ## re-lock uv.lock after editing pyproject.toml's dependencies (commit both)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) lock
 
 clean: ## remove the virtualenv, build output and caches
 	rm -rf $(VENV) build cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache
 
-$(INSTALLED): pyproject.toml
+# The environment is exactly uv.lock's dev set (and the project, editable). --locked refuses a
+# lock that no longer matches pyproject.toml: run `make lock` and commit uv.lock with it.
+$(INSTALLED): pyproject.toml uv.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) sync --quiet --locked --extra dev
 	touch $@
 
-$(LAYERS): $(INSTALLED) layers/build_layers.py $(shell find layers/core/recs -name '*.py' 2>/dev/null)
+$(LAYERS): $(INSTALLED) uv.lock layers/build_layers.py $(shell find layers/core/recs -name '*.py' 2>/dev/null)
 	$(PY) layers/build_layers.py --out build/layers
 	touch $@
 

@@ -6,8 +6,9 @@
 Each layer lands in ``<out>/<layer>/python/...`` (the layout Lambda mounts under /opt):
 
 - ``core``: the ``recs`` package (copied from ``layers/core/recs``) plus aws-lambda-powertools
-  (with its ``tracer`` and ``validation`` extras) and pydantic, which only Swagger UI's page
-  loads (request parameters are checked by ``recs.api.params``, off the cold start).
+  (no extras: the handlers use its Logger, event handler and batch utilities; X-Ray is off, see
+  infra/stack.py) and pydantic, which only Swagger UI's page loads (request parameters are
+  checked by ``recs.api.params``, off the cold start).
 - ``arrow``: pyarrow + numpy (the lander and the weighting step).
 - ``batch``: pyarrow + numpy + the sparse part of scipy (train, evaluate, export). Training
   tunes itself on the window's events (pyarrow) with sparse models (scipy); both whole would
@@ -16,11 +17,12 @@ Each layer lands in ``<out>/<layer>/python/...`` (the layout Lambda mounts under
 
 Third-party wheels come from PyPI for the Lambda platform, not the host: ``pip install
 --platform manylinux_2_28_<arch> --platform manylinux2014_<arch> --only-binary=:all:
---python-version 3.12 --implementation cp --no-deps``. Versions are pinned to what is installed
-in the running interpreter's environment (the dev venv), read with importlib.metadata, and the
-dependency closure is walked from the installed metadata, so the layers always carry the exact
-versions the tests ran against. boto3/botocore/s3transfer are left out: the Lambda runtime
-provides them.
+--python-version 3.12 --implementation cp --no-deps --require-hashes``. Versions and hashes
+come from ``uv.lock``, the lock the dev environment is installed from (``make``): the dependency
+closure of each layer's requirements is walked through the lock's entries, with environment
+markers evaluated for the Lambda runtime, so the layers carry the exact versions the tests ran
+against, and every wheel is checked against the lock's hashes. boto3/botocore/s3transfer are
+left out: the Lambda runtime provides them.
 
 Trimming (conservative, see ``TRIM_*`` below): ``__pycache__`` (the host would compile for its
 own Python version, which the runtime cannot use), ``tests`` packages, Cython sources and C/C++
@@ -48,7 +50,6 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import hashlib
-import importlib.metadata as metadata
 import json
 import os
 import shutil
@@ -56,9 +57,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from packaging.markers import Marker
 from packaging.requirements import Requirement
@@ -67,6 +71,7 @@ from packaging.utils import canonicalize_name
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORE_PACKAGE = REPO_ROOT / "layers" / "core" / "recs"
 DEFAULT_OUT = REPO_ROOT / "build" / "layers"
+LOCK_FILE = REPO_ROOT / "uv.lock"
 
 PYTHON_VERSION = "3.12"
 """The Lambda runtime the layers are built for; infra/stack.py deploys python3.12 to match."""
@@ -103,7 +108,7 @@ LAYERS: dict[str, LayerSpec] = {
     for spec in (
         LayerSpec(
             "core",
-            ("aws-lambda-powertools[tracer,validation]", "pydantic"),
+            ("aws-lambda-powertools", "pydantic"),
             include_recs=True,
             description="recs package, aws-lambda-powertools, pydantic",
         ),
@@ -169,47 +174,101 @@ def _target_environment(arch: str, python_version: str) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class LockedPackage:
+    """One ``[[package]]`` of uv.lock: a version, its dependencies and its wheels' hashes."""
+
+    name: str
+    version: str
+    dependencies: tuple[dict[str, Any], ...]
+    optional: Mapping[str, tuple[dict[str, Any], ...]]
+    resolution_markers: tuple[str, ...]
+    wheel_hashes: tuple[str, ...]
+
+
+@cache
+def read_lock(path: Path = LOCK_FILE) -> dict[str, tuple[LockedPackage, ...]]:
+    """uv.lock's packages by canonical name (more than one when the resolution forked)."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SystemExit(f"{path} is missing: run `make lock`") from None
+    packages: dict[str, list[LockedPackage]] = {}
+    for entry in data.get("package", []):
+        package = LockedPackage(
+            name=canonicalize_name(entry["name"]),
+            version=entry["version"],
+            dependencies=tuple(entry.get("dependencies", ())),
+            optional={extra: tuple(deps)
+                      for extra, deps in entry.get("optional-dependencies", {}).items()},
+            resolution_markers=tuple(entry.get("resolution-markers", ())),
+            wheel_hashes=tuple(wheel["hash"] for wheel in entry.get("wheels", ())),
+        )
+        packages.setdefault(package.name, []).append(package)
+    return {name: tuple(versions) for name, versions in packages.items()}
+
+
+def _locked(
+    lock: Mapping[str, tuple[LockedPackage, ...]], name: str, version: str | None,
+    env: Mapping[str, str], needed_by: str,
+) -> LockedPackage:
+    """The entry of ``name`` the target environment gets: the version a dependency names, or
+    the one whose resolution markers hold there."""
+    candidates = lock.get(name, ())
+    if version is not None:
+        candidates = tuple(p for p in candidates if p.version == version)
+    if len(candidates) > 1:
+        candidates = tuple(p for p in candidates if not p.resolution_markers or any(
+            Marker(m).evaluate({**env, "extra": ""}) for m in p.resolution_markers))
+    if len(candidates) != 1:
+        found = "not in" if not candidates else "ambiguous in"
+        raise SystemExit(
+            f"{name} (needed by {needed_by}) is {found} {LOCK_FILE.name}; add it to "
+            "pyproject.toml's dependencies and run `make lock`"
+        )
+    return candidates[0]
+
+
 def resolve_pins(requirements: Iterable[str], arch: str, python_version: str) -> list[str]:
     """``name==version`` for every distribution the requirements need on the target.
 
-    Walks the dependency closure through the installed distributions' metadata (extras and
-    environment markers evaluated for the Lambda runtime), so the pins are exactly the dev
-    environment's versions. A missing distribution is an error naming who needs it.
+    Walks the dependency closure through uv.lock (extras followed, environment markers
+    evaluated for the Lambda runtime), so the pins are exactly the dev environment's versions.
+    A distribution the lock lacks is an error naming who needs it.
     """
+    lock = read_lock()
     env = _target_environment(arch, python_version)
     pins: dict[str, str] = {}
-    queue: list[tuple[Requirement, str]] = [(Requirement(r), "the layer") for r in requirements]
+    queue: list[tuple[str, str | None, frozenset[str], str]] = []
+    for raw in requirements:
+        req = Requirement(raw)
+        queue.append((canonicalize_name(req.name), None, frozenset(req.extras), "the layer"))
     seen: set[tuple[str, frozenset[str]]] = set()
     while queue:
-        req, needed_by = queue.pop()
-        name = canonicalize_name(req.name)
-        if name in RUNTIME_PROVIDED:
+        name, version, extras, needed_by = queue.pop()
+        if name in RUNTIME_PROVIDED or (name, extras) in seen:
             continue
-        key = (name, frozenset(req.extras))
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            dist = metadata.distribution(req.name)
-        except metadata.PackageNotFoundError:
-            raise SystemExit(
-                f"{req.name} (needed by {needed_by}) is not installed in {sys.prefix}; "
-                "install the project's dev dependencies first (pip install -e '.[dev]')"
-            ) from None
-        if not req.specifier.contains(dist.version, prereleases=True):
-            raise SystemExit(f"{needed_by} needs {req}, but {req.name} {dist.version} is installed")
-        pins[name] = dist.version
-        for raw in dist.requires or ():
-            dep = Requirement(raw)
-            if dep.marker is not None and not _marker_applies(dep.marker, env, req.extras):
+        seen.add((name, extras))
+        package = _locked(lock, name, version, env, needed_by)
+        pins[name] = package.version
+        dependencies = [*package.dependencies, *(
+            dep for extra in sorted(extras) for dep in package.optional.get(extra, ()))]
+        for dep in dependencies:
+            marker = dep.get("marker")
+            if marker is not None and not Marker(marker).evaluate({**env, "extra": ""}):
                 continue
-            queue.append((dep, f"{name} {dist.version}"))
+            queue.append((canonicalize_name(dep["name"]), dep.get("version"),
+                          frozenset(dep.get("extra", ())), f"{name} {package.version}"))
     return [f"{name}=={version}" for name, version in sorted(pins.items())]
 
 
-def _marker_applies(marker: Marker, env: Mapping[str, str], extras: Iterable[str]) -> bool:
-    contexts = [{**env, "extra": extra} for extra in extras] or [{**env, "extra": ""}]
-    return any(marker.evaluate(ctx) for ctx in contexts)
+def locked_hashes(pin: str) -> tuple[str, ...]:
+    """The lock's hashes of every wheel of a ``name==version`` pin."""
+    name, version = pin.split("==")
+    for package in read_lock().get(canonicalize_name(name), ()):
+        if package.version == version:
+            return package.wheel_hashes
+    raise SystemExit(f"{pin} is not in {LOCK_FILE.name}")
 
 
 def _file_digests(root: Path) -> dict[str, str]:
@@ -299,8 +358,12 @@ def trim(python_dir: Path, extra_dirs: tuple[str, ...] = ()) -> int:
 
 
 def pip_install(pins: list[str], target: Path, platforms: list[str], python_version: str) -> None:
+    """pip, for another platform, the pinned wheels only, each checked against uv.lock's hash."""
     if not pins:
         return
+    requirements = target.parent / "requirements.txt"
+    requirements.write_text("".join(
+        f"{pin} " + " ".join(f"--hash={h}" for h in locked_hashes(pin)) + "\n" for pin in pins))
     cmd = [
         sys.executable, "-m", "pip", "install",
         "--target", str(target),
@@ -312,9 +375,13 @@ def pip_install(pins: list[str], target: Path, platforms: list[str], python_vers
         "--no-compile",
         "--disable-pip-version-check",
         "--quiet",
-        *pins,
+        "--require-hashes",
+        "--requirement", str(requirements),
     ]  # fmt: skip
-    subprocess.run(cmd, check=True)
+    try:
+        subprocess.run(cmd, check=True)
+    finally:
+        requirements.unlink()
 
 
 def build_layer(name: str, out: Path, arch: str, force: bool = False) -> Path:
@@ -374,18 +441,16 @@ def report_functions(out: Path) -> None:
 
 _VERIFY_SCRIPTS = {
     "core": """
-import pydantic, pydantic_core, fastjsonschema, aws_xray_sdk
+import pydantic, pydantic_core
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.validation import validate
 
 class M(pydantic.BaseModel):
     x: int
 assert M.model_validate({"x": "3"}).x == 3
 from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 app = APIGatewayRestResolver()
-validate(event={"a": 1}, schema={"type": "object"})
 print("core ok", pydantic.VERSION)
 """,
     "arrow": """
