@@ -1,4 +1,7 @@
-"""Admin function: POST /models/{version}/promote (IAM-authorised in API Gateway)."""
+"""Admin function: POST /models/{version}/promote (IAM-authorised in API Gateway).
+
+The route and its access are declared in ``recs.contracts.routes``.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +12,29 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from recs.api.errors import map_errors
-from recs.api.params import Param
 from recs.api.routing import Routes
 from recs.batch.rollback import rollback
+from recs.contracts.resources import ADMIN
 from recs.stores import wiring
 
 logger = Logger(service="recs")
 app = map_errors(APIGatewayRestResolver())
-routes = Routes(app, title="recs: administration", version="0.1.0")
+routes = Routes(app, ADMIN.name)
 dynamodb = wiring.dynamodb_client()
 registry = wiring.model_registry(dynamodb)
 recommendations = wiring.recommendation_store(dynamodb)
 
-VERSION = Param("version", str, "A stored model version", minimum=1, maximum=64,
-                location="path")
 
-
-@routes.post("/models/<version>/promote", VERSION)
+@routes.serve("POST /models/{version}/promote")
 def promote(version: str) -> dict[str, Any]:
     """Make a stored model version live (a rollback, or a roll forward)."""
     caller = (app.current_event.request_context.identity.user_arn or "unknown")
     result = rollback(version, registry, recommendations)
     logger.info("model promoted by hand", extra={**result, "caller": caller})
     return result
+
+
+routes.complete()
 
 
 @logger.inject_lambda_context(clear_state=True)

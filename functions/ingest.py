@@ -1,4 +1,8 @@
-"""Ingest function: POST /events (behaviour events) and PUT /items (catalog upserts)."""
+"""Ingest function: POST /events (behaviour events) and PUT /items (catalog upserts).
+
+The routes, their bodies and answers are declared in ``recs.contracts.routes``; the bodies are
+checked here, entry by entry, by ``recs.intake`` so that each rejection names its field.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,21 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from recs.api.errors import json_response, map_errors
+from recs.api.routing import Routes
+from recs.contracts.resources import INGEST
 from recs.intake import catalog
 from recs.intake.ingest import ingest, now_ms, parse_body
 from recs.stores import wiring
 
 logger = Logger(service="recs")
 app = map_errors(APIGatewayRestResolver())
+routes = Routes(app, INGEST.name)
 queue = wiring.event_queue()
 realtime = wiring.realtime_store()
 objects = wiring.object_store()
 
 
-@app.post("/events")
+@routes.serve("POST /events")
 def post_events() -> Response:
     events = parse_body(app.current_event.body)
     result = ingest(events, queue, realtime)
@@ -29,7 +36,7 @@ def post_events() -> Response:
     return json_response(_status(result.accepted, len(result.rejected)), result.to_dict())
 
 
-@app.put("/items")
+@routes.serve("PUT /items")
 def put_items() -> Response:
     items = parse_body(app.current_event.body, key="items", limit=catalog.MAX_ITEMS)
     now = now_ms()
@@ -43,6 +50,9 @@ def put_items() -> Response:
 def _status(accepted: int, rejected: int) -> int:
     """200 when all were accepted, 207 when some were rejected, 400 when none were."""
     return 200 if not rejected else (207 if accepted else 400)
+
+
+routes.complete()
 
 
 @logger.inject_lambda_context(clear_state=True)

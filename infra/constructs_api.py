@@ -1,14 +1,16 @@
-"""The public REST API: API Gateway routes onto the ingest and api functions.
+"""The public REST API: API Gateway routes onto the ingest, api and admin functions.
 
-Every route is a Lambda proxy integration (the functions' powertools resolvers do the routing,
-validation and error mapping), behind an API key and a usage plan with throttling. The stage
+The resources and methods are built from the route table (``recs.contracts.routes``) that the
+handlers register from, so a route cannot be served locally yet be missing here. Every route
+is a Lambda proxy integration (the functions' powertools resolvers do the routing, validation
+and error mapping), behind an API key and a usage plan with throttling, except the public
+description (Swagger UI) and the IAM-signed admin routes. The stage
 writes JSON access logs (X-Ray is off across the stack, see infra/stack.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
@@ -17,31 +19,9 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.constructs_nag import acknowledge
-from recs.contracts.resources import ADMIN, API, INGEST
+from recs.contracts.routes import ROUTES, Access
 
 STAGE_NAME = "v1"
-API_KEY_HEADER = "x-api-key"
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    function: str  # FunctionSpec.name
-    public: bool = False  # True: no API key (the API's own description only)
-    admin: bool = False  # True: IAM (SigV4) instead of the shop's API key
-
-
-ROUTES = (
-    Route("POST", "/events", INGEST.name),
-    Route("PUT", "/items", INGEST.name),
-    Route("GET", "/recommendations", API.name),
-    Route("GET", "/recommendations/trending", API.name),
-    Route("GET", "/items/{item_id}/similar", API.name),
-    Route("GET", "/models/status", API.name),
-    Route("GET", "/swagger", API.name, public=True),
-    Route("POST", "/models/{version}/promote", ADMIN.name, admin=True),
-)
 
 
 class RecsApi(Construct):
@@ -102,15 +82,15 @@ class RecsApi(Construct):
         }
         for route in ROUTES:
             resource = self.rest_api.root.resource_for_path(route.path)
-            path_params = [part[1:-1] for part in route.path.split("/") if part.startswith("{")]
             resource.add_method(
                 route.method,
                 integrations[route.function],
-                api_key_required=require_api_key and not (route.public or route.admin),
-                authorization_type=(apigw.AuthorizationType.IAM if route.admin
+                api_key_required=require_api_key and route.access is Access.API_KEY,
+                authorization_type=(apigw.AuthorizationType.IAM if route.access is Access.IAM
                                     else apigw.AuthorizationType.NONE),
                 request_validator=validator,
-                request_parameters={f"method.request.path.{p}": True for p in path_params},
+                request_parameters={f"method.request.path.{param.name}": True
+                                    for param in route.params if param.location == "path"},
             )
 
         self.api_key = apigw.ApiKey(

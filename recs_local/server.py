@@ -2,8 +2,10 @@
 
 moto cannot serve API Gateway proxy routes, so this turns each HTTP request into an API
 Gateway (REST, v1) proxy event, calls the same handler the cloud runs, and writes its answer
-back. ``POST /events`` goes to the ingest function, every other path to the API function,
-which answers 404 and 405 itself.
+back. Which function gets a request, and whether it needs the API key, comes from the route
+table (``recs.contracts.routes``), as in the CDK app. Where API Gateway would answer 403 for a
+method or path it lacks, the request goes on instead to the function of its path (the API
+function for a path no route has), which answers 405 or 404 itself.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from recs.contracts.resources import API
+from recs.contracts.routes import API_KEY_HEADER, Access, Route, routes_at
+
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-PUBLIC_PATHS = ("/swagger",)  # the API description needs no key, as in the CDK app
 
 Invoke = Callable[[str, dict[str, Any]], Any]
 
@@ -59,15 +63,22 @@ def proxy_event(method: str, raw_path: str, headers: dict[str, str], body: bytes
     }
 
 
-def function_for(path: str) -> str:
-    """Which function API Gateway routes a path to (admin routes are IAM-only in the cloud;
-    locally the API key guards them like every other route)."""
-    path = path.rstrip("/")
-    if path in ("/events", "/items"):
-        return "ingest"
-    if path.startswith("/models/") and path.endswith("/promote"):
-        return "admin"
-    return "api"
+def route_for(method: str, path: str) -> tuple[str, Route | None]:
+    """The function a request goes to, and its table route when it has one.
+
+    A path's other methods go to the path's function, and an unknown path to the API
+    function, so that they answer 405 and 404."""
+    at_path = routes_at(path)
+    route = next((r for r in at_path if r.method == method), None)
+    if route is not None:
+        return route.function, route
+    return (at_path[0].function if at_path else API.name), None
+
+
+def needs_key(route: Route | None) -> bool:
+    """Every request but the public routes' takes the key (admin routes are IAM-only in the
+    cloud; locally the API key guards them like every other route)."""
+    return route is None or route.access is not Access.PUBLIC
 
 
 def make_server(host: str, port: int, invoke: Invoke,
@@ -85,16 +96,16 @@ def make_server(host: str, port: int, invoke: Invoke,
                 return
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            path = urlsplit(self.path).path
-            if api_key and not path.startswith(PUBLIC_PATHS) and not hmac.compare_digest(
-                    headers.get("x-api-key", ""), api_key):
+            function, route = route_for(self.command, urlsplit(self.path).path)
+            if api_key and needs_key(route) and not hmac.compare_digest(
+                    headers.get(API_KEY_HEADER, ""), api_key):
                 self._write(403, {"Content-Type": "application/json"},
                             json.dumps({"message": "Forbidden: send your key in the "
                                                    "x-api-key header"}).encode())
                 return
             event = proxy_event(self.command, self.path, headers, body)
             try:
-                result = invoke(function_for(event["path"]), event)
+                result = invoke(function, event)
             except Exception as exc:  # a handler crash is a 502 at API Gateway
                 self._write(502, {"Content-Type": "application/json"},
                             json.dumps({"message": f"handler failed: {exc}"}).encode())

@@ -1,0 +1,441 @@
+"""Every HTTP route of the product, declared once: the contract between shops and the API.
+
+Each ``Route`` says which function serves it, who may call it, the parameters it takes, the
+body it expects, and what it answers. Everything else derives from ``ROUTES``: the handlers
+register their routes from it (``recs.api.routing`` refuses at import a route the table
+lacks, or a table route left unhandled), the CDK app builds the API Gateway resources and
+methods from it (``infra/constructs_api.py``), the local server dispatches by it
+(``recs_local/server.py``) and ``GET /swagger`` publishes it as OpenAPI (``recs.api.openapi``).
+A new route is one entry here and one handler.
+
+Pure Python, cheap to import: the API function loads it on its cold start. The body
+schemas describe what ``recs.intake`` validates; their limits are literals here, held equal to
+the validators' constants by ``tests/unit/test_route_table.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from recs.contracts.events import EVENT_TYPES
+from recs.contracts.resources import ADMIN, API, INGEST
+
+Schema = dict[str, Any]
+
+API_TITLE = "recs: product recommendations"
+API_VERSION = "0.1.0"
+API_KEY_HEADER = "x-api-key"
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")  # what int() takes, less "1_000", spaces and other digits
+_PATH_PARAM = re.compile(r"{(\w+)}")
+
+
+class Access(Enum):
+    """Who may call a route, enforced by API Gateway before any function runs."""
+
+    API_KEY = "api_key"  # the shop's key in the x-api-key header, throttled by its usage plan
+    PUBLIC = "public"  # anyone: only the API's own description, so a browser can open it
+    IAM = "iam"  # a SigV4-signed request from an IAM identity allowed to invoke it (operators)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One query or path parameter: an integer within bounds, or a string of bounded length.
+
+    Checked by hand per request (``recs.api.params``) rather than by Powertools' pydantic
+    validation: pydantic and the OpenAPI models cost the API function about 90 ms of its cold
+    start (``benchmarks/serving.py``), for parameters that are a few bounded strings and
+    integers. The same declaration is the OpenAPI Parameter Object, so the two cannot drift.
+    """
+
+    name: str
+    kind: type[int] | type[str]
+    description: str
+    default: int | str | None = None
+    minimum: int | None = None  # the smallest value (int) or length (str)
+    maximum: int | None = None  # the largest value (int) or length (str)
+    location: str = "query"
+
+    def parse(self, raw: str | None) -> int | str | None:
+        """The typed value, the default when absent; ValueError names what is wrong."""
+        if raw is None:
+            if self.location == "path":
+                raise ValueError("is required")
+            return self.default
+        if self.kind is int:
+            if not _INTEGER.fullmatch(raw):
+                raise ValueError(f"must be an integer, got {raw[:40]!r}")
+            value = int(raw)
+            self._within(value, "")
+            return value
+        self._within(len(raw), "character")
+        return raw
+
+    def _within(self, size: int, unit: str) -> None:
+        if self.minimum is not None and size < self.minimum:
+            raise ValueError(f"must be at least {_amount(self.minimum, unit)}")
+        if self.maximum is not None and size > self.maximum:
+            raise ValueError(f"must be at most {_amount(self.maximum, unit)}")
+
+    def with_default(self, default: int | str) -> Param:
+        return Param(self.name, self.kind, self.description, default, self.minimum,
+                     self.maximum, self.location)
+
+    def schema(self) -> Schema:
+        """This parameter as an OpenAPI 3 Parameter Object."""
+        bounds = ("minimum", "maximum") if self.kind is int else ("minLength", "maxLength")
+        schema: Schema = {"type": "integer" if self.kind is int else "string"}
+        for key, bound in zip(bounds, (self.minimum, self.maximum), strict=True):
+            if bound is not None:
+                schema[key] = bound
+        if self.default is not None:
+            schema["default"] = self.default
+        return {"name": self.name, "in": self.location, "required": self.location == "path",
+                "description": self.description, "schema": schema}
+
+
+def _amount(bound: int, unit: str) -> str:
+    """``5``, ``1 character long``, ``256 characters long``."""
+    return f"{bound} {unit}{'s' if bound != 1 else ''} long" if unit else str(bound)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One response of a route: what it means, and the component schema(s) of its body."""
+
+    description: str
+    schemas: tuple[str, ...] = ("Error",)  # names in SCHEMAS; several: the body is one of them
+
+
+@dataclass(frozen=True)
+class Route:
+    """One HTTP method on one path, and everything the API says about it."""
+
+    method: str
+    path: str  # API Gateway's and OpenAPI's syntax: /items/{item_id}/similar
+    function: str  # the FunctionSpec.name of the function that serves it
+    name: str  # the OpenAPI operationId
+    summary: str
+    description: str = ""
+    access: Access = Access.API_KEY
+    params: tuple[Param, ...] = ()  # path parameters left out are strings of 1-256 characters
+    body: str | None = None  # the request body's name in SCHEMAS
+    responses: Mapping[int, Reply] = field(default_factory=dict)  # 200 included
+    documented: bool = True  # False: served, but not an operation of the OpenAPI document
+
+    def __post_init__(self) -> None:
+        named = {param.name for param in self.params}
+        in_path = _PATH_PARAM.findall(self.path)
+        stray = [p.name for p in self.params if p.location == "path" and p.name not in in_path]
+        if stray:
+            raise ValueError(f"{self.key}: path parameters {stray} are not in the path")
+        if self.method != self.method.upper():
+            raise ValueError(f"{self.key}: the method is not in capitals")
+        object.__setattr__(self, "params", self.params + tuple(
+            Param(name, str, f"The {name.replace('_', ' ')}", minimum=1, maximum=256,
+                  location="path")
+            for name in in_path if name not in named))
+
+    @property
+    def key(self) -> str:
+        """``GET /items/{item_id}/similar``: how handlers name the route they serve."""
+        return f"{self.method} {self.path}"
+
+    @property
+    def rule(self) -> str:
+        """Powertools' syntax of the path: /items/<item_id>/similar."""
+        return _PATH_PARAM.sub(r"<\1>", self.path)
+
+    @property
+    def public(self) -> bool:
+        return self.access is Access.PUBLIC
+
+    @property
+    def admin(self) -> bool:
+        return self.access is Access.IAM
+
+    def matches(self, path: str) -> bool:
+        """Whether a request path (no query string) is this route's path."""
+        return _pattern(self.path).fullmatch(path.rstrip("/") or "/") is not None
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _pattern(path: str) -> re.Pattern[str]:
+    if path not in _PATTERNS:
+        _PATTERNS[path] = re.compile(
+            "".join("[^/]+" if part.startswith("{") else re.escape(part)
+                    for part in re.split(r"({\w+})", path)))
+    return _PATTERNS[path]
+
+
+def routes_of(function: str, table: Sequence[Route] | None = None) -> list[Route]:
+    """The routes one function serves."""
+    return [route for route in (ROUTES if table is None else table) if route.function == function]
+
+
+def routes_at(path: str, table: Sequence[Route] | None = None) -> list[Route]:
+    """The routes of a request path, under any method."""
+    return [route for route in (ROUTES if table is None else table) if route.matches(path)]
+
+
+# --- parameters --------------------------------------------------------------------------
+
+NUM_ITEMS = Param("num_items", int, "How many items to return (1-100)", 10, 1, 100)
+USER_ID = Param("user_id", str, "The shopper's id, when they are known", None, 1, 256)
+SESSION_ID = Param("session_id", str, "The browsing session's id, for in-session picks",
+                   None, 1, 256)
+CATEGORY = Param("category", str, "Only items of this category (or its subcategories)",
+                 None, 1, 256)
+ITEM_ID = Param("item_id", str, "The item id", None, 1, 256, "path")
+VERSION = Param("version", str, "A stored model version", minimum=1, maximum=64,
+                location="path")
+FORMAT = Param("format", str, "json: the OpenAPI document itself; otherwise Swagger UI's page")
+
+
+# --- schemas (OpenAPI 3.0 Schema Objects, the document's components) -----------------------
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(properties: Schema, required: tuple[str, ...] = (), **extra: Any) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties, **extra}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def _text(description: str, maximum: int = 256, **extra: Any) -> Schema:
+    return {"type": "string", "maxLength": maximum, "description": description, **extra}
+
+
+def _optional(schema: Schema) -> Schema:
+    return {**schema, "nullable": True}
+
+
+_ID: Schema = {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 256},
+                         {"type": "integer"}],
+               "description": "Text of 1-256 characters (trimmed) or a whole number"}
+_TIMESTAMP: Schema = {
+    "oneOf": [{"type": "string"}, {"type": "integer", "minimum": 946_684_800_000}],
+    "description": "ISO-8601 text (UTC when it carries no offset) or epoch milliseconds",
+}
+_LIMITS = "At most 500 entries and 1,000,000 bytes per request; more answers 413."
+_COUNT: Schema = {"type": "integer", "minimum": 0}
+_TIERS = ("session", "personalised", "new_arrival", "long_tail", "similar",
+          "category_trending", "trending")
+_VERSION_STATUS = "training, exported, rejected, live, archived or failed"
+
+
+def _recommendations(description: str, **properties: Schema) -> Schema:
+    """A recommendation list (``RecommendationList.to_dict``) and what the request asked."""
+    return _object({
+        **properties,
+        "recommendation_id": {"type": "string", "description":
+                              "Echo it in the events this list leads to (attribution)"},
+        "model_version": _optional({"type": "string", "description":
+                                    "The model that served it; null before the first"}),
+        "tiers": {"type": "array", "items": {"type": "string", "enum": list(_TIERS)},
+                  "description": "The tiers the items came from, in order"},
+        "items": {"type": "array", "items": _ref("RecommendedItem")},
+    }, ("recommendation_id", "model_version", "tiers", "items", *properties),
+        description=description)
+
+
+def _model_version() -> Schema:
+    """A registry record (``ModelVersion.to_dict``)."""
+    return _object({
+        "version": {"type": "string"},
+
+        "status": {"type": "string", "description": _VERSION_STATUS},
+        "created_at": {"type": "string"},
+        "window_start": {"type": "string"}, "window_end": {"type": "string"},
+        "params": {"type": "object", "description": "The algorithm and its hyperparameters"},
+        "counts": {"type": "object", "additionalProperties": {"type": "integer"},
+                   "description": "Events, users, items, interactions it was trained on"},
+        "metrics": {"type": "object", "description": "The evaluation that gated it"},
+        "prefix": {"type": "string"}, "reason": {"type": "string"},
+        "promoted_at": {"type": "string"},
+    }, ("version", "status", "created_at"))
+
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": _object({
+        "message": {"type": "string"},
+        "field": {"type": "string", "description": "The first offending field or parameter"},
+        "errors": {"type": "array", "description": "Every bad parameter", "items": _object({
+            "field": {"type": "string"}, "in": {"type": "string", "enum": ["query", "path"]},
+            "reason": {"type": "string"}})},
+        "allowed": {"type": "array", "items": {"type": "string"},
+                    "description": "405: the methods the path takes (also in Allow)"},
+    }, ("message",)),
+    # POST /events (recs.intake.validation.validate_event, recs.intake.ingest.parse_body)
+    "Event": _object({
+        "event_id": {**_ID, "description": "Unique per event: a repeat is counted once"},
+        "user_id": _optional({**_ID, "description": "The shopper, when known"}),
+        "session_id": _optional({**_ID, "description": "The visit (user_id or session_id)"}),
+        "item_id": _ID,
+        "event_type": {"type": "string", "enum": list(EVENT_TYPES)},
+        "timestamp": {**_TIMESTAMP, "description": _TIMESTAMP["description"]
+                      + ", from 2000-01-01 to 5 minutes from now"},
+        "quantity": _optional({"type": "integer", "minimum": 1, "maximum": 10_000}),
+        "price": _optional({"type": "number", "minimum": 0}),
+        "recommendation_id": _optional(_text("The list that led to this event, if one did")),
+        "category": _optional(_text("The item's category path, e.g. food/rice")),
+        "context": _optional({"type": "object", "description":
+                              "Anything else, at most 2048 bytes as JSON"}),
+    }, ("event_id", "item_id", "event_type", "timestamp"), additionalProperties=False,
+        description="One behaviour event: user_id or session_id (or both) is required.",
+        example={"event_id": "e-1", "user_id": "u-1", "item_id": "rice",
+                 "event_type": "purchase", "timestamp": "2026-11-20T12:00:00Z"}),
+    "Events": _object({
+        "events": {"type": "array", "minItems": 1, "maxItems": 500, "items": _ref("Event")},
+    }, ("events",), description=_LIMITS),
+    "EventRejection": _object({
+        "index": {"type": "integer", "description": "The event's position in the request"},
+        "field": {"type": "string"}, "reason": {"type": "string"},
+        "event_id": _optional({"type": "string"}),
+    }, ("index", "field", "reason", "event_id")),
+    "IngestResult": _object({
+        "accepted": {**_COUNT, "description": "Valid events, repeats within the request too"},
+        "rejected": _COUNT,
+        "duplicates": {**_COUNT, "description": "Accepted events whose event_id came twice"},
+        "errors": {"type": "array", "items": _ref("EventRejection")},
+    }, ("accepted", "rejected", "duplicates", "errors")),
+    # PUT /items (recs.intake.catalog.validate_item)
+    "Item": _object({
+        "item_id": _ID,
+        "category": _optional(_text("A path such as food/rice (slashes trimmed)")),
+        "title": _optional(_text("Shown as the item's name, and in reasons", 512)),
+        "price": _optional({"type": "number", "minimum": 0}),
+        "available": _optional({"type": "boolean", "description":
+                                "false hides the item from every list at once; absent: "
+                                "unchanged (new items are available)"}),
+        "created_at": _optional({**_TIMESTAMP, "description": _TIMESTAMP["description"]
+                                 + "; items created in the last 30 days are new arrivals"}),
+        "attributes": _optional({"type": "object", "description":
+                                 "Anything else, at most 4096 bytes as JSON"}),
+    }, ("item_id",), additionalProperties=False,
+        description="A catalog upsert: the fields sent change, the others stay.",
+        example={"item_id": "rice", "category": "food/rice", "title": "Basmati rice",
+                 "price": 3.5, "available": True}),
+    "Items": _object({
+        "items": {"type": "array", "minItems": 1, "maxItems": 500, "items": _ref("Item")},
+    }, ("items",), description=_LIMITS),
+    "ItemRejection": _object({
+        "index": {"type": "integer", "description": "The item's position in the request"},
+        "field": {"type": "string"}, "reason": {"type": "string"},
+        "item_id": _optional({"type": "string"}),
+    }, ("index", "field", "reason", "item_id")),
+    "CatalogResult": _object({
+        "accepted": {**_COUNT, "description": "Valid items (a repeated item_id counts once)"},
+        "rejected": _COUNT,
+        "errors": {"type": "array", "items": _ref("ItemRejection")},
+    }, ("accepted", "rejected", "errors")),
+    # GET routes (recs.serving.service)
+    "RecommendedItem": _object({
+        "item_id": {"type": "string"},
+        "score": {"type": "number"},
+        "reason": {"type": "string", "description": "Why, in words: Because you bought rice"},
+        "tier": {"type": "string", "enum": list(_TIERS)},
+        "title": _optional({"type": "string"}),
+        "category": _optional({"type": "string"}),
+        "recommendation_id": {"type": "string", "description":
+                              "The list's id and this item's tier, for attribution"},
+    }, ("item_id", "score", "reason", "tier", "title", "category", "recommendation_id")),
+    "Recommendations": _recommendations(
+        "Session, personalised, new arrivals, long tail, then trending items",
+        user_id=_optional({"type": "string"}), session_id=_optional({"type": "string"})),
+    "Trending": _recommendations("Trending items", category=_optional({"type": "string"})),
+    "SimilarItems": _recommendations("The item's neighbours, then trending items",
+                                     item_id={"type": "string"}),
+    "ModelStatus": _object({
+        "live_version": _optional({"type": "string"}),
+        "live": _optional({**_model_version(), "description": "The live version's record"}),
+        "recent": {"type": "array", "description": "The ten newest versions", "items": _object({
+            "version": {"type": "string"},
+            "status": {"type": "string", "description": _VERSION_STATUS},
+            "created_at": {"type": "string"}, "reason": {"type": "string"},
+            "metrics": {"type": "object"}})},
+        "error": {"type": "string", "description": "Only when the registry is unavailable"},
+    }, ("live_version", "live", "recent")),
+    "Promotion": _object({
+        "live_version": {"type": "string"},
+        "previous_version": _optional({"type": "string"}),
+        "changed": {"type": "boolean", "description": "false: it was live already"},
+    }, ("live_version", "previous_version", "changed")),
+}
+
+
+# --- responses ---------------------------------------------------------------------------
+
+def _ok(description: str, *schemas: str) -> dict[int, Reply]:
+    return {200: Reply(description, schemas)}
+
+
+_BAD_PARAMS = {400: Reply("A parameter is invalid; the body names every bad one")}
+_KEY = {403: Reply("No valid API key in the x-api-key header (API Gateway answers)")}
+_SIGNED = {403: Reply("Not signed (SigV4) by an IAM identity allowed to invoke it")}
+_BATCH = {
+    413: Reply(_LIMITS),
+    503: Reply("The queue or a store failed after retries: nothing was acknowledged, "
+               "send the request again"),
+}
+
+
+def _batch(result: str, what: str) -> dict[int, Reply]:
+    """200, 207 or 400 by how many were rejected, each entry's problem named."""
+    return {
+        200: Reply(f"Every {what} was accepted", (result,)),
+        207: Reply(f"Some {what}s were accepted; errors names the others", (result,)),
+        400: Reply(f"The body cannot be read (Error), or no {what} was accepted "
+                   f"({result}: errors names each)", ("Error", result)),
+        **_KEY, **_BATCH,
+    }
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/events", INGEST.name, "post_events",
+          "Record behaviour events: views, clicks, carts, purchases, ...",
+          "Each event is checked on its own: the valid ones are queued for the nightly batch "
+          "and change the shopper's next recommendations at once, the others are listed "
+          "with their index, field and reason.",
+          body="Events", responses=_batch("IngestResult", "event")),
+    Route("PUT", "/items", INGEST.name, "put_items",
+          "Add or change catalog items",
+          "Titles and categories reach the lists at the next batch; available=false and "
+          "new arrivals take effect at once.",
+          body="Items", responses=_batch("CatalogResult", "item")),
+    Route("GET", "/recommendations", API.name, "recommendations",
+          "Items for a shopper, personalised when we know them, trending otherwise",
+          params=(USER_ID, SESSION_ID, CATEGORY, NUM_ITEMS),
+          responses={**_ok("The list", "Recommendations"), **_BAD_PARAMS, **_KEY}),
+    Route("GET", "/recommendations/trending", API.name, "trending",
+          "Trending items, in a category (falling back to its parent, then global) or overall",
+          params=(CATEGORY, NUM_ITEMS),
+          responses={**_ok("The list", "Trending"), **_BAD_PARAMS, **_KEY}),
+    Route("GET", "/items/{item_id}/similar", API.name, "similar",
+          "Customers who liked this item also liked these",
+          params=(NUM_ITEMS.with_default(8), ITEM_ID),
+          responses={**_ok("The list", "SimilarItems"), **_BAD_PARAMS, **_KEY}),
+    Route("GET", "/models/status", API.name, "model_status",
+          "The live model version, when it was trained, on how much data, and recent versions",
+          responses={**_ok("The registry's view", "ModelStatus"), **_KEY}),
+    Route("GET", "/swagger", API.name, "swagger", "Swagger UI, or the OpenAPI document",
+          access=Access.PUBLIC, params=(FORMAT,), documented=False),
+    Route("POST", "/models/{version}/promote", ADMIN.name, "promote",
+          "Make a stored model version live (a rollback, or a roll forward)",
+          "For operators: IAM-signed requests only, no API key.",
+          access=Access.IAM, params=(VERSION,),
+          responses={**_ok("The version is live", "Promotion"), **_BAD_PARAMS, **_SIGNED,
+                     404: Reply("The version is not in the registry"),
+                     409: Reply("The version may not go live: never fully exported, or its "
+                                "rows have expired"),
+                     503: Reply("The registry or the serving table failed after retries")}),
+)
