@@ -404,8 +404,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/events", INGEST.name, "post_events",
           "Record behaviour events: views, clicks, carts, purchases, ...",
           "Each event is checked on its own: the valid ones are queued for the nightly batch "
-          "and change the shopper's next recommendations at once, the others are listed "
-          "with their index, field and reason.",
+          "(and, from the last two days, change the shopper's next recommendations at once), "
+          "the others are listed with their index, field and reason.",
           body="Events", responses=_batch("IngestResult", "event")),
     Route("PUT", "/items", INGEST.name, "put_items",
           "Add or change catalog items",
