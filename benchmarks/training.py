@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from recs.algorithms import create
+from recs.algorithms.registry import create
 from recs.batch.config import BatchConfig
 from recs.batch.interactions import Interactions
 from recs.batch.training import algorithm_params, user_item_matrix

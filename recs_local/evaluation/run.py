@@ -17,11 +17,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from recs.algorithms import create
+from recs.algorithms import catalog
+from recs.algorithms.registry import create
 from recs.batch.config import BatchConfig
 from recs.batch.evaluation import core, tuning
 from recs.batch.evaluation.split import Split, make, validation
-from recs.batch.training import algorithm_params, exclusions, fit_algorithm, train
+from recs.batch.training import algorithm_params, train
 
 Build = Callable[[dict[str, Any], core.EvalData], tuple[core.Ranker, float]]
 
@@ -66,7 +67,7 @@ def our_candidate(name: str, algorithm: str, config: BatchConfig,
                 time.perf_counter() - started)
 
     grid = [{**g, "filter": f} for g in extra_grid for f in (False, True)]
-    if algorithm == "repurchase":
+    if catalog.spec(algorithm).repeats == "always":  # its lists are the user's own items
         grid = [{**g, "filter": False} for g in extra_grid]
     return Candidate(name, grid, build)
 
@@ -119,20 +120,6 @@ def algorithm_candidates(config: BatchConfig) -> list[Candidate]:
         our_candidate(POPULARITY_NAME, "popularity", config, [{}]),
         our_candidate(HISTORY_NAME, "repurchase", config, [{}]),
     ]
-
-
-def blend_as_configured(config: BatchConfig) -> Candidate:
-    """The blend exactly as ``train`` builds it from ``config`` (with its exclusions)."""
-
-    def build(params: dict[str, Any], data: core.EvalData) -> tuple[core.Ranker, float]:
-        cfg = dataclasses.replace(data.config, **params)
-        started = time.perf_counter()
-        model = fit_algorithm(data.interactions, cfg, data.x)
-        seconds = time.perf_counter() - started
-        return core.recommender_ranker(
-            model, data.x, exclude=exclusions(model, data.interactions, cfg)), seconds
-
-    return Candidate("blend", [{}], build)
 
 
 def evaluate(

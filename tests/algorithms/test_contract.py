@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recs import algorithms as A
+from recs.algorithms import registry as A
 from recs.algorithms.base import RankedLists, topn_dense, topn_sparse
 
 PERSONALISED = ["cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "als", "blend",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recs import algorithms as A
+from recs.algorithms import registry as A
 from recs.batch.config import BatchConfig
 from recs.batch.training import algorithm_params
 from recs.exceptions import ConfigError

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recs import algorithms as A
+from recs.algorithms import registry as A
 from recs.algorithms.base import topk_mask, topn_sparse
 from recs.algorithms.knn import bm25_weight, cosine, topk_per_row
 from recs.algorithms.swing import swing

@@ -147,7 +147,7 @@ def test_config_fields_from_env_and_validation() -> None:
 def test_repeat_heavy_lists_still_carry_new_items() -> None:
     """A high repeat weight fills the list with the user's history; new items are appended
     below it (the head is unchanged) so a list without the history is not empty."""
-    from recs import algorithms as A
+    from recs.algorithms import registry as A
     from recs.batch.recommend import recommend
     from tests.algorithms.conftest import checkerboard
 
@@ -197,7 +197,7 @@ def test_blend_with_an_ensemble_discovery_trains_with_neighbour_reasons() -> Non
 
 @pytest.mark.parametrize("threads", ["1", "2", "3"])
 def test_user_lists_do_not_depend_on_threads_or_block_size(threads: str, monkeypatch) -> None:
-    from recs import algorithms as A
+    from recs.algorithms import registry as A
     from recs.batch.recommend import recommend
     from tests.algorithms.conftest import checkerboard
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recs.algorithms import catalog
 from recs.batch.config import BatchConfig
 from recs.batch.evaluation import core, gate, split, tuning
 from recs.batch.training import train
@@ -175,7 +176,9 @@ def test_tune_tries_als_only_on_windows_it_can_fit_in_time(sample_table, monkeyp
         return {t["params"]["discovery"] for t in result.trials}
 
     assert {"als", "rp3beta+als"} <= tried()
-    monkeypatch.setattr(tuning, "ALS_MAX_EVENTS", 0)
+    # ALS declares the largest window it fits in the time box: make it none.
+    als = catalog.SPECS["als"]
+    monkeypatch.setitem(catalog.SPECS, "als", dataclasses.replace(als, tuning_max_events=0))
     assert not {"als", "rp3beta+als"} & tried()
 
 

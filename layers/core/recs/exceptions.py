@@ -43,3 +43,16 @@ class ParameterError(ValidationError):
         super().__init__(problems[0][0], problems[0][2])
         self.args = ("; ".join(f"{name}: {reason}" for name, _, reason in problems),)
         self.problems = problems
+
+
+class RecommenderError(RecsError, ValueError):
+    """Bad input to a recommender or a bad algorithm name or parameter; the message names the
+    mismatch. A ``ValueError`` too, as numpy's and scipy's own refusals are."""
+
+
+class NaNError(RecommenderError):
+    """A recommender's input holds NaN or infinite values."""
+
+
+class NotFittedError(RecommenderError):
+    """A recommender asked to rank before ``fit`` or ``load``."""

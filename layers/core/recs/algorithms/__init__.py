@@ -1,59 +1,11 @@
 """Recommendation algorithms behind one contract (see ``recs.algorithms.base``).
 
-numpy and scipy only (they are in the batch Lambda layers); nothing on the API path imports
-this package.
+Importing the package loads nothing: ``recs.algorithms.catalog`` declares every algorithm
+(its parameters and capabilities) with the standard library alone, so configuration can
+check names and settings in functions without scipy; the models (numpy and scipy, in the
+batch layers) load from ``recs.algorithms.registry``, which names them all.
+
+The modules layer bottom-up with no cycle: catalog; base; the simple models (knn, swing, als,
+popularity) and ``simple``, their table; the composites, ensemble then blend, built from it;
+the registry with ``create`` and ``load_any``.
 """
-
-from recs.algorithms.als import ALSRecommender
-from recs.algorithms.base import (
-    NaNError,
-    NotFittedError,
-    RankedLists,
-    Recommender,
-    RecommenderError,
-)
-from recs.algorithms.blend import BlendRecommender
-from recs.algorithms.ensemble import EnsembleRecommender
-from recs.algorithms.knn import (
-    BM25Recommender,
-    CosineRecommender,
-    EASERecommender,
-    ItemKNN,
-    RP3BetaRecommender,
-    TFIDFRecommender,
-    bm25_weight,
-    cosine,
-    tfidf_weight,
-    topk_per_row,
-)
-from recs.algorithms.popularity import PopularityRecommender, RepurchaseRecommender
-from recs.algorithms.registry import MODELS, create, load_any
-from recs.algorithms.swing import SwingRecommender, swing
-
-__all__ = [
-    "MODELS",
-    "ALSRecommender",
-    "BM25Recommender",
-    "BlendRecommender",
-    "CosineRecommender",
-    "EASERecommender",
-    "EnsembleRecommender",
-    "ItemKNN",
-    "NaNError",
-    "NotFittedError",
-    "PopularityRecommender",
-    "RP3BetaRecommender",
-    "RankedLists",
-    "Recommender",
-    "RecommenderError",
-    "RepurchaseRecommender",
-    "SwingRecommender",
-    "TFIDFRecommender",
-    "bm25_weight",
-    "cosine",
-    "create",
-    "load_any",
-    "swing",
-    "tfidf_weight",
-    "topk_per_row",
-]

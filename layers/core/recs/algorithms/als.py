@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from recs.algorithms import catalog
 from recs.algorithms.base import Recommender, RecommenderError
 
 RELATIVE_FLOOR = 0.1  # candidates score at least this share of the user's best
@@ -60,7 +61,7 @@ def _solve(c: sp.csr_matrix, y: np.ndarray, x: np.ndarray, reg: float,
 class ALSRecommender(Recommender):
     """Implicit ALS with conjugate gradient (numpy); scores are user x item factor dots."""
 
-    name = "als"
+    spec = catalog.ALS
 
     def __init__(self, factors: int = 64, regularization: float = 0.01, alpha: float = 1.0,
                  iterations: int = 15, cg_steps: int = 3, seed: int = 42) -> None:

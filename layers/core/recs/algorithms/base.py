@@ -1,18 +1,29 @@
-"""The one contract every recommender follows, modelled on ``implicit``'s ``RecommenderBase``.
+"""The one contract every recommender follows, and the batch's path through it.
 
-- ``fit(user_items)`` on a CSR users x items matrix of weights.
-- ``recommend(userids, user_items, N, filter_already_liked_items)`` returns ``(ids, scores)``,
-  2-D arrays with one row per user, best first, padded with ``-1`` / ``-inf`` when a user has
-  fewer than ``N`` candidates. ``user_items`` holds one row per entry of ``userids``: models
-  here score from the user's history alone, so any user (even one unseen at fit time) can be
-  scored. A scalar ``userid`` gives 1-D arrays.
-- ``similar_items(itemids, N)`` the same way, for items.
-- ``save(path or file)`` / ``load`` as ``.npz`` with ``allow_pickle=False``: loading a model from
-  S3 runs no code.
+The batch calls exactly this, on every model alike (``recs.batch.training`` and
+``recs.batch.recommend``):
 
-Subclasses implement ``_fit``, ``_score`` (a block of users -> a sparse or dense block of
-scores) and ``_similar`` (a block of items -> scores); batching, filtering, top-N selection,
-input checks and persistence live here once.
+- ``fit(user_items, item_weight=None)`` on a CSR users x items matrix of weights;
+  ``item_weight`` (one repeat weight per item) only for a model declaring ``item_weights``.
+- ``rank(user_items, n, ...)``: variable-length top-``n`` lists (``RankedLists``, CSR-shaped)
+  for every row of ``user_items``, filtered by the user's history and by chosen pairs.
+- ``contributors(user_items, rows, items)``: the history item behind each recommendation.
+- ``item_similarity()``: the items x items neighbours behind them, or None.
+- ``set_params`` / ``set_item_weight``: new values for parameters that need no new fit.
+
+Models score from the user's history row alone, so any user (even one unseen at fit time)
+can be scored. Around ``rank`` sit the ``implicit``-style views (modelled on ``implicit``'s
+``RecommenderBase``): ``recommend(userids, user_items, N, filter_already_liked_items)``
+returns ``rank``'s lists as 2-D ``(ids, scores)`` padded with ``-1`` / ``-inf`` (a scalar
+``userid`` gives 1-D arrays), ``similar_items(itemids, N)`` the same for items, and
+``save``/``load`` write and read a fitted model as ``.npz`` with ``allow_pickle=False``
+(loading runs no code). The batch uses none of these views: it stores ranked lists and
+the item similarity, not models.
+
+Each model class points at its declaration (``spec``, from ``recs.algorithms.catalog``):
+its parameters and capabilities. Subclasses implement ``_fit``, ``_score`` (a block of users
+-> a sparse or dense block of scores) and ``_similar`` (a block of items -> scores); batching,
+filtering, top-N selection, input checks and persistence live here once.
 """
 
 from __future__ import annotations
@@ -29,7 +40,11 @@ from typing import IO, Any, ClassVar, Self, TypeVar
 import numpy as np
 import scipy.sparse as sp
 
+from recs.algorithms.catalog import Spec
+from recs.exceptions import NaNError, NotFittedError, RecommenderError
 from recs.formats import npz
+
+__all__ = ["NaNError", "NotFittedError", "RankedLists", "Recommender", "RecommenderError"]
 
 # Scores of a dense block are kept below this many cells (float32: 64 MB).
 DENSE_CELLS = 1 << 24
@@ -59,18 +74,6 @@ def in_threads(work: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
         return [work(task) for task in tasks]
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(work, tasks))
-
-
-class RecommenderError(ValueError):
-    """Bad input to a recommender; the message names the mismatch."""
-
-
-class NaNError(RecommenderError):
-    """The input holds NaN or infinite values."""
-
-
-class NotFittedError(RecommenderError):
-    """``recommend`` or ``similar_items`` called before ``fit`` or ``load``."""
 
 
 @dataclass
@@ -241,11 +244,18 @@ def _mask_out(block: np.ndarray | sp.csr_matrix, mask: sp.csr_matrix | None,
 class Recommender(ABC):
     """Base of every model; see the module docstring for the contract."""
 
+    # The model's declaration; ``name`` is its name (set from it for each subclass).
+    spec: ClassVar[Spec]
     name: ClassVar[str] = ""
     n_items: int = -1
     # A model whose ``_score`` returns sparse rows is ranked SPARSE_BLOCK_USERS users at a
     # time; dense scores are bounded by DENSE_CELLS (a few dozen users when items are many).
     sparse_scores: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "spec" in cls.__dict__:
+            cls.name = cls.spec.name
 
     # ---- what a model implements -------------------------------------------------------
 
@@ -287,13 +297,42 @@ class Recommender(ABC):
 
     # ---- the contract --------------------------------------------------------------------
 
-    def fit(self, user_items: sp.spmatrix) -> Self:
+    def fit(self, user_items: sp.spmatrix, item_weight: np.ndarray | None = None) -> Self:
+        """Fit on a users x items matrix of weights; ``item_weight`` (one repeat weight per
+        item) is for models declaring ``item_weights`` and refused by the others."""
+        if item_weight is not None and not self.spec.item_weights:
+            raise RecommenderError(f"{self.name} takes no item weights")
         x = as_csr(user_items)
         if x.shape[1] == 0:
             raise RecommenderError("user_items has no item columns")
         self.n_items = int(x.shape[1])
         self._fit(x)
+        if self.spec.item_weights:
+            self.set_item_weight(item_weight)
         return self
+
+    def set_item_weight(self, item_weight: np.ndarray | None) -> None:
+        """One repeat weight per item, or None for the model's own (``item_weights`` models;
+        the batch calls it through ``fit``, the tuning on a model it keeps)."""
+        raise RecommenderError(f"{self.name} takes no item weights")
+
+    def set_params(self, **params: Any) -> None:
+        """New values for parameters declared ``refit=False``: the tuning tries them on a
+        fitted model instead of fitting it again. A model taking item weights derives its
+        own again on the next ``set_item_weight(None)``."""
+        for key, value in params.items():
+            param = self.spec.param(key)
+            if param.refit:
+                raise RecommenderError(f"{self.name}: {key} needs a new fit")
+            problem = param.problem(value)
+            if problem is not None:
+                raise RecommenderError(f"{self.name}: {key} {problem}, got {value!r}")
+            setattr(self, key, param.kind(value))
+
+    def item_similarity(self) -> sp.csr_matrix | None:
+        """The items x items neighbours (top-K rows) behind the model's scores and reasons,
+        or None for a model without them (declared ``similarity``)."""
+        return None
 
     def recommend(
         self,

@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from recs.algorithms import catalog
 from recs.algorithms.base import Recommender, RecommenderError
+from recs.algorithms.catalog import SEPARATOR
 from recs.algorithms.ensemble import create_part
 from recs.algorithms.popularity import _constant_rows
 
@@ -41,7 +43,7 @@ def _row_max_normalise(m: sp.csr_matrix) -> sp.csr_matrix:
 class BlendRecommender(Recommender):
     """Repurchase + discovery with a per-item (per-category) repeat weight."""
 
-    name = "blend"
+    spec = catalog.BLEND
 
     def __init__(self, weight: float = 0.5, discovery: str = "cosine",
                  discovery_params: dict[str, Any] | None = None,
@@ -52,7 +54,8 @@ class BlendRecommender(Recommender):
             raise RecommenderError(f"blend popularity must lie in [0, 1], got {popularity}")
         self.popularity = float(popularity)
         self.item_popularity = np.zeros(0, np.float32)
-        if discovery in ("blend", "repurchase"):
+        if (SEPARATOR not in discovery and discovery in catalog.SPECS
+                and not catalog.SPECS[discovery].discovery):
             raise RecommenderError(f"discovery must be a model of new items, not {discovery!r}")
         self.weight = float(weight)
         self.discovery_name = discovery
@@ -64,10 +67,10 @@ class BlendRecommender(Recommender):
         return {"weight": self.weight, "discovery": self.discovery_name,
                 "discovery_params": self.discovery.get_params(), "popularity": self.popularity}
 
-    def fit(self, user_items: sp.spmatrix, item_weight: np.ndarray | None = None) -> Any:
-        """Fit the discovery model; ``item_weight`` (one repeat weight per item) overrides
-        the global ``weight``, e.g. from per-category repeat shares."""
-        super().fit(user_items)
+    def set_item_weight(self, item_weight: np.ndarray | None) -> None:
+        """One repeat weight per item (e.g. from per-category repeat shares); None gives
+        every item the global ``weight``."""
+        self._check_fitted()
         if item_weight is None:
             self.item_weight = np.full(self.n_items, self.weight, dtype=np.float32)
         else:
@@ -78,7 +81,6 @@ class BlendRecommender(Recommender):
             if not np.isfinite(w).all() or (w < 0).any() or (w > 1).any():
                 raise RecommenderError("item_weight values must be finite and lie in [0, 1]")
             self.item_weight = w
-        return self
 
     def _fit(self, user_items: sp.csr_matrix) -> None:
         self.discovery.fit(user_items)
@@ -137,12 +139,8 @@ class BlendRecommender(Recommender):
             because[new] = self.discovery.contributors(x, rows[new], items[new])
         return because
 
-    @property
-    def similarity(self) -> sp.csr_matrix:
-        sim = getattr(self.discovery, "similarity", None)
-        if sim is None:
-            raise RecommenderError(f"{self.discovery_name} has no item similarity")
-        return sim
+    def item_similarity(self) -> sp.csr_matrix | None:
+        return self.discovery.item_similarity()
 
     def _arrays(self) -> dict[str, np.ndarray]:
         inner = {f"discovery__{k}": v for k, v in self.discovery._arrays().items()}

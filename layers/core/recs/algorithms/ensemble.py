@@ -19,15 +19,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from recs.algorithms import simple
+from recs.algorithms import catalog, simple
 from recs.algorithms.base import Recommender, RecommenderError
-
-SEPARATOR = "+"
-
-
-def member_names(name: str) -> list[str]:
-    """``"rp3beta+als"`` -> ``["rp3beta", "als"]``."""
-    return name.split(SEPARATOR)
+from recs.algorithms.catalog import SEPARATOR, member_names
 
 
 def create_part(name: str, **params: Any) -> Recommender:
@@ -35,6 +29,7 @@ def create_part(name: str, **params: Any) -> Recommender:
     ``a`` and ``b`` (``params`` as for ``"ensemble"``)."""
     if SEPARATOR not in name:
         return simple.create(name, **params)
+    catalog.ENSEMBLE.check_names(params)
     params.setdefault("members", member_names(name))
     if list(params["members"]) != member_names(name):
         raise RecommenderError(f"{name}: members {params['members']} contradict the name")
@@ -56,7 +51,7 @@ def _normalised_dense(scores: np.ndarray | sp.csr_matrix) -> np.ndarray:
 class EnsembleRecommender(Recommender):
     """Weighted sum of row-max-normalised member scores."""
 
-    name = "ensemble"
+    spec = catalog.ENSEMBLE
 
     def __init__(self, members: Sequence[str] = ("rp3beta", "als"),
                  weights: Sequence[float] | None = None,
@@ -64,9 +59,11 @@ class EnsembleRecommender(Recommender):
         names = list(members)
         if len(names) < 2 or len(set(names)) != len(names):
             raise RecommenderError(f"an ensemble needs two or more distinct members, got {names}")
-        bad = [n for n in names if n in ("ensemble", "blend") or SEPARATOR in n]
+        bad = [n for n in names if SEPARATOR in n
+               or (n in catalog.SPECS and not catalog.SPECS[n].discovery)]
         if bad:
-            raise RecommenderError(f"ensemble members must be single models, got {bad}")
+            raise RecommenderError(
+                f"ensemble members must be single models that find new items, got {bad}")
         w = [1.0 / len(names)] * len(names) if weights is None else [float(v) for v in weights]
         if len(w) != len(names) or any(not np.isfinite(v) or v < 0 for v in w) or sum(w) <= 0:
             raise RecommenderError(
@@ -100,14 +97,19 @@ class EnsembleRecommender(Recommender):
     @property
     def neighbourhood(self) -> Recommender | None:
         """The first member with item neighbours (reasons and similar items come from it)."""
-        return next((m for m in self.members if hasattr(m, "similarity")), None)
+        return next((m for m in self.members if m.spec.similarity), None)
+
+    def item_similarity(self) -> sp.csr_matrix | None:
+        member = self.neighbourhood
+        return None if member is None else member.item_similarity()
 
     @property
     def similarity(self) -> sp.csr_matrix:
-        member = self.neighbourhood
-        if member is None:
+        """``item_similarity()``, refusing an ensemble without a neighbourhood member."""
+        found = self.item_similarity()
+        if found is None:
             raise RecommenderError(f"no member of {self.member_names} has an item similarity")
-        return member.similarity  # type: ignore[attr-defined,no-any-return]
+        return found
 
     def _similar(self, itemids: np.ndarray) -> np.ndarray | sp.csr_matrix:
         return (self.neighbourhood or self.members[0])._similar(itemids)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from recs.algorithms import catalog
 from recs.algorithms.base import (
     RankedLists,
     Recommender,
@@ -188,6 +189,9 @@ class ItemKNN(Recommender):
     def _similar(self, itemids: np.ndarray) -> sp.csr_matrix:
         return sp.csr_matrix(self.similarity[itemids])
 
+    def item_similarity(self) -> sp.csr_matrix:
+        return self.similarity
+
     def _arrays(self) -> dict[str, np.ndarray]:
         s = self.similarity
         return {"sim_indptr": s.indptr, "sim_indices": s.indices,
@@ -247,7 +251,7 @@ def strongest_contributors(
 class CosineRecommender(ItemKNN):
     """Item-item cosine with shrinkage (and optional asymmetric popularity damping)."""
 
-    name = "cosine"
+    spec = catalog.COSINE
 
     def __init__(self, neighbours: int = 50, shrinkage: float = 10.0, alpha: float = 0.5) -> None:
         super().__init__(neighbours)
@@ -272,13 +276,14 @@ class BM25Recommender(ItemKNN):
     weighted item vectors; with ``True`` it is their cosine with ``shrinkage``.
     """
 
-    name = "bm25"
+    spec = catalog.BM25
 
     def __init__(self, neighbours: int = 50, k1: float = 1.2, b: float = 0.75,
                  shrinkage: float = 0.0, normalize: bool = False) -> None:
         super().__init__(neighbours)
-        if k1 <= 0 or not 0.0 <= b <= 1.0:
-            raise RecommenderError(f"bm25 needs k1 > 0 and 0 <= b <= 1, got k1={k1}, b={b}")
+        if k1 <= 0 or not 0.0 <= b <= 1.0 or shrinkage < 0:
+            raise RecommenderError(f"bm25 needs k1 > 0, 0 <= b <= 1 and shrinkage >= 0, got "
+                                   f"k1={k1}, b={b}, shrinkage={shrinkage}")
         self.k1, self.b = float(k1), float(b)
         self.shrinkage = float(shrinkage)
         self.normalize = bool(normalize)
@@ -295,10 +300,12 @@ class BM25Recommender(ItemKNN):
 class TFIDFRecommender(ItemKNN):
     """Item-item cosine on TF-IDF-weighted interactions (``implicit``'s TFIDFRecommender)."""
 
-    name = "tfidf"
+    spec = catalog.TFIDF
 
     def __init__(self, neighbours: int = 50, shrinkage: float = 0.0) -> None:
         super().__init__(neighbours)
+        if shrinkage < 0:
+            raise RecommenderError(f"shrinkage must be >= 0, got {shrinkage}")
         self.shrinkage = float(shrinkage)
 
     def get_params(self) -> dict[str, Any]:
@@ -318,7 +325,7 @@ class RP3BetaRecommender(ItemKNN):
     The same blocked top-K product as cosine, on row-normalised matrices.
     """
 
-    name = "rp3beta"
+    spec = catalog.RP3BETA
 
     def __init__(self, neighbours: int = 100, alpha: float = 0.5, beta: float = 0.25) -> None:
         super().__init__(neighbours)
@@ -363,7 +370,7 @@ class EASERecommender(ItemKNN):
     EASE weights' typical row maximum, so tail items still recommend and get recommended.
     """
 
-    name = "ease"
+    spec = catalog.EASE
 
     def __init__(self, neighbours: int = 100, l2: float = 200.0, max_items: int = 8000,
                  beta: float = 0.25) -> None:

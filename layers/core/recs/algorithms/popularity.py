@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from recs.algorithms import catalog
 from recs.algorithms.base import Recommender, RecommenderError
 
 
@@ -32,7 +33,7 @@ def _constant_rows(scores: np.ndarray, rows: int, n: int) -> sp.csr_matrix:
 class PopularityRecommender(Recommender):
     """Global popularity: users per item (``by="users"``) or summed weight (``"weight"``)."""
 
-    name = "popularity"
+    spec = catalog.POPULARITY
     sparse_scores = True
 
     def __init__(self, by: str = "users") -> None:
@@ -73,7 +74,7 @@ class RepurchaseRecommender(Recommender):
     item pairs. The reason for each item is the item itself.
     """
 
-    name = "repurchase"
+    spec = catalog.REPURCHASE
     sparse_scores = True
 
     def __init__(self) -> None:

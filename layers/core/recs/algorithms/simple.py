@@ -1,5 +1,8 @@
 """Every simple model (one that is not made of other models) by name.
 
+A new simple algorithm is its class (in a module of its own or beside its kin), its
+declaration in ``recs.algorithms.catalog.SPECS``, and its line here.
+
 The composites sit above this table: an ensemble's members and a blend's discovery part are
 made from it, and ``recs.algorithms.registry`` adds the composites on top. Keeping the simple
 models a layer below the composites is what lets them be built by name without an import
@@ -31,10 +34,12 @@ MODELS: dict[str, type[Recommender]] = {
 
 
 def create(name: str, **params: Any) -> Recommender:
-    """A new, unfitted simple model; unknown names and parameters raise ``RecommenderError``."""
+    """A new, unfitted simple model; unknown names and parameters (any its declaration does
+    not name) raise ``RecommenderError``."""
     cls = MODELS.get(name)
     if cls is None:
         raise RecommenderError(f"unknown algorithm {name!r}; known: {sorted(MODELS)}")
+    cls.spec.check_names(params)
     try:
         return cls(**params)
     except TypeError as exc:

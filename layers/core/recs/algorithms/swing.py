@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from recs.algorithms import catalog
 from recs.algorithms.base import RecommenderError
 from recs.algorithms.knn import ItemKNN, blocked_topk_product, topk_per_row
 
@@ -90,7 +91,7 @@ def swing(
 class SwingRecommender(ItemKNN):
     """Item-item on Swing similarity; scores like the other neighbourhood models."""
 
-    name = "swing"
+    spec = catalog.SWING
 
     def __init__(self, neighbours: int = 50, alpha: float = 1.0, user_alpha: float = 5.0,
                  user_power: float = 0.35, max_users_per_item: int = 100) -> None:

@@ -1,8 +1,15 @@
 """Tunable settings, read from the environment once per cold start.
 
-Plain dataclasses rather than pydantic-settings: the API function imports this module, and
-parsing a dozen variables by hand costs nothing at cold start. Every bad value raises
-``ConfigError`` naming the variable, so a misconfigured deployment fails loudly at init.
+Plain dataclasses rather than pydantic-settings: parsing a dozen variables by hand costs
+nothing at cold start. Every bad value raises ``ConfigError`` naming the variable, so a
+misconfigured deployment fails loudly at init (and at ``cdk synth``, which reads the
+deployment's settings through ``from_env``).
+
+The algorithm settings are checked against the algorithms' own declarations
+(``recs.algorithms.catalog``, standard library only: the weight function's layers carry no
+scipy): which names ``RECS_ALGORITHM`` and ``RECS_DISCOVERY`` may take, each setting's
+bounds, and that a variable named for an algorithm (``RECS_ALS_...``) is a setting one of
+them declares.
 """
 
 from __future__ import annotations
@@ -12,30 +19,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from recs.algorithms import catalog
 from recs.contracts.events import DEFAULT_EVENT_WEIGHTS, EVENT_TYPES
 from recs.exceptions import ConfigError
-
-# The models of ``recs.algorithms`` by name (kept here so config needs no numpy).
-ALGORITHMS = ("blend", "cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "als",
-              "popularity", "repurchase")
-DISCOVERY_ALGORITHMS = ("cosine", "bm25", "tfidf", "swing", "rp3beta", "ease", "als",
-                        "popularity")
-
-
-ENSEMBLE_SEPARATOR = "+"
-
-
-def ensemble_members(name: str) -> list[str]:
-    """The models an algorithm name stands for: ``"rp3beta+als"`` -> ``["rp3beta", "als"]``,
-    a single model -> ``[name]``."""
-    return name.split(ENSEMBLE_SEPARATOR)
-
-
-def _is_ensemble(name: str) -> bool:
-    """``a+b``: two or more distinct discovery models whose scores are summed."""
-    parts = ensemble_members(name)
-    return (len(parts) > 1 and len(set(parts)) == len(parts)
-            and all(p in DISCOVERY_ALGORITHMS for p in parts))
 
 
 @dataclass(frozen=True)
@@ -53,7 +39,9 @@ class BatchConfig:
     trending_window_days: int = 14
     trending_size: int = 100
     model_ttl_days: int = 30
-    # Which model trains the user lists, and its parameters (see recs.algorithms).
+    # Which model trains the user lists (a name of recs.algorithms.catalog, or "a+b"), and
+    # its parameters: each algorithm declares which of the fields below set which of its
+    # parameters, and their bounds.
     algorithm: str = "blend"
     # The blend's model of items new to the user; "a+b" sums two models' scores, each
     # normalised per user, ``ensemble_weight`` being the first one's share.
@@ -94,34 +82,23 @@ class BatchConfig:
         for name in ("half_life_days", "trending_half_life_days"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"RECS_{name.upper()}: must be > 0")
-        for name in ("training_window_days", "max_items_per_user", "neighbours",
-                     "num_recommendations", "trending_window_days", "trending_size",
-                     "model_ttl_days", "ease_max_items", "als_factors", "als_iterations",
+        for name in ("training_window_days", "max_items_per_user", "num_recommendations",
+                     "trending_window_days", "trending_size", "model_ttl_days",
                      "tuning_max_events"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"RECS_{name.upper()}: must be >= 1")
-        for name in ("shrinkage", "als_regularization"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"RECS_{name.upper()}: must be >= 0")
-        if self.algorithm not in ALGORITHMS and not _is_ensemble(self.algorithm):
-            raise ConfigError(f"RECS_ALGORITHM: must be one of {list(ALGORITHMS)}, or "
-                              f"distinct ones of {list(DISCOVERY_ALGORITHMS)} joined with '+'")
-        if self.discovery not in DISCOVERY_ALGORITHMS and not _is_ensemble(self.discovery):
-            raise ConfigError(f"RECS_DISCOVERY: must be one of {list(DISCOVERY_ALGORITHMS)}, "
-                              "or distinct ones joined with '+' (an ensemble)")
-        for name in ("blend_weight", "blend_popularity", "cosine_alpha", "bm25_b",
-                     "ensemble_weight"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"RECS_{name.upper()}: must lie in [0, 1]")
+        if (self.algorithm not in catalog.configurable_names()
+                and not catalog.is_ensemble(self.algorithm)):
+            raise ConfigError(
+                f"RECS_ALGORITHM: must be one of {catalog.configurable_names()}, or distinct "
+                f"ones of {catalog.discovery_names()} joined with '{catalog.SEPARATOR}'")
+        for setting, problem in catalog.setting_problems(self.as_dict()):
+            raise ConfigError(f"RECS_{setting.upper()}: {problem}")
         bad = {k: v for k, v in self.blend_category_weights.items() if not 0.0 <= v <= 1.0}
         if bad:
             raise ConfigError(f"RECS_BLEND_CATEGORY_WEIGHTS: values must lie in [0, 1]: {bad}")
-        if self.rp3_beta < 0:
-            raise ConfigError("RECS_RP3_BETA: must be >= 0")
-        for name in ("bm25_k1", "swing_alpha", "rp3_alpha", "holdout_days", "ease_l2",
-                     "als_alpha"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"RECS_{name.upper()}: must be > 0")
+        if self.holdout_days <= 0:
+            raise ConfigError("RECS_HOLDOUT_DAYS: must be > 0")
         for name in ("tuning_seconds", "gate_margin"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"RECS_{name.upper()}: must be >= 0")
@@ -135,7 +112,19 @@ class BatchConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BatchConfig:
+        """The settings from ``RECS_*`` variables; an unset or empty one keeps its default.
+
+        A variable named for an algorithm or its settings' group (``RECS_ALS_FACTORZ``,
+        ``RECS_RP3BETA_ALPHA``) that is no setting is refused rather than ignored."""
         env = os.environ if environ is None else environ
+        known = {f"RECS_{f.name.upper()}" for f in fields(cls)}
+        groups = catalog.setting_prefixes()
+        stray = sorted(var for var in env if var.startswith("RECS_") and var not in known
+                       and var[len("RECS_"):].lower().split("_", 1)[0] in groups)
+        if stray:
+            names = sorted(f"RECS_{s.upper()}" for s in catalog.setting_params())
+            raise ConfigError(f"{stray[0]}: no algorithm declares this setting; the algorithm "
+                              f"settings are {names}")
         kwargs: dict[str, object] = {}
         for f in fields(cls):
             var = f"RECS_{f.name.upper()}"

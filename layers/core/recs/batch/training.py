@@ -1,20 +1,22 @@
-"""Train a model version from interactions: the configured algorithm, user lists, trending."""
+"""Train a model version from interactions: the configured algorithm, user lists, trending.
+
+Nothing here knows an algorithm by name or class: the model's declaration
+(``recs.algorithms.catalog``) says which settings make its constructor arguments, whether its
+fit takes item weights, what becomes of items a user bought, whether its lists are topped up
+with new items, and its ``item_similarity()`` gives the neighbours behind "similar items".
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
 
-from recs.algorithms import (
-    BlendRecommender,
-    Recommender,
-    RecommenderError,
-    RepurchaseRecommender,
-    create,
-)
+from recs.algorithms import catalog
+from recs.algorithms.base import Recommender
 from recs.algorithms.knn import cosine
+from recs.algorithms.registry import create
 from recs.batch import trending
-from recs.batch.config import BatchConfig, ensemble_members
+from recs.batch.config import BatchConfig
 from recs.batch.interactions import PURCHASE, Interactions
 from recs.batch.model import Model
 from recs.batch.reclaim import release_memory
@@ -40,35 +42,9 @@ def event_matrix(interactions: Interactions) -> sp.csr_matrix:
 
 
 def algorithm_params(config: BatchConfig, name: str | None = None) -> dict[str, object]:
-    """Constructor arguments of the named (default: configured) algorithm from the config."""
-    name = name or config.algorithm
-    k = config.neighbours
-    if name == "cosine":
-        return {"neighbours": k, "shrinkage": config.shrinkage, "alpha": config.cosine_alpha}
-    if name == "bm25":
-        return {"neighbours": k, "k1": config.bm25_k1, "b": config.bm25_b}
-    if name == "tfidf":
-        return {"neighbours": k, "shrinkage": config.shrinkage}
-    if name == "swing":
-        return {"neighbours": k, "alpha": config.swing_alpha}
-    if name == "rp3beta":
-        return {"neighbours": k, "alpha": config.rp3_alpha, "beta": config.rp3_beta}
-    if name == "ease":
-        return {"neighbours": k, "l2": config.ease_l2, "max_items": config.ease_max_items,
-                "beta": config.rp3_beta}
-    if name == "als":
-        return {"factors": config.als_factors, "regularization": config.als_regularization,
-                "alpha": config.als_alpha, "iterations": config.als_iterations}
-    members = ensemble_members(name)
-    if len(members) > 1:  # an ensemble: the first member's share, the rest split equally
-        rest = (1.0 - config.ensemble_weight) / (len(members) - 1)
-        return {"weights": [config.ensemble_weight] + [rest] * (len(members) - 1),
-                "member_params": {m: algorithm_params(config, m) for m in members}}
-    if name == "blend":
-        return {"weight": config.blend_weight, "discovery": config.discovery,
-                "discovery_params": algorithm_params(config, config.discovery),
-                "popularity": config.blend_popularity}
-    return {}
+    """Constructor arguments of the named (default: configured) algorithm: the settings its
+    declared parameters name (``catalog.arguments``)."""
+    return catalog.arguments(name or config.algorithm, config.as_dict())
 
 
 def category_weights(
@@ -104,14 +80,13 @@ def category_weights(
 def fit_algorithm(
     interactions: Interactions, config: BatchConfig, x: sp.csr_matrix | None = None
 ) -> Recommender:
-    """The configured algorithm, fitted on the interactions' weight matrix."""
+    """The configured algorithm, fitted on the interactions' weight matrix (with each item's
+    repeat weight, for a model that takes them)."""
     x = user_item_matrix(interactions) if x is None else x
     model = create(config.algorithm, **algorithm_params(config))
-    if isinstance(model, BlendRecommender):
-        model.fit(x, item_weight=category_weights(interactions.item_category, config)[0])
-    else:
-        model.fit(x)
-    return model
+    item_weight = (category_weights(interactions.item_category, config)[0]
+                   if model.spec.item_weights else None)
+    return model.fit(x, item_weight=item_weight)
 
 
 def exclusions(
@@ -119,14 +94,15 @@ def exclusions(
 ) -> sp.csr_matrix | None:
     """Users x items pairs never to recommend: bought items that are not a repeat kind.
 
-    Already bought items are not recommended again unless they are a repeat-purchase kind (a
-    positive listed category weight; the repurchase model treats everything as one). Viewed
-    or carted ones may be, since they are still candidates for a purchase.
+    The model's declaration decides (``Spec.repeats``): bought items are never recommended
+    again, or always may be (a model of repeat purchases), or only where they are a
+    repeat-purchase kind (a positive listed category weight). Viewed or carted ones may be,
+    since they are still candidates for a purchase.
     """
-    if isinstance(model, RepurchaseRecommender):
+    if model.spec.repeats == "always":
         return None
     bought = sp.csr_matrix(event_matrix(interactions) == PURCHASE + 1, dtype=np.float32)
-    if isinstance(model, BlendRecommender):
+    if model.spec.repeats == "by_category":
         weight, listed = category_weights(interactions.item_category, config)
         durable = (~(listed & (weight > 0))).astype(np.float32)
         bought = sp.csr_matrix(bought @ sp.diags(durable))
@@ -153,15 +129,13 @@ def _because_events(events: sp.csr_matrix, recs: UserRecommendations) -> np.ndar
 def train(interactions: Interactions, config: BatchConfig) -> Model:
     x = user_item_matrix(interactions)
     model = fit_algorithm(interactions, config, x)
-    try:
-        similarity = getattr(model, "similarity", None)
-    except RecommenderError:  # a blend whose discovery model (ALS) has no item similarity
-        similarity = None
-    if similarity is None:  # popularity / repurchase: similar items still come from cosine
+    similarity = model.item_similarity()
+    if similarity is None:  # no item neighbours (ALS, popularity): similar items from cosine
         similarity = cosine(x, config.neighbours, config.shrinkage, config.cosine_alpha)
     exclude = exclusions(model, interactions, config)
-    # A blend's lists also carry new items (see ``recommend``'s ``new_items``).
-    new_items = config.num_recommendations // 2 if isinstance(model, BlendRecommender) else 0
+    # Lists that may fill up with the user's history also carry new items (see
+    # ``recommend``'s ``new_items``).
+    new_items = config.num_recommendations // 2 if model.spec.new_items else 0
     recs = recommend(model, x, config.num_recommendations, exclude=exclude, new_items=new_items)
     del x, exclude  # the lists are the largest arrays from here on: make room
     release_memory()  # and what the ranking's worker threads freed

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,12 +188,6 @@ def recommender_ranker(model: Recommender, x: sp.csr_matrix, filter_liked: bool 
         return lists.padded(k)[0]
 
     return rank
-
-
-def timed_fit(model: Recommender, x: sp.csr_matrix, **kwargs: Any) -> float:
-    start = time.perf_counter()
-    model.fit(x, **kwargs)
-    return time.perf_counter() - start
 
 
 def model_ranker(model: Model, user_ids: np.ndarray, item_ids: np.ndarray,

@@ -5,25 +5,30 @@ events (the same kind of temporal split evaluation uses: the last part of the wi
 validation, so tuning never sees anything after ``as_of``), plus a fold of the other kind
 (global-time and last-basket: different users and moments, pooled, so each choice rests on
 about twice the users and follows the validation noise less), then walks a small grid one
-parameter at a time (coordinate descent: blend weight, half-life, discovery model
-(item-item models, numpy implicit ALS, or the RP3beta + ALS ensemble), neighbours, the
-discovery model again at the chosen neighbourhood size, shrinkage / RP3beta / ALS parameters
-of the model kept, the ensemble's mix, popularity prior, then the blend weight again),
-keeping each change only when it raises NDCG@K on the validation users by at least one
-standard error of the paired per-user difference (smaller moves are noise: following them
-tunes to the validation users, not to the shop). Every trial trains with the nightly code
-(``weight_events`` + the configured algorithm + the same exclusions as ``train``), and a
-setting the grid comes back to is not scored twice. When the time box runs out the best
-setting so far is kept.
+parameter at a time (coordinate descent), keeping each change only when it raises NDCG@K on
+the validation users by at least one standard error of the paired per-user difference
+(smaller moves are noise: following them tunes to the validation users, not to the shop).
+Every trial trains with the nightly code (``weight_events`` + the configured algorithm +
+the same exclusions as ``train``), and a setting the grid comes back to is not scored twice.
+When the time box runs out the best setting so far is kept.
+
+The grid and its order come from the algorithms' declarations (``recs.algorithms.catalog``):
+each tuned parameter names its setting, its values and its place (``stages``). For the
+default blend that is: blend weight, half-life, discovery model (item-item models, numpy
+implicit ALS, or the RP3beta + ALS ensemble), neighbours, the discovery model again at the
+chosen neighbourhood size, the parameters of the discovery model kept (shrinkage, RP3beta's,
+ALS's, the ensemble's mix), the popularity prior, the blend weight again, then per-category
+weights. A stage runs only while the algorithm, as configured at that point, reads its
+setting, and a model is not tried on a window larger than it declares it can fit in time.
 
 A window larger than ``config.tuning_max_events`` is tuned on a hashed sample of whole user
 histories of about that size (``sample_users``), so the whole grid fits in the box at any
 scale; the chosen setting then trains on the full window.
 
-The blend's repeat weight is learned per category (the last stage checks that this beats one
-weight for all categories on the validation users, else uses one): the grid picks a global
-weight ``b``, and
-each category's weight shifts it by the category's measured repeat odds,
+The repeat weight of a model taking item weights (the blend) is learned per category (the
+last stage checks that this beats one weight for all categories on the validation users,
+else uses one): the grid picks a global weight ``b``, and each category's weight shifts it
+by the category's measured repeat odds,
 ``logit(b_c) = logit(b) + logit(s_c) - logit(s)``, where ``s_c`` is the share of the
 category's validation interactions that were with items already in the user's history
 (shrunk towards the global share ``s`` when the category has few observations). Categories
@@ -46,10 +51,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from recs.batch.config import BatchConfig, ensemble_members
+from recs.algorithms import catalog
+from recs.batch.config import BatchConfig
 from recs.batch.evaluation import core, metrics
 from recs.batch.evaluation.split import Split, make, ts_ms
-from recs.batch.training import exclusions, fit_algorithm
+from recs.batch.training import algorithm_params, category_weights, exclusions, fit_algorithm
 from recs.batch.weighting import DAY_MS, encode, user_keys
 from recs.contracts.state import TuningRecord
 from recs.exceptions import ValidationError
@@ -60,29 +66,65 @@ MAX_CATEGORIES = 5000
 # Validation folds scored besides the requested kind: pooling a global-time and a last-basket
 # fold (different users, different moments) roughly doubles the users behind each choice.
 EXTRA_FOLDS: tuple[str, ...] = ("global-time", "last-basket")
-# ALS (numpy CG) fits in about 30 s per 600k interactions on 2 CPUs, and the time box is only
-# checked between trials: above this many window events the tuner does not try it.
-ALS_MAX_EVENTS = 1_000_000
 # A sampled window keeps at least this many users (see sample_users).
 SAMPLE_MIN_USERS = 2_000
 
-GRID: dict[str, tuple[Any, ...]] = {
-    "blend_weight": (0.0, 0.3, 0.6, 0.9, 0.97, 0.995),
+# The weighting's own grid; every algorithm setting's comes from its declaration.
+WEIGHTING_GRID: dict[str, tuple[Any, ...]] = {
     "half_life_days": (1.0, 3.0, 7.0, 30.0, 120.0, 1000.0),
-    "discovery": ("cosine", "bm25", "swing", "rp3beta", "als", "rp3beta+als"),
-    "ensemble_weight": (0.3, 0.5, 0.7),
-    "als_alpha": (1.0, 10.0),
-    "als_regularization": (0.01, 0.1),
-    "rp3_beta": (0.0, 0.25, 0.5),
-    "rp3_alpha": (0.5, 1.0),
-    "neighbours": (20, 50, 100, 200, 400),
-    "shrinkage": (0.0, 10.0, 50.0),
-    "blend_popularity": (0.0, 0.1, 0.3, 0.6),
 }
-STAGES_BLEND = ("blend_weight", "half_life_days", "discovery", "neighbours", "discovery",
-                "shrinkage", "rp3_beta", "rp3_alpha", "als_alpha", "als_regularization",
-                "ensemble_weight", "blend_popularity", "blend_weight", "per_category")
-STAGES_KNN = ("half_life_days", "neighbours", "shrinkage")
+GRID: dict[str, tuple[Any, ...]] = {**WEIGHTING_GRID, **catalog.grids()}
+PER_CATEGORY = "per_category"  # the stage choosing per-category repeat weights or one
+
+
+def stages(algorithm: str, config: BatchConfig, grid: dict[str, tuple[Any, ...]]) -> list[str]:
+    """The settings the coordinate descent walks for ``algorithm``, in order.
+
+    The algorithm's ``lead`` parameters first, then the weighting, its ``choice`` parameters
+    (which model is a part), the ``early`` parameters of every model it may be made of (the
+    choices' grid values and the configured parts), the choices again, their ``late`` ones
+    (parts' before the algorithm's own), the lead ones again, and per-category repeat weights
+    for a model taking item weights. Each runs only when it applies (see ``applies``)."""
+    settings = config.as_dict()
+    top = catalog.spec(algorithm)
+    tuned = [(p.setting, p.tune) for p in top.params if p.grid and p.setting is not None]
+    lead = [setting for setting, tune in tuned if tune == "lead"]
+    choice = [setting for setting, tune in tuned if tune == "choice"]
+    early: list[str] = []
+    late: list[str] = []
+
+    def visit(name: str, extra: list[str]) -> None:
+        for part in [*extra, *catalog.parts(name, settings)]:
+            visit(part, [])
+        for p in catalog.spec(name).params:
+            if not p.grid or p.setting is None or p.setting in lead + choice:
+                continue
+            into = early if p.tune == "early" else late
+            if p.setting not in into:
+                into.append(p.setting)
+
+    visit(algorithm, [str(value) for setting in choice for value in grid.get(setting, ())])
+    order = [*lead, *WEIGHTING_GRID, *choice, *early, *choice, *late, *lead]
+    return order + ([PER_CATEGORY] if top.item_weights else [])
+
+
+def applies(stage: str, config: BatchConfig) -> bool:
+    """Whether ``stage`` can change anything for ``config``: the weighting always, an
+    algorithm setting while the algorithm as configured (its parts included) reads it."""
+    if stage in WEIGHTING_GRID:
+        return True
+    if stage == PER_CATEGORY:
+        return catalog.spec(config.algorithm).item_weights
+    return stage in catalog.settings_of(config.algorithm, config.as_dict(), tuned=True)
+
+
+def too_slow(name: str, window_events: int) -> bool:
+    """Whether a model ``name`` is made of declares it cannot fit this window in time."""
+    for part in catalog.member_names(name):
+        limit = catalog.SPECS[part].tuning_max_events if part in catalog.SPECS else None
+        if limit is not None and window_events > limit:
+            return True
+    return False
 
 
 @dataclass
@@ -194,7 +236,8 @@ class _Trials:
         return self.seen[key]
 
     def _run(self, config: BatchConfig, per_category: bool) -> dict[str, Any]:
-        if config.algorithm == "blend":
+        spec = catalog.spec(config.algorithm)
+        if spec.item_weights:
             weights = (category_weights_for(config.blend_weight, self.share, self.per)
                        if per_category else {"*": config.blend_weight})
             config = dataclasses.replace(config, blend_category_weights=weights)
@@ -213,24 +256,23 @@ class _Trials:
             cfg = dataclasses.replace(data.config, **{
                 f.name: getattr(config, f.name) for f in dataclasses.fields(config)
                 if f.name not in ("training_window_days", "num_recommendations")})
-            fit_key = (cfg.half_life_days, cfg.algorithm, cfg.discovery, cfg.neighbours,
-                       cfg.shrinkage, cfg.cosine_alpha, cfg.bm25_k1, cfg.bm25_b,
-                       cfg.swing_alpha, cfg.rp3_alpha, cfg.rp3_beta, cfg.ease_l2,
-                       cfg.ease_max_items, cfg.als_factors, cfg.als_regularization,
-                       cfg.als_alpha, cfg.als_iterations, cfg.ensemble_weight)
+            # Parameters declared refit=False do not need a new fit: a model fitted with
+            # the same others is given their new values (and its item weights again).
+            args = algorithm_params(cfg)
+            free = {p.name: args[p.name] for p in spec.params
+                    if not p.refit and p.name in args}
+            fit_key = (cfg.half_life_days, cfg.algorithm, json.dumps(
+                {k: v for k, v in args.items() if k not in free}, sort_keys=True))
             cached = self.models.get(fold)
             if cached is None or cached[0] != fit_key:
                 model = fit_algorithm(data.interactions, cfg, data.x)
                 self.models[fold] = (fit_key, model)  # one per fold: memory stays flat
             else:
                 model = cached[1]
-                if cfg.algorithm == "blend":
-                    from recs.batch.training import category_weights
-
-                    model.weight = cfg.blend_weight
-                    model.popularity = cfg.blend_popularity
-                    model.item_weight = category_weights(data.interactions.item_category,
-                                                         cfg)[0]
+                model.set_params(**free)
+                if spec.item_weights:
+                    model.set_item_weight(
+                        category_weights(data.interactions.item_category, cfg)[0])
             ranker = core.recommender_ranker(model, data.x,
                                              exclude=exclusions(model, data.interactions, cfg))
             result = core.score("trial", ranker, data, self.k, new_items=False)
@@ -270,9 +312,8 @@ def better(candidate: dict[str, Any], best: dict[str, Any]) -> bool:
 
 
 def _tuned_fields(config: BatchConfig) -> dict[str, Any]:
-    names = ("algorithm", "half_life_days", "neighbours", "shrinkage", "discovery",
-             "rp3_beta", "rp3_alpha", "als_alpha", "als_regularization", "ensemble_weight",
-             "blend_weight", "blend_popularity")
+    """The algorithm and every setting the tuning may change (for any algorithm)."""
+    names = ("algorithm", *WEIGHTING_GRID, *catalog.tuned_settings())
     return {n: getattr(config, n) for n in names}
 
 
@@ -331,7 +372,8 @@ def tune(
     started = time.perf_counter()
     budget = config.tuning_seconds if budget_seconds is None else budget_seconds
     deadline = started + budget
-    grid = {**GRID, **(grid or {})}
+    # From the declarations now, not at import: an algorithm registered since is tuned too.
+    grid = {**WEIGHTING_GRID, **catalog.grids(), **(grid or {})}
     table = window(events, config, as_of_ms)
     window_events = table.num_rows
     table, users_share = sample_users(table, config.tuning_max_events)
@@ -350,23 +392,12 @@ def tune(
     trials = _Trials(folds, k, share, per)
     best_config, per_category = config, True
     best = trials.run(config)
-    stages = STAGES_BLEND if config.algorithm == "blend" else STAGES_KNN
+    choices = {p.setting for p in catalog.spec(config.algorithm).params if p.names_discovery}
     complete = True
-    for name in stages:
-        parts = set(ensemble_members(best_config.discovery))
-        if name == "shrinkage" and (
-                config.algorithm == "blend" and not parts & {"cosine", "tfidf"}):
+    for name in stages(config.algorithm, config, grid):
+        if not applies(name, best_config):
             continue
-        if name in ("rp3_beta", "rp3_alpha") and "rp3beta" not in parts:
-            continue
-        if name in ("als_alpha", "als_regularization") and "als" not in parts:
-            continue
-        if name == "ensemble_weight" and len(parts) < 2:
-            continue
-        if name == "neighbours" and (
-                config.algorithm == "blend" and parts <= {"als", "popularity"}):
-            continue
-        if name == "per_category":  # per-category repeat weights, or one for all
+        if name == PER_CATEGORY:  # per-category repeat weights, or one for all
             if time.perf_counter() > deadline:
                 complete = False
                 continue
@@ -380,8 +411,7 @@ def tune(
                 break
             if getattr(best_config, name) == value:
                 continue
-            if (name == "discovery" and "als" in ensemble_members(value)
-                    and window_events > ALS_MAX_EVENTS):
+            if name in choices and too_slow(str(value), window_events):
                 continue
             candidate = dataclasses.replace(best_config, **{name: value})
             result = trials.run(candidate, per_category)
@@ -389,7 +419,7 @@ def tune(
                 best, best_config = result, candidate
     params = _tuned_fields(best_config)
     params.pop("algorithm")
-    if best_config.algorithm == "blend":
+    if catalog.spec(best_config.algorithm).item_weights:
         params["blend_category_weights"] = (
             category_weights_for(best_config.blend_weight, share, per) if per_category
             else {"*": best_config.blend_weight})
