@@ -24,7 +24,8 @@ from recs.algorithms.base import (
     read_saved,
 )
 from recs.algorithms.blend import BlendRecommender
-from recs.algorithms.ensemble import SEPARATOR, EnsembleRecommender, create_part
+from recs.algorithms.catalog import SEPARATOR
+from recs.algorithms.ensemble import EnsembleRecommender, create_part
 from recs.algorithms.knn import (
     BM25Recommender,
     CosineRecommender,
