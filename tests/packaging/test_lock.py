@@ -51,7 +51,7 @@ def test_the_lock_matches_pyproject() -> None:
 
 
 EDITS = {
-    "a dependency added": ('    "pyarrow>=15",\n', '    "pyarrow>=15",\n    "requests>=2",\n'),
+    "a dependency added": ('    "pyarrow>=15",\n', '    "pyarrow>=15",\n    "pyfiglet>=1",\n'),
     "a bound tightened": ('"scipy>=1.11"', '"scipy>=1.11,<1.12"'),
     "a dependency dropped": ('    "pyarrow>=15",\n', ""),
     "an extra added back": ('"aws-lambda-powertools>=3.20,<4"',
