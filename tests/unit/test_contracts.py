@@ -15,12 +15,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from recs.batch.pipeline import STEP_ORDER, build_definition
-from recs.contracts import keys, layout
+from recs.contracts import events, keys, layout
 from recs.contracts.events import Event
 from recs.contracts.items import FACT_AVAILABLE, FACT_CATEGORY, FACT_TITLE, ItemFacts
 from recs.contracts.keys import Entry, NewArrival
 from recs.contracts.state import BatchState
 from recs.formats.event_files import SCHEMA
+from recs.serving import reasons
 
 # Ids as shops send them: any text, including the characters keys and paths are made of.
 ids = st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from("#/=:._-"), min_size=1)
@@ -171,3 +172,43 @@ def test_the_batch_state_has_the_field_the_state_machines_gate_reads() -> None:
     [choice] = definition["States"]["Gate"]["Choices"]
     state, verdict = choice["Variable"].removeprefix("$.").split(".")
     assert get_type_hints(get_type_hints(BatchState)[state])[verdict] is bool
+
+
+# -- event kinds: one declaration, everything else derived ------------------------------------
+
+
+def test_event_types_and_default_weights_are_as_documented() -> None:
+    assert events.EVENT_TYPES == ("view", "click", "cart", "purchase", "wishlist", "return",
+                                  "impression")
+    assert events.DEFAULT_EVENT_WEIGHTS == {"view": 1.0, "click": 1.0, "cart": 3.0,
+                                            "purchase": 5.0, "wishlist": 2.0, "return": -5.0,
+                                            "impression": 0.0}
+
+
+def test_intent_ranks_the_kinds_that_name_a_reason_weakest_first() -> None:
+    """A model stores the strongest event as its position here: the order is a file format."""
+    assert events.EVENT_RANK == ("impression", "view", "click", "wishlist", "cart", "purchase")
+    assert "return" not in events.EVENT_RANK
+
+
+def test_engagement_and_exposure_split_acting_from_being_shown() -> None:
+    assert {"view", "click", "cart", "purchase", "wishlist"} == events.ENGAGED
+    assert {"impression"} == events.EXPOSURES
+    assert not events.ENGAGED & events.EXPOSURES
+
+
+def test_the_reasons_words_come_from_the_kinds() -> None:
+    assert reasons.because("purchase", "Rice") == "Because you bought Rice"
+    assert reasons.because("cart", "Rice") == "Because you added Rice to your cart"
+    assert reasons.because("click", "Rice") == "Because you viewed Rice"
+    assert reasons.because("unknown", "Rice") == "Because you viewed Rice"
+    assert reasons.again("purchase") == "Buy it again"
+    assert reasons.again("wishlist") == "On your wishlist"
+    assert reasons.again("view") == "You looked at this recently"
+
+
+def test_every_kind_is_declared_once() -> None:
+    names = [kind.name for kind in events.KINDS]
+    assert len(names) == len(set(names))
+    intents = [kind.intent for kind in events.KINDS if kind.intent is not None]
+    assert len(intents) == len(set(intents))  # no two kinds tie for a reason's verb

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recs.contracts.events import EVENT_RANK
 from recs.formats import npz
 
-# Event types ranked by how much intent they show; the strongest one a user had with an item
-# names the verb of a recommendation's reason ("Because you bought ...").
-EVENT_RANK = ("impression", "view", "click", "wishlist", "cart", "purchase")
+# The strongest event type a user had with an item (by intent, ``EVENT_RANK``) names the verb
+# of a recommendation's reason ("Because you bought ..."); its code is its position there.
 EVENT_CODE = {name: code for code, name in enumerate(EVENT_RANK)}
 PURCHASE = EVENT_CODE["purchase"]
 SESSION_PREFIX = "~s~"  # marks an anonymous session's key in the user dimension

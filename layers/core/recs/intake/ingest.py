@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recs.contracts import keys
-from recs.contracts.events import Event
+from recs.contracts.events import EXPOSURES, Event
 from recs.exceptions import PayloadTooLarge, StoreError, ValidationError
 from recs.intake.validation import event_date, validate_event
 from recs.stores.ports import EventQueue, RealtimeStore
@@ -137,7 +137,7 @@ def record_recent(realtime: RealtimeStore, events: list[Event], now_ms: int) -> 
     shown: dict[str, list[str]] = {}
     for event in sorted(events, key=lambda e: e["ts"]):
         for key in shopper_keys(event):
-            if event["event_type"] == "impression":
+            if event["event_type"] in EXPOSURES:
                 shown.setdefault(key, []).append(event["item_id"])
             else:
                 recent.setdefault(key, []).append(

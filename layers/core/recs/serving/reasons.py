@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-_VERBS = {
-    "purchase": "bought",
-    "cart": "added {item} to your cart",
-    "wishlist": "saved",
-    "click": "viewed",
-    "view": "viewed",
-}
+from recs.contracts.events import KIND
 
 
 def because(event: str, item_title: str) -> str:
     """"Because you bought Rice" and the like, from the strongest event on the item."""
-    verb = _VERBS.get(event, "viewed")
+    kind = KIND.get(event)
+    verb = kind.because if kind else "viewed"
     if "{item}" in verb:
         return f"Because you {verb.format(item=item_title)}"
     return f"Because you {verb} {item_title}"
 
 
-_AGAIN = {
-    "purchase": "Buy it again",
-    "cart": "Still in your cart",
-    "wishlist": "On your wishlist",
-}
-
-
 def again(event: str) -> str:
     """The reason of an item recommended because of the shopper's own history with it."""
-    return _AGAIN.get(event, "You looked at this recently")
+    kind = KIND.get(event)
+    return (kind.again if kind else None) or "You looked at this recently"
 
 
 def similar_to(item_title: str) -> str:

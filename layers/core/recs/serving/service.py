@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from recs.contracts import keys
+from recs.contracts.events import ENGAGED
 from recs.contracts.ids import recommendation_id
 from recs.contracts.keys import (
     ARRIVAL_CATEGORY,
@@ -45,8 +46,6 @@ from recs.serving.settings import ServingConfig
 from recs.stores.ports import CatalogState, ModelRegistry, RealtimeState, ServingReader
 
 logger = logging.getLogger(__name__)
-
-ENGAGED = frozenset({"view", "click", "cart", "purchase", "wishlist"})
 
 
 @dataclass
