@@ -1,5 +1,5 @@
-"""The contract every model shares, run against each (modelled on implicit's
-tests/recommender_base_test.py): known answers on a checkerboard, errors, persistence."""
+"""The contract every model shares, run against each, as the implicit library tests its own
+models: known answers on a checkerboard, errors, persistence."""
 
 from __future__ import annotations
 
