@@ -75,6 +75,26 @@ def _fake_zip() -> bytes:
     return buffer.getvalue()
 
 
+def create_tables() -> None:
+    """The tables of ``recs.contracts.resources`` in moto, with the keys and TTL the CDK app
+    gives them."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for table in resources.TABLES:
+        keys = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
+        attributes = [{"AttributeName": table.partition_key, "AttributeType": "S"}]
+        if table.sort_key:
+            keys.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
+            attributes.append({"AttributeName": table.sort_key, "AttributeType": "S"})
+        dynamodb.create_table(TableName=table.local_name, KeySchema=keys,
+                              AttributeDefinitions=attributes, BillingMode="PAY_PER_REQUEST")
+        if table.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=table.local_name,
+                TimeToLiveSpecification={"Enabled": True,
+                                         "AttributeName": table.ttl_attribute},
+            )
+
+
 class LocalCloud:
     """Create everything in moto (already started by the caller) and run the functions."""
 
@@ -86,21 +106,7 @@ class LocalCloud:
 
     # -- set-up -----------------------------------------------------------------------------
     def create(self) -> None:
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        for table in resources.TABLES:
-            keys = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
-            attributes = [{"AttributeName": table.partition_key, "AttributeType": "S"}]
-            if table.sort_key:
-                keys.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
-                attributes.append({"AttributeName": table.sort_key, "AttributeType": "S"})
-            dynamodb.create_table(TableName=table.local_name, KeySchema=keys,
-                                  AttributeDefinitions=attributes, BillingMode="PAY_PER_REQUEST")
-            if table.ttl_attribute:
-                dynamodb.update_time_to_live(
-                    TableName=table.local_name,
-                    TimeToLiveSpecification={"Enabled": True,
-                                             "AttributeName": table.ttl_attribute},
-                )
+        create_tables()
         boto3.client("s3", region_name=REGION).create_bucket(Bucket=resources.LOCAL_BUCKET)
         sqs = boto3.client("sqs", region_name=REGION)
         self.dlq_url = sqs.create_queue(QueueName=resources.LOCAL_DLQ)["QueueUrl"]

@@ -44,6 +44,7 @@ from recs.stores.ports import (
     RecommendationStore,
     ServingReader,
 )
+from recs_local.cloud import create_tables
 
 REGION = "us-east-1"
 
@@ -81,15 +82,7 @@ def memory_stores() -> Stores:
 
 def create_resources() -> str:
     """The tables, bucket and queue of ``recs.contracts.resources`` in moto; the queue's URL."""
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    for table in resources.TABLES:
-        keys = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
-        attributes = [{"AttributeName": table.partition_key, "AttributeType": "S"}]
-        if table.sort_key:
-            keys.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
-            attributes.append({"AttributeName": table.sort_key, "AttributeType": "S"})
-        dynamodb.create_table(TableName=table.local_name, KeySchema=keys,
-                              AttributeDefinitions=attributes, BillingMode="PAY_PER_REQUEST")
+    create_tables()
     boto3.client("s3", region_name=REGION).create_bucket(Bucket=resources.LOCAL_BUCKET)
     url: str = boto3.client("sqs", region_name=REGION).create_queue(
         QueueName=resources.LOCAL_QUEUE)["QueueUrl"]

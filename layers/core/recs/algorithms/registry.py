@@ -35,6 +35,7 @@ from recs.algorithms.knn import (
     TFIDFRecommender,
 )
 from recs.algorithms.popularity import PopularityRecommender, RepurchaseRecommender
+from recs.algorithms.simple import instantiate
 from recs.algorithms.swing import SwingRecommender
 
 __all__ = [
@@ -74,14 +75,7 @@ def create(name: str, **params: Any) -> Recommender:
     ``"a+b"`` names the ensemble of ``a`` and ``b`` (``params`` as for ``"ensemble"``)."""
     if SEPARATOR in name:
         return create_part(name, **params)
-    cls = MODELS.get(name)
-    if cls is None:
-        raise RecommenderError(f"unknown algorithm {name!r}; known: {sorted(MODELS)}")
-    cls.spec.check_names(params)
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise RecommenderError(f"{name}: {exc}") from exc
+    return instantiate(MODELS, name, params)
 
 
 def load_any(file: str | os.PathLike[str] | IO[bytes] | bytes) -> Recommender:

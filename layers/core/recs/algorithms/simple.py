@@ -11,6 +11,7 @@ cycle.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from recs.algorithms.als import ALSRecommender
@@ -36,9 +37,16 @@ MODELS: dict[str, type[Recommender]] = {
 def create(name: str, **params: Any) -> Recommender:
     """A new, unfitted simple model; unknown names and parameters (any its declaration does
     not name) raise ``RecommenderError``."""
-    cls = MODELS.get(name)
+    return instantiate(MODELS, name, params)
+
+
+def instantiate(models: Mapping[str, type[Recommender]], name: str,
+                params: dict[str, Any]) -> Recommender:
+    """``models[name](**params)``, refusing an unknown name or a parameter its declaration
+    does not name with a ``RecommenderError`` that says which."""
+    cls = models.get(name)
     if cls is None:
-        raise RecommenderError(f"unknown algorithm {name!r}; known: {sorted(MODELS)}")
+        raise RecommenderError(f"unknown algorithm {name!r}; known: {sorted(models)}")
     cls.spec.check_names(params)
     try:
         return cls(**params)
