@@ -1,4 +1,5 @@
-"""Alarms and a dashboard: a failed nightly batch, dead letters, API server errors.
+"""Alarms and a dashboard: a failed nightly batch, a run that skipped unreadable inputs, no
+model promoted for days, dead letters, API server errors.
 
 Alarms notify an SNS topic; pass ``-c alarm_email=ops@example.com`` to subscribe an address.
 """
@@ -18,7 +19,22 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from recs.contracts import resources
+
 FIVE_MINUTES = Duration.minutes(5)
+ONE_DAY = Duration.days(1)
+
+
+def batch_metric(name: str, period: Duration) -> cw.Metric:
+    """A metric the batch functions emit with Powertools Metrics (EMF): the namespace and
+    the ``service`` dimension Powertools adds, as every function is configured."""
+    return cw.Metric(
+        namespace=resources.METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": resources.SERVICE},
+        statistic="Sum",
+        period=period,
+    )
 
 
 class RecsMonitoring(Construct):
@@ -33,6 +49,7 @@ class RecsMonitoring(Construct):
         rest_api: apigw.RestApi,
         functions: Mapping[str, lambda_.Function],
         alarm_email: str | None,
+        stale_model_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
         # Not KMS-encrypted: notifications carry alarm names and states only, and CloudWatch
@@ -45,6 +62,29 @@ class RecsMonitoring(Construct):
             "BatchFailedAlarm",
             "The nightly batch failed; the live model was left unchanged.",
             state_machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
+        )
+        self.unreadable_inputs = self._alarm(
+            "UnreadableInputsAlarm",
+            "A nightly run skipped input files it could not read (events or catalog deltas); "
+            "the run's output and the registry record name them.",
+            batch_metric(resources.UNREADABLE_INPUTS_METRIC, Duration.hours(1)),
+        )
+        # Sum < 1 on each of the last N days, a day without data counting as none: the live
+        # model is N days old (every run since failed, was refused by the gate, or never ran).
+        self.stale_model = cw.Alarm(
+            self,
+            "StaleModelAlarm",
+            alarm_description=(
+                f"No model has been promoted for {stale_model_days} days: the live model is "
+                "getting old (failed, refused or missing nightly runs). On a new stack it "
+                "fires until the first model is promoted."
+            ),
+            metric=batch_metric(resources.MODEL_PROMOTED_METRIC, ONE_DAY),
+            threshold=1,
+            evaluation_periods=stale_model_days,
+            datapoints_to_alarm=stale_model_days,
+            comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.BREACHING,
         )
         self.dead_letters = self._alarm(
             "DeadLettersAlarm",
@@ -59,14 +99,21 @@ class RecsMonitoring(Construct):
             rest_api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
         )
         action = cw_actions.SnsAction(self.topic)
-        for alarm in (self.batch_failed, self.dead_letters, self.api_errors):
+        self.alarms = (
+            self.batch_failed,
+            self.unreadable_inputs,
+            self.stale_model,
+            self.dead_letters,
+            self.api_errors,
+        )
+        for alarm in self.alarms:
             alarm.add_alarm_action(action)
 
         self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.days(1))
         self.dashboard.add_widgets(
             cw.AlarmStatusWidget(
                 title="Alarms",
-                alarms=[self.batch_failed, self.dead_letters, self.api_errors],
+                alarms=list(self.alarms),
                 width=24,
                 height=3,
             )
@@ -126,9 +173,17 @@ class RecsMonitoring(Construct):
                 width=8,
             ),
         )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Models promoted and input files skipped, per day",
+                left=[batch_metric(resources.MODEL_PROMOTED_METRIC, ONE_DAY)],
+                right=[batch_metric(resources.UNREADABLE_INPUTS_METRIC, ONE_DAY)],
+                width=8,
+            ),
+        )
 
     def _alarm(self, construct_id: str, description: str, metric: cw.IMetric) -> cw.Alarm:
-        """Fires on the first bad data point in five minutes; no data means all is well."""
+        """Fires on the first bad data point in a period; no data means all is well."""
         return cw.Alarm(
             self,
             construct_id,

@@ -17,15 +17,27 @@ key                       default                     meaning
 ``api_burst_limit``       ``200``                     burst, stage and usage plan
 ``log_level``             ``INFO``                    functions' ``LOG_LEVEL``
 ``alarm_email``           (none)                      subscribe this address to the alarms
+``stale_model_days``      ``3``                       alarm when no model was promoted for
+                                                      this many days (1 to 7, CloudWatch's
+                                                      longest evaluation range)
+``events_retention_days`` ``keep``                    expire raw events under ``events/``
+                                                      after this many days (at least the
+                                                      training window); ``keep``: never
 ``allow_stale_layers``    ``false``                   tests only: accept layers built from an
                                                       older recs package (synth refuses them)
 ========================  ==========================  ==========================================
+
+Retention in the data bucket (``bucket_retention``): ``interactions/`` and ``models/`` expire
+``RECS_MODEL_TTL_DAYS`` (``recs_config``'s ``model_ttl_days``) plus ``ARTEFACT_MARGIN_DAYS``
+after they were written, so a version's artefacts outlive its DynamoDB rows; catalog deltas
+are kept (the catalog snapshot folds every one of them); raw events as
+``events_retention_days`` says. Incomplete multipart uploads are aborted after a day.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -43,6 +55,13 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.access import (
+    BUCKET_READ,
+    BUCKET_WRITE,
+    DYNAMODB_ACTIONS,
+    QUEUE_SEND,
+    dynamodb_iam_actions,
+)
 from infra.constructs_api import RecsApi
 from infra.constructs_layers import (
     ARCHITECTURES,
@@ -56,7 +75,6 @@ from infra.constructs_nag import acknowledge, arn_ref
 from recs.batch.config import BatchConfig
 from recs.batch.pipeline import build_definition
 from recs.contracts import layout, resources
-from recs.contracts.layout import iam_prefix
 from recs.contracts.resources import FunctionSpec, TableSpec
 from recs.exceptions import ConfigError
 from recs.serving.settings import ServingConfig
@@ -66,45 +84,14 @@ DEFAULT_SCHEDULE = "cron(0 3 * * ? *)"
 LANDER_BATCH_SIZE = 100
 LANDER_BATCH_WINDOW = Duration.seconds(30)
 DLQ_MAX_RECEIVE_COUNT = 5
+# How long a version's artefacts (interactions/<version>/, models/<version>/) outlive its
+# DynamoDB rows. The rows expire RECS_MODEL_TTL_DAYS after the training date, but DynamoDB
+# deletes expired items only within a few days, and until then a rollback still finds them;
+# S3 counts from the day an object was written, which is the training date or later.
+ARTEFACT_MARGIN_DAYS = 7
+# CloudWatch evaluates an alarm over at most seven days (Period x EvaluationPeriods).
+MAX_STALE_MODEL_DAYS = 7
 
-# What each function may touch. Buckets by key prefix; the lander's queue access comes with its
-# event source mapping, the state machine's invoke permission with the state machine.
-TABLE_ACCESS: dict[str, dict[str, str]] = {
-    resources.API.name: {
-        resources.RECOMMENDATIONS.logical_id: "read",
-        resources.REGISTRY.logical_id: "read",
-        resources.REALTIME.logical_id: "read",
-    },
-    resources.INGEST.name: {resources.REALTIME.logical_id: "read_write"},
-    resources.EVALUATE.name: {resources.REGISTRY.logical_id: "read"},
-    resources.EXPORT.name: {
-        resources.RECOMMENDATIONS.logical_id: "write",
-        resources.REGISTRY.logical_id: "read_write",
-    },
-    resources.PROMOTE.name: {
-        resources.REGISTRY.logical_id: "read_write",
-        resources.RECOMMENDATIONS.logical_id: "read",
-    },
-    resources.ADMIN.name: {
-        resources.REGISTRY.logical_id: "read_write",
-        resources.RECOMMENDATIONS.logical_id: "read",
-    },
-}
-# The prefixes are recs.contracts.layout's, the module every writer and reader builds its
-# keys with.
-BUCKET_READ: dict[str, tuple[str, ...]] = {
-    resources.WEIGHT.name: (iam_prefix(layout.EVENTS), iam_prefix(layout.CATALOG)),
-    resources.TRAIN.name: (iam_prefix(layout.INTERACTIONS),),
-    resources.EVALUATE.name: (iam_prefix(layout.INTERACTIONS), iam_prefix(layout.MODELS)),
-    resources.EXPORT.name: (iam_prefix(layout.MODELS), iam_prefix(layout.INTERACTIONS)),
-}
-BUCKET_WRITE: dict[str, tuple[str, ...]] = {
-    resources.INGEST.name: (iam_prefix(layout.CATALOG),),
-    resources.LANDER.name: (iam_prefix(layout.EVENTS),),
-    resources.WEIGHT.name: (iam_prefix(layout.INTERACTIONS),),
-    resources.TRAIN.name: (iam_prefix(layout.MODELS),),
-}
-QUEUE_SEND = (resources.INGEST.name,)
 
 
 def _bool(value: object, key: str) -> bool:
@@ -116,6 +103,19 @@ def _bool(value: object, key: str) -> bool:
     if text in ("false", "0", "no"):
         return False
     raise ConfigError(f"context {key}: expected true or false, got {value!r}")
+
+
+def _retention_days(value: object, key: str) -> int | None:
+    """A retention in whole days, or None for ``keep`` (never expire)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "keep")):
+        return None
+    try:
+        days = int(str(value).strip())
+    except ValueError:
+        days = 0
+    if days < 1 or isinstance(value, bool):
+        raise ConfigError(f"context {key}: expected a number of days >= 1 or keep, got {value!r}")
+    return days
 
 
 def config_env(raw: object) -> dict[str, str]:
@@ -168,6 +168,8 @@ class Settings:
     api_burst_limit: int = 200
     log_level: str = "INFO"
     alarm_email: str | None = None
+    stale_model_days: int = 3
+    events_retention_days: int | None = None
     allow_stale_layers: bool = False
 
     @classmethod
@@ -193,8 +195,50 @@ class Settings:
             api_burst_limit=int(values["api_burst_limit"]),
             log_level=str(values["log_level"]).upper(),
             alarm_email=values["alarm_email"] or None,
+            stale_model_days=_stale_model_days(values["stale_model_days"]),
+            events_retention_days=_retention_days(
+                values["events_retention_days"], "events_retention_days"
+            ),
             allow_stale_layers=_bool(values["allow_stale_layers"], "allow_stale_layers"),
         )
+
+
+def _stale_model_days(value: object) -> int:
+    try:
+        days = int(str(value).strip())
+    except ValueError:
+        days = 0
+    if not 1 <= days <= MAX_STALE_MODEL_DAYS or isinstance(value, bool):
+        raise ConfigError(
+            f"context stale_model_days: expected 1 to {MAX_STALE_MODEL_DAYS} days, got {value!r}"
+        )
+    return days
+
+
+def bucket_retention(settings: Settings) -> dict[str, int | None]:
+    """Days an object under each top-level prefix of the data bucket lives; None: for ever.
+
+    Every prefix of ``recs.contracts.layout`` gets a decision here (a test checks), so a new
+    prefix cannot be kept, or expired, by accident.
+    """
+    batch = BatchConfig.from_env(settings.recs_config)
+    artefacts = batch.model_ttl_days + ARTEFACT_MARGIN_DAYS
+    events = settings.events_retention_days
+    if events is not None and events < batch.training_window_days:
+        raise ConfigError(
+            f"context events_retention_days: {events} days would expire events inside the "
+            f"training window ({batch.training_window_days} days, training_window_days); "
+            "the nightly batch would train on fewer days without saying so"
+        )
+    return {
+        layout.EVENTS: events,
+        # Deltas have no window: the snapshot folds every one since the first import.
+        layout.CATALOG: None,
+        # Written by each night's run, read by its own later steps and, for the live model,
+        # by the next nights' evaluate; rows of the version live model_ttl_days.
+        layout.INTERACTIONS: artefacts,
+        layout.MODELS: artefacts,
+    }
 
 
 def _construct_name(spec_name: str) -> str:
@@ -264,6 +308,7 @@ class RecsStack(Stack):
             rest_api=self.api.rest_api,
             functions=self.functions,
             alarm_email=settings.alarm_email,
+            stale_model_days=settings.stale_model_days,
         )
         self._outputs()
 
@@ -303,10 +348,31 @@ class RecsStack(Stack):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="data-bucket/",
-            lifecycle_rules=[
-                s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(1))
-            ],
+            lifecycle_rules=self._lifecycle_rules(),
         )
+
+    def _lifecycle_rules(self) -> list[s3.LifecycleRule]:
+        """Expiry per top-level prefix (``bucket_retention``), and no upload left half done.
+
+        The bucket is not versioned, so an expired object is gone: there are no noncurrent
+        versions to expire.
+        """
+        rules = [
+            s3.LifecycleRule(
+                id="abort-incomplete-multipart-uploads",
+                abort_incomplete_multipart_upload_after=Duration.days(1),
+            )
+        ]
+        for prefix, days in bucket_retention(self.settings).items():
+            if days is not None:
+                rules.append(
+                    s3.LifecycleRule(
+                        id=f"expire-{prefix.rstrip('/')}",
+                        prefix=prefix,
+                        expiration=Duration.days(days),
+                    )
+                )
+        return rules
 
     def _queues(self) -> tuple[sqs.Queue, sqs.Queue]:
         dead_letters = sqs.Queue(
@@ -373,7 +439,7 @@ class RecsStack(Stack):
             environment={
                 **{var: resource_env[var] for var in spec.env},
                 **self.settings.recs_config,
-                "POWERTOOLS_SERVICE_NAME": "recs",
+                "POWERTOOLS_SERVICE_NAME": resources.SERVICE,
                 "LOG_LEVEL": self.settings.log_level,
             },
         )
@@ -387,14 +453,12 @@ class RecsStack(Stack):
         return fn
 
     def _grant_access(self) -> None:
-        grants: dict[str, Callable[[dynamodb.Table, iam.IGrantable], Any]] = {
-            "read": lambda table, fn: table.grant_read_data(fn),
-            "write": lambda table, fn: table.grant_write_data(fn),
-            "read_write": lambda table, fn: table.grant_read_write_data(fn),
-        }
-        for name, access in TABLE_ACCESS.items():
-            for logical_id, kind in access.items():
-                grants[kind](self.tables[logical_id], self.functions[name])
+        """Exactly the tables of ``infra.access``: per table, the actions the code calls."""
+        for name, tables in DYNAMODB_ACTIONS.items():
+            for logical_id, actions in tables.items():
+                self.tables[logical_id].grant(
+                    self.functions[name], *dynamodb_iam_actions(logical_id, actions)
+                )
         bucket_arn = arn_ref(self.bucket)
         for name, prefixes in BUCKET_READ.items():
             role = self.functions[name].role

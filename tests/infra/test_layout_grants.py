@@ -4,7 +4,8 @@ The functions' code runs here in-process on the sample shop (catalog, ingest, la
 the nightly steps twice, so the second run's evaluation reads the live model), each with an
 object store that records the keys it reads, lists and writes. A step that writes or reads
 somewhere new without a matching grant in infra/stack.py fails here rather than with
-AccessDenied in the cloud. No synthesis: the grants are the tables the stack is built from.
+AccessDenied in the cloud. No synthesis: the grants are infra.access's tables, which the stack
+grants from.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infra.stack import BUCKET_READ, BUCKET_WRITE
+from infra.access import BUCKET_READ, BUCKET_WRITE
 from recs.batch.config import BatchConfig
 from recs.batch.steps.evaluate import evaluate_step
 from recs.batch.steps.export import export_step

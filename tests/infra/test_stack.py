@@ -19,12 +19,21 @@ from aws_cdk import App
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
+from infra.access import DYNAMODB_ACTIONS
 from infra.app import build_app
 from infra.constructs_api import ROUTES
 from infra.constructs_layers import LayersNotBuiltError, check_layer
-from infra.stack import DEFAULT_SCHEDULE, RecsStack, config_env
+from infra.stack import (
+    ARTEFACT_MARGIN_DAYS,
+    DEFAULT_SCHEDULE,
+    RecsStack,
+    Settings,
+    bucket_retention,
+    config_env,
+)
+from recs.batch.config import BatchConfig
 from recs.batch.pipeline import build_definition
-from recs.contracts import resources
+from recs.contracts import layout, resources
 from recs.exceptions import ConfigError
 
 pytestmark = pytest.mark.infra
@@ -143,6 +152,58 @@ def test_data_bucket_is_encrypted_private_and_logged(template: Template) -> None
     )
 
 
+def _data_bucket(template: Template) -> dict[str, Any]:
+    (bucket,) = [
+        res["Properties"]
+        for res in template.find_resources("AWS::S3::Bucket").values()
+        if res["Properties"].get("LoggingConfiguration", {}).get("LogFilePrefix")
+        == "data-bucket/"
+    ]
+    return bucket
+
+
+def _expiry_by_prefix(bucket: dict[str, Any]) -> dict[str, int]:
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    assert all(rule["Status"] == "Enabled" for rule in rules)
+    return {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules if "Prefix" in rule}
+
+
+def test_data_bucket_expires_artefacts_after_the_model_ttl_and_a_margin_and_keeps_events(
+    template: Template,
+) -> None:
+    artefacts = BatchConfig().model_ttl_days + ARTEFACT_MARGIN_DAYS
+    assert artefacts == 37
+    assert _expiry_by_prefix(_data_bucket(template)) == {
+        layout.INTERACTIONS: artefacts,
+        layout.MODELS: artefacts,
+    }
+
+
+def test_data_bucket_aborts_incomplete_uploads_and_is_not_versioned(template: Template) -> None:
+    """Unversioned: an expired object is gone, no noncurrent versions pile up."""
+    bucket = _data_bucket(template)
+    (abort,) = [r for r in bucket["LifecycleConfiguration"]["Rules"]
+                if "AbortIncompleteMultipartUpload" in r]
+    assert abort["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert "Prefix" not in abort  # the whole bucket
+    assert "VersioningConfiguration" not in bucket
+
+
+def test_every_top_level_prefix_of_the_bucket_has_a_retention_decision() -> None:
+    assert set(bucket_retention(Settings())) == set(layout.PREFIXES)
+    assert bucket_retention(Settings())[layout.CATALOG] is None  # deltas fold with no window
+
+
+def test_events_retention_inside_the_training_window_fails_synthesis() -> None:
+    window = BatchConfig().training_window_days
+    assert bucket_retention(Settings(events_retention_days=window))[layout.EVENTS] == window
+    with pytest.raises(ConfigError, match="training window"):
+        bucket_retention(Settings(events_retention_days=window - 1))
+    shorter = Settings(events_retention_days=30,
+                       recs_config=config_env({"training_window_days": 30}))
+    assert bucket_retention(shorter)[layout.EVENTS] == 30
+
+
 def test_every_bucket_denies_requests_without_tls(template: Template) -> None:
     buckets = template.find_resources("AWS::S3::Bucket")
     policies = template.find_resources("AWS::S3::BucketPolicy")
@@ -255,6 +316,63 @@ def test_no_function_role_has_a_managed_policy(
     roles = template.find_resources("AWS::IAM::Role")
     for name, (_, props) in functions.items():
         assert "ManagedPolicyArns" not in roles[_role_of(props)]["Properties"], name
+
+
+def _table_ids(template: Template) -> dict[str, str]:
+    """Deployed table logical id -> the ``TableSpec.logical_id`` it was built from."""
+    deployed = template.find_resources("AWS::DynamoDB::Table")
+    found = {
+        lid: spec.logical_id
+        for lid in deployed
+        for spec in resources.TABLES
+        if lid.startswith(spec.logical_id)
+    }
+    assert len(found) == len(deployed) == len(resources.TABLES)
+    return found
+
+
+def _dynamodb_access(template: Template, role: str) -> dict[str, set[str]]:
+    """Table spec id -> the DynamoDB actions a role's policies allow on it (statements may be
+    merged across tables: cdk.json's minimizePolicies)."""
+    tables = _table_ids(template)
+    access: dict[str, set[str]] = {}
+    for statement in _policy_statements(template, role):
+        actions = {a for a in _as_list(statement["Action"]) if a.startswith("dynamodb:")}
+        if not actions:
+            continue
+        assert statement["Effect"] == "Allow"
+        for resource in _as_list(statement["Resource"]):
+            logical_id, attribute = resource["Fn::GetAtt"]  # a table's ARN, never a pattern
+            assert attribute == "Arn"
+            access.setdefault(tables[logical_id], set()).update(
+                a.removeprefix("dynamodb:") for a in actions
+            )
+    return access
+
+
+@pytest.mark.parametrize("spec", resources.FUNCTIONS, ids=lambda s: s.name)
+def test_function_may_call_exactly_the_dynamodb_actions_declared_for_it(
+    template: Template,
+    functions: dict[str, tuple[str, dict[str, Any]]],
+    spec: resources.FunctionSpec,
+) -> None:
+    """infra.access.DYNAMODB_ACTIONS, which tests/infra/test_dynamodb_grants.py holds to the
+    calls the code makes, is what the roles get: no Scan, DeleteItem or DescribeTable."""
+    granted = _dynamodb_access(template, _role_of(functions[spec.name][1]))
+    declared = {table: set(actions) for table, actions in DYNAMODB_ACTIONS.get(spec.name,
+                                                                               {}).items()}
+    assert granted == declared
+
+
+def test_no_role_in_the_stack_may_scan_or_delete_dynamodb_items(template: Template) -> None:
+    actions = {
+        action
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in _as_list(statement["Action"])
+    }
+    assert not {a for a in actions if a.startswith("dynamodb:") and "*" in a}
+    assert not actions & {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:DescribeTable"}
 
 
 def test_api_role_only_reads_dynamodb(
@@ -473,6 +591,45 @@ def test_alarm_fires_on_the_first_occurrence(
     )
 
 
+def _alarm_on(template: Template, metric: str) -> dict[str, Any]:
+    (alarm,) = [
+        res["Properties"]
+        for res in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if res["Properties"].get("MetricName") == metric
+    ]
+    return alarm
+
+
+def test_every_alarm_notifies_the_alarm_topic(template: Template) -> None:
+    (topic,) = template.find_resources("AWS::SNS::Topic")
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 5
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
+
+
+def test_a_nightly_run_that_skipped_unreadable_inputs_alarms(template: Template) -> None:
+    """The metric the batch emits with Powertools Metrics: its namespace, and the service
+    dimension Powertools adds from POWERTOOLS_SERVICE_NAME."""
+    alarm = _alarm_on(template, resources.UNREADABLE_INPUTS_METRIC)
+    assert alarm["Namespace"] == resources.METRICS_NAMESPACE == "recs"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": resources.SERVICE}]
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "Sum", 1, "GreaterThanOrEqualToThreshold"
+    )
+    assert alarm["TreatMissingData"] == "notBreaching"  # a night with nothing skipped
+
+
+def test_no_model_promoted_for_three_days_alarms(template: Template) -> None:
+    alarm = _alarm_on(template, resources.MODEL_PROMOTED_METRIC)
+    assert alarm["Namespace"] == resources.METRICS_NAMESPACE
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": resources.SERVICE}]
+    assert (alarm["Statistic"], alarm["Period"]) == ("Sum", 86_400)
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 3
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "LessThanThreshold")
+    assert alarm["TreatMissingData"] == "breaching"  # no run at all is no promotion
+
+
 def test_there_is_a_dashboard(template: Template) -> None:
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
 
@@ -500,7 +657,68 @@ def test_cdk_nag_aws_solutions_finds_nothing_unacknowledged(
     assert errors == []
 
 
+# --- context that changes the template -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def custom_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    context = {
+        "aws:cdk:disable-asset-staging": True,
+        "allow_stale_layers": True,
+        "events_retention_days": "400",  # as -c passes it: a string
+        "stale_model_days": "5",
+        "recs_config": {"model_ttl_days": 10},
+    }
+    _, stack = build_app(context, outdir=str(tmp_path_factory.mktemp("cdk.out")), nag=False)
+    return Template.from_stack(stack)
+
+
+def test_context_sets_event_retention_and_the_model_ttl_moves_artefact_expiry(
+    custom_template: Template,
+) -> None:
+    assert _expiry_by_prefix(_data_bucket(custom_template)) == {
+        layout.EVENTS: 400,
+        layout.INTERACTIONS: 10 + ARTEFACT_MARGIN_DAYS,
+        layout.MODELS: 10 + ARTEFACT_MARGIN_DAYS,
+    }
+
+
+def test_context_sets_how_many_days_without_a_promotion_alarm(custom_template: Template) -> None:
+    alarm = _alarm_on(custom_template, resources.MODEL_PROMOTED_METRIC)
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 5
+
+
 # --- context handling, without synthesis ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        ({}, (3, None)),
+        ({"stale_model_days": 7, "events_retention_days": "keep"}, (7, None)),
+        ({"stale_model_days": "1", "events_retention_days": 365}, (1, 365)),
+    ],
+)
+def test_retention_and_staleness_context(context: dict[str, Any], expected: Any) -> None:
+    settings = Settings.from_context(App(context=context))
+    assert (settings.stale_model_days, settings.events_retention_days) == expected
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"stale_model_days": 0},
+        {"stale_model_days": 8},  # CloudWatch evaluates over at most seven days
+        {"stale_model_days": "soon"},
+        {"events_retention_days": 0},
+        {"events_retention_days": "-30"},
+        {"events_retention_days": "forever"},
+        {"events_retention_days": True},
+    ],
+)
+def test_bad_retention_or_staleness_context_fails_naming_the_key(context: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match=next(iter(context))):
+        Settings.from_context(App(context=context))
 
 
 def test_recs_config_becomes_recs_environment_variables() -> None:

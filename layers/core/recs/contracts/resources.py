@@ -65,6 +65,14 @@ LOCAL_QUEUE = "recs-events"
 LOCAL_DLQ = "recs-events-dlq"
 STATE_MACHINE_NAME = "recs-nightly-batch"
 
+# Every function's POWERTOOLS_SERVICE_NAME: the service its logs name and, with Powertools
+# Metrics, the one dimension of each metric it emits.
+SERVICE = "recs"
+# CloudWatch metrics (embedded metric format) the batch emits and the CDK app alarms on.
+METRICS_NAMESPACE = "recs"
+UNREADABLE_INPUTS_METRIC = "UnreadableInputs"  # input files a nightly run skipped
+MODEL_PROMOTED_METRIC = "ModelPromoted"  # 1 when the promote step made a new version live
+
 # Layer names: "core" is the recs package itself; "arrow" is pyarrow+numpy; "batch" is
 # pyarrow+numpy+scipy.sparse (trimmed to fit). Each function carries only what it imports.
 API = FunctionSpec("api", "api", ("core",), memory_mb=1024, timeout_s=10,

@@ -1,0 +1,86 @@
+"""What each function may touch, in one place: DynamoDB actions per table, S3 prefixes, the
+queue. ``infra/stack.py`` grants exactly this and nothing else.
+
+Each table is the function's code read as permissions: ``functions/<name>.py`` builds its
+stores (``recs.stores.wiring``), the flow calls store methods, and each method is one or more
+boto3 calls in ``recs.stores.aws``. IAM checks a transaction per item (a ``Put`` inside
+``TransactWriteItems`` needs ``dynamodb:PutItem``, an ``Update`` ``dynamodb:UpdateItem``), so
+the transactional promote shows up here as ``PutItem`` and ``UpdateItem``.
+
+Two tests hold the tables to the code: ``tests/infra/test_layout_grants.py`` runs the
+functions' flows against recording object stores (every S3 key under a granted prefix, every
+granted prefix used), ``tests/infra/test_dynamodb_grants.py`` runs the handlers on moto with
+a DynamoDB client that records the IAM action each call needs, per function and table
+(granted == used). Change the code's calls, and one of them says which row to change here.
+"""
+
+from __future__ import annotations
+
+from recs.contracts import layout, resources
+from recs.contracts.layout import iam_prefix
+
+# DynamoDB, per function and table (by ``TableSpec.logical_id``): the IAM actions, without
+# the ``dynamodb:`` prefix, exactly those its code calls. A function or table not named here
+# gets nothing.
+DYNAMODB_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    # The read path: one BatchGetItem over lists and shopper state; the registry's live
+    # pointer (GetItem) and, for /models/status, the versions (Query).
+    resources.API.name: {
+        resources.RECOMMENDATIONS.logical_id: ("BatchGetItem",),
+        resources.REALTIME.logical_id: ("BatchGetItem",),
+        resources.REGISTRY.logical_id: ("GetItem", "Query"),
+    },
+    # Shoppers' recent events (UpdateItem, list_append; the trim), the unavailable set
+    # (UpdateItem ADD/DELETE), new arrivals (GetItem, then a conditional PutItem).
+    resources.INGEST.name: {
+        resources.REALTIME.logical_id: ("GetItem", "PutItem", "UpdateItem"),
+    },
+    # The live model's record, to compare the candidate against it.
+    resources.EVALUATE.name: {
+        resources.REGISTRY.logical_id: ("GetItem",),
+    },
+    # Every list of the version (BatchWriteItem), then its registry record (PutItem).
+    resources.EXPORT.name: {
+        resources.RECOMMENDATIONS.logical_id: ("BatchWriteItem",),
+        resources.REGISTRY.logical_id: ("PutItem",),
+    },
+    # The candidate's record and the live pointer (GetItem); a refusal (PutItem); the flip,
+    # one transaction of a Put (pointer) and Updates (statuses).
+    resources.PROMOTE.name: {
+        resources.REGISTRY.logical_id: ("GetItem", "PutItem", "UpdateItem"),
+    },
+    # Rollback: the record and pointer (GetItem), the version's global trending row still
+    # stored (BatchGetItem), then the same transaction as promote.
+    resources.ADMIN.name: {
+        resources.REGISTRY.logical_id: ("GetItem", "PutItem", "UpdateItem"),
+        resources.RECOMMENDATIONS.logical_id: ("BatchGetItem",),
+    },
+}
+
+# S3, per function: whole top-level prefixes of recs.contracts.layout, the module every writer
+# and reader builds its keys with.
+BUCKET_READ: dict[str, tuple[str, ...]] = {
+    resources.WEIGHT.name: (iam_prefix(layout.EVENTS), iam_prefix(layout.CATALOG)),
+    resources.TRAIN.name: (iam_prefix(layout.INTERACTIONS),),
+    resources.EVALUATE.name: (iam_prefix(layout.INTERACTIONS), iam_prefix(layout.MODELS)),
+    resources.EXPORT.name: (iam_prefix(layout.MODELS), iam_prefix(layout.INTERACTIONS)),
+}
+BUCKET_WRITE: dict[str, tuple[str, ...]] = {
+    resources.INGEST.name: (iam_prefix(layout.CATALOG),),
+    resources.LANDER.name: (iam_prefix(layout.EVENTS),),
+    resources.WEIGHT.name: (iam_prefix(layout.INTERACTIONS),),
+    resources.TRAIN.name: (iam_prefix(layout.MODELS),),
+}
+
+# SQS: who sends to the events queue. The lander's receive and delete come with its event
+# source mapping.
+QUEUE_SEND: tuple[str, ...] = (resources.INGEST.name,)
+
+
+def dynamodb_iam_actions(logical_id: str, actions: tuple[str, ...]) -> list[str]:
+    """``("GetItem",)`` -> ``["dynamodb:GetItem"]``, checked: no wildcard, no repeat."""
+    if any("*" in action or ":" in action for action in actions) or len(set(actions)) != len(
+        actions
+    ):
+        raise ValueError(f"{logical_id}: name each DynamoDB action once, exactly: {actions}")
+    return [f"dynamodb:{action}" for action in actions]
