@@ -24,6 +24,7 @@ from recs.batch.training import train
 from recs.batch.weighting import DAY_MS, weight_events
 from recs.contracts import layout
 from recs.contracts.state import BatchState, Metrics
+from recs.exceptions import NotFound
 from recs.stores.ports import ModelRegistry, ObjectStore
 
 
@@ -55,10 +56,15 @@ def evaluate_step(state: BatchState, objects: ObjectStore, registry: ModelRegist
     record = registry.get_version(live) if live else None
     holdout_start = datetime.fromtimestamp(holdout_start_ms / 1000, tz=UTC).date().isoformat()
     if live and live != state["version"] and record and record.window_end <= holdout_start:
-        live_model = Model.from_bytes(objects.get(layout.model(live)))
-        live_metrics = _rounded(gate.score_model(live_model, split.test, candidate_config))
-        result["live"] = live_metrics
-        result["live_version"] = live
+        try:
+            live_model: Model | None = Model.from_bytes(objects.get(layout.model(live)))
+        except NotFound:  # expired by the bucket's lifecycle rule: a live model that old
+            live_model = None  # is no bar to clear
+            result["live_skipped"] = f"live model {live}'s artefact has expired; not compared"
+        if live_model is not None:
+            live_metrics = _rounded(gate.score_model(live_model, split.test, candidate_config))
+            result["live"] = live_metrics
+            result["live_version"] = live
     elif live:
         result["live_skipped"] = (f"live model {live} trained on the hold-out days or is this "
                                   "version; not compared")
