@@ -216,6 +216,11 @@ def _text(description: str, maximum: int = 256, **extra: Any) -> Schema:
 
 
 def _optional(schema: Schema) -> Schema:
+    """``schema`` or null. OpenAPI 3.0's ``nullable`` only widens a ``type`` beside it, so a
+    ``oneOf`` takes it on its first alternative (null then matches exactly one)."""
+    if "oneOf" in schema:
+        first, *others = schema["oneOf"]
+        return {**schema, "oneOf": [{**first, "nullable": True}, *others]}
     return {**schema, "nullable": True}
 
 
