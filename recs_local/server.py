@@ -125,9 +125,15 @@ def make_server(host: str, port: int, invoke: Invoke,
                     self.send_header(key, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":  # a HEAD answer has the headers of a GET, no body
+                self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _handle
+        def __getattr__(self, name: str) -> Any:
+            """``do_<METHOD>`` for every method, QUERY and TRACE too: API Gateway takes any
+            method, and the path's function answers 405 for those no route has."""
+            if name.startswith("do_"):
+                return self._handle
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet by default
             pass
