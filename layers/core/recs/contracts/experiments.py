@@ -13,8 +13,13 @@ SURFACES = ("recommendations", "similar", "trending", "all")
 UNITS = ("user", "session")
 METRICS = ("ctr", "add_to_cart_rate", "conversion_rate", "revenue_per_unit")
 STATUSES = ("running", "stopped")
-# The settings a variant may change on the read path (ServingConfig field names).
-SERVING_OVERRIDES = ("new_arrival_share", "long_tail_share", "max_per_category")
+# The settings a variant may change on the read path (ServingConfig field names), with
+# their bounds: whole numbers or not, smallest, largest.
+SERVING_OVERRIDES: dict[str, tuple[bool, float, float]] = {
+    "new_arrival_share": (False, 0.0, 1.0),
+    "long_tail_share": (False, 0.0, 1.0),
+    "max_per_category": (True, 1, 100),
+}
 
 Surface = Literal["recommendations", "similar", "trending", "all"]
 Unit = Literal["user", "session"]
