@@ -90,7 +90,7 @@ EVALUATE = FunctionSpec("evaluate", "evaluate", ("core", "batch"), memory_mb=409
 EXPORT = FunctionSpec("export", "export", ("core", "batch"), memory_mb=2048, timeout_s=900,
                       env=(BUCKET_ENV, RECOMMENDATIONS.env_var, REGISTRY.env_var))
 PROMOTE = FunctionSpec("promote", "promote", ("core",), memory_mb=256, timeout_s=60,
-                       env=(REGISTRY.env_var, RECOMMENDATIONS.env_var))
+                       env=(REGISTRY.env_var,))
 ADMIN = FunctionSpec("admin", "admin", ("core",), memory_mb=256, timeout_s=30,
                      env=(REGISTRY.env_var, RECOMMENDATIONS.env_var))
 FUNCTIONS = (API, INGEST, LANDER, WEIGHT, TRAIN, EVALUATE, EXPORT, PROMOTE, ADMIN)
