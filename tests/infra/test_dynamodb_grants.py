@@ -4,13 +4,13 @@ The real handlers run on moto (``recs_local.cloud``): events and catalog upserts
 ingest function, the lander, two nightly runs of the real state machine (the second compares
 against the live model and archives it), the API's routes, a rollback through the admin
 function, and a third night whose export also retires a version out of service for longer
-than ``RECS_MODEL_TTL_DAYS`` (``recs.batch.retire``). Every DynamoDB call any of them makes passes a botocore hook that notes the IAM
-action it needs, per function and table: the request's own operation, or for a transaction
-the action of each item (``Put`` needs ``dynamodb:PutItem``; IAM has no
-``TransactWriteItems`` action). The recording must equal ``infra.access.DYNAMODB_ACTIONS``,
-the table ``infra/stack.py`` grants from: no call without a grant (AccessDenied in the
-cloud), no grant without a call (such as the ``Scan`` and ``DeleteItem`` of CDK's
-read-write grants). No synthesis.
+than ``RECS_MODEL_TTL_DAYS`` (``recs.batch.retire``). Every DynamoDB call any of them makes
+passes a botocore hook that notes the IAM action it needs, per function and table: the
+request's own operation, or for a transaction the action of each item (``Put`` needs
+``dynamodb:PutItem``; IAM has no ``TransactWriteItems`` action). The recording must equal
+``infra.access.DYNAMODB_ACTIONS``, the table ``infra/stack.py`` grants from: no call without
+a grant (AccessDenied in the cloud), no grant without a call (such as the ``Scan`` and
+``DeleteItem`` of CDK's read-write grants). No synthesis.
 """
 
 from __future__ import annotations
