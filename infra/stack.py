@@ -20,18 +20,21 @@ key                       default                     meaning
 ``stale_model_days``      ``3``                       alarm when no model was promoted for
                                                       this many days (1 to 7, CloudWatch's
                                                       longest evaluation range)
-``events_retention_days`` ``keep``                    expire raw events under ``events/``
-                                                      after this many days (at least the
-                                                      training window); ``keep``: never
+``events_retention_days`` ``keep``                    expire raw events (``events/``) and
+                                                      the lander's quarantine
+                                                      (``events-rejected/``) after this many
+                                                      days (at least the training window);
+                                                      ``keep``: never
 ``allow_stale_layers``    ``false``                   tests only: accept layers built from an
                                                       older recs package (synth refuses them)
 ========================  ==========================  ==========================================
 
 Retention in the data bucket (``bucket_retention``): ``interactions/`` and ``models/`` expire
 ``RECS_MODEL_TTL_DAYS`` (``recs_config``'s ``model_ttl_days``) plus ``ARTEFACT_MARGIN_DAYS``
-after they were written, so a version's artefacts outlive its DynamoDB rows; catalog deltas
-are kept (the catalog snapshot folds every one of them); raw events as
-``events_retention_days`` says. Incomplete multipart uploads are aborted after a day.
+after they were written, so with nightly promotions a version's artefacts outlive its
+DynamoDB rows; catalog deltas are kept (the catalog snapshot folds every one of them); raw
+events and the quarantine as ``events_retention_days`` says. Incomplete multipart uploads are
+aborted after a day.
 """
 
 from __future__ import annotations
@@ -84,10 +87,13 @@ DEFAULT_SCHEDULE = "cron(0 3 * * ? *)"
 LANDER_BATCH_SIZE = 100
 LANDER_BATCH_WINDOW = Duration.seconds(30)
 DLQ_MAX_RECEIVE_COUNT = 5
-# How long a version's artefacts (interactions/<version>/, models/<version>/) outlive its
-# DynamoDB rows. The rows expire RECS_MODEL_TTL_DAYS after the training date, but DynamoDB
-# deletes expired items only within a few days, and until then a rollback still finds them;
-# S3 counts from the day an object was written, which is the training date or later.
+# How much longer than RECS_MODEL_TTL_DAYS a version's artefacts (interactions/<version>/,
+# models/<version>/) are kept, counted from the day they were written. Its DynamoDB rows are
+# deleted RECS_MODEL_TTL_DAYS after it stopped being live (recs.batch.retire, a few versions
+# a night), which with nightly promotions is a day or two after it was written: a week
+# covers that and a retire backlog. A version live for longer can lose its artefacts while
+# its rows stay; nothing needs them then (the rows serve, a rollback needs only the rows,
+# and evaluate skips comparing against a live model whose artefact is gone).
 ARTEFACT_MARGIN_DAYS = 7
 # CloudWatch evaluates an alarm over at most seven days (Period x EvaluationPeriods).
 MAX_STALE_MODEL_DAYS = 7
@@ -235,7 +241,7 @@ def bucket_retention(settings: Settings) -> dict[str, int | None]:
         # Deltas have no window: the snapshot folds every one since the first import.
         layout.CATALOG: None,
         # Written by each night's run, read by its own later steps and, for the live model,
-        # by the next nights' evaluate; rows of the version live model_ttl_days.
+        # by the next nights' evaluate (which does without it once expired).
         layout.INTERACTIONS: artefacts,
         layout.MODELS: artefacts,
     }
