@@ -5,34 +5,35 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from recs.contracts.events import Event
-from recs.intake.landing import land, parse_message
+from recs.intake.ingest import now_ms
+from recs.intake.landing import land_messages
 from recs.stores import wiring
 
 logger = Logger(service="recs")
-processor = BatchProcessor(event_type=EventType.SQS)
 objects = wiring.object_store()
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Parse every record (a malformed one fails alone and ends in the DLQ), then write.
+    """Land every record that can land; report the others alone as batch item failures.
 
-    A failed S3 write raises, so the whole batch is retried; partition keys are derived from
-    the event ids and the batch step deduplicates by ``event_id``, so a retry never
-    double-counts.
+    Each record is parsed and converted on its own before anything is written
+    (``recs.intake.landing.land_messages``), so a poison record fails alone: it is filed under
+    ``events-rejected/`` with the reason and its body, and reported so that SQS keeps it (after
+    its last receive, the dead-letter queue holds it too). A partition whose write fails
+    reports its own records, which SQS delivers again; partition keys derive from the event
+    ids and the batch step deduplicates by ``event_id``, so a retry never double-counts.
     """
-    parsed: list[tuple[str, list[Event]]] = []
-
-    def record_handler(record: SQSRecord) -> None:
-        parsed.append(parse_message(record.body))
-
-    with processor(records=event["Records"], handler=record_handler):
-        processor.process()
-    written = land(parsed, objects)
-    logger.info("landed", extra={"partitions": written, "messages": len(parsed)})
-    return dict(processor.response())
+    records = event["Records"]
+    landing = land_messages([(r["messageId"], r["body"]) for r in records], objects, now_ms())
+    if landing.refused or landing.failed:
+        logger.warning("records not landed", extra={
+            "refused": [{"message_id": r.message_id, "reason": r.reason, "filed_at": r.key}
+                        for r in landing.refused],
+            "write_failed": landing.failed})
+    logger.info("landed", extra={"partitions": landing.written,
+                                 "messages": len(landing.landed)})
+    return {"batchItemFailures": [{"itemIdentifier": message_id}
+                                  for message_id in landing.failures()]}

@@ -67,7 +67,7 @@ BUCKET_READ: dict[str, tuple[str, ...]] = {
 }
 BUCKET_WRITE: dict[str, tuple[str, ...]] = {
     resources.INGEST.name: (iam_prefix(layout.CATALOG),),
-    resources.LANDER.name: (iam_prefix(layout.EVENTS),),
+    resources.LANDER.name: (iam_prefix(layout.EVENTS), iam_prefix(layout.EVENTS_REJECTED)),
     resources.WEIGHT.name: (iam_prefix(layout.INTERACTIONS),),
     resources.TRAIN.name: (iam_prefix(layout.MODELS),),
 }

@@ -238,6 +238,8 @@ def bucket_retention(settings: Settings) -> dict[str, int | None]:
         )
     return {
         layout.EVENTS: events,
+        # Messages the lander refused, kept like the events until an operator redrives them.
+        layout.EVENTS_REJECTED: events,
         # Deltas have no window: the snapshot folds every one since the first import.
         layout.CATALOG: None,
         # Written by each night's run, read by its own later steps and, for the live model,

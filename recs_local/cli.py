@@ -38,6 +38,33 @@ def _import_catalog(args: argparse.Namespace) -> int:
     return 0 if accepted or not items else 1
 
 
+def _redrive(args: argparse.Namespace) -> int:
+    """Replay refused event messages; exit 1 while some are still refused."""
+    import os
+
+    from recs.contracts import resources
+    from recs_local.redrive import DLQ_ENV, dlq_url_by_name, redrive
+
+    queue_url = args.queue_url or os.environ.get(resources.QUEUE_ENV)
+    if not queue_url:
+        print(f"recs redrive: the events queue is unknown: set {resources.QUEUE_ENV} or pass "
+              "--queue-url", file=sys.stderr)
+        return 2
+    dlq_url = args.dlq_url or os.environ.get(DLQ_ENV)
+    if args.dlq_name:
+        dlq_url = dlq_url_by_name(args.dlq_name)
+    bucket = None if args.skip_quarantine else (args.bucket or os.environ.get(resources.BUCKET_ENV))
+    if args.skip_dlq:
+        dlq_url = None
+    if not bucket and not dlq_url:
+        print(f"recs redrive: nothing to replay from: set {resources.BUCKET_ENV} (the "
+              f"quarantine) and/or {DLQ_ENV} (the dead-letter queue)", file=sys.stderr)
+        return 2
+    report = redrive(queue_url, bucket=bucket, dlq_url=dlq_url, dry_run=args.dry_run)
+    print(report.text())
+    return 1 if report.refused else 0
+
+
 def _sample(args: argparse.Namespace) -> int:
     from recs_local import sample_data
 
@@ -69,6 +96,20 @@ def build_parser() -> argparse.ArgumentParser:
                                "(RECS_BUCKET and RECS_REALTIME_TABLE name it)")
     imports.add_argument("file", type=Path)
     imports.set_defaults(run=_import_catalog)
+
+    replay = commands.add_parser(
+        "redrive", help="send event messages the lander refused (events-rejected/ in the "
+                        "bucket) or SQS dead-lettered through the lander again, after a fix")
+    replay.add_argument("--queue-url", help="the events queue (default: RECS_QUEUE_URL)")
+    replay.add_argument("--dlq-url", help="the dead-letter queue (default: RECS_DLQ_URL)")
+    replay.add_argument("--dlq-name", help="the dead-letter queue by name instead of URL")
+    replay.add_argument("--bucket", help="the data bucket (default: RECS_BUCKET)")
+    replay.add_argument("--skip-quarantine", action="store_true",
+                        help="leave events-rejected/ alone")
+    replay.add_argument("--skip-dlq", action="store_true", help="leave the dead-letter queue alone")
+    replay.add_argument("--dry-run", action="store_true",
+                        help="report what would be replayed; send and remove nothing")
+    replay.set_defaults(run=_redrive)
 
     sample = commands.add_parser("sample-data", help="write the generated sample events as CSV")
     sample.add_argument("--out", type=Path, required=True)

@@ -8,6 +8,7 @@ lamb; B views tea and coffee) from yesterday, the nightly state machine run on i
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.error
 import urllib.request
@@ -17,6 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
+import pyarrow.parquet as pq
+
+from recs.contracts import layout, resources
 from recs_local.cloud import LocalCloud, in_process
 from recs_local.demo import ingest_all, put_catalog
 from recs_local.server import make_server, serve_in_background
@@ -77,6 +82,48 @@ class LocalStack:
     def run_batch(self, as_of: str | None = None) -> dict[str, Any]:
         """The nightly state machine on what has landed; its status, output, error."""
         return self.cloud.run_batch(as_of or self.as_of)
+
+    # -- looking inside, as an operator would -------------------------------------------------
+    def keys(self, prefix: str = "") -> list[str]:
+        """Every object key of the data bucket under ``prefix``."""
+        pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(
+            Bucket=resources.LOCAL_BUCKET, Prefix=prefix)
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+    def get(self, key: str) -> bytes:
+        body = boto3.client("s3").get_object(Bucket=resources.LOCAL_BUCKET, Key=key)["Body"]
+        data: bytes = body.read()
+        return data
+
+    def put(self, key: str, data: bytes) -> None:
+        boto3.client("s3").put_object(Bucket=resources.LOCAL_BUCKET, Key=key, Body=data)
+
+    def landed_event_ids(self) -> list[str]:
+        """The ``event_id`` of every row of every landed event file (a repeat shows twice)."""
+        ids: list[str] = []
+        for key in self.keys(layout.EVENTS):
+            if layout.event_file_date(key):
+                table = pq.read_table(io.BytesIO(self.get(key)), columns=["event_id"])
+                ids += table.column("event_id").to_pylist()
+        return ids
+
+    def queued(self, url: str) -> int:
+        """Messages in a queue, visible or in flight."""
+        attributes = boto3.client("sqs").get_queue_attributes(
+            QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"])
+
+    def dead_letters(self) -> list[str]:
+        """The bodies of the messages in the dead-letter queue (left there)."""
+        sqs = boto3.client("sqs")
+        bodies: dict[str, str] = {}
+        for _ in range(10):
+            for message in sqs.receive_message(QueueUrl=self.cloud.dlq_url,
+                                               MaxNumberOfMessages=10,
+                                               VisibilityTimeout=0).get("Messages", []):
+                bodies[message["MessageId"]] = message["Body"]
+        return list(bodies.values())
 
 
 @contextmanager

@@ -25,7 +25,6 @@ succeeds while the live model keeps answering.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import time
 from collections import Counter
@@ -33,8 +32,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-import pyarrow.parquet as pq
 import pytest
 import requests
 import schemathesis
@@ -54,7 +51,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from recs.contracts import layout, resources
+from recs.contracts import layout
 from recs.contracts.routes import API_KEY_HEADER
 from recs.intake.validation import validate_event
 from tests.local_stack import API_KEY, LocalStack, local_stack
@@ -69,7 +66,6 @@ OPERATIONS = {"POST /events", "PUT /items", "GET /recommendations",
 BATCHES = {"POST /events": ("events", "Event"), "PUT /items": ("items", "Item")}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, negative_data_rejection]
-QUARANTINE = "events-rejected/"  # where the lander puts an event it cannot write
 
 
 @dataclass(frozen=True)
@@ -268,21 +264,9 @@ def test_no_answer_is_a_5xx_or_outside_the_document(run: FuzzRun) -> None:
 def test_every_event_the_fuzz_got_accepted_lands(stack: LocalStack, run: FuzzRun) -> None:
     assert run.accepted_event_ids, "the fuzz got no event accepted: nothing to land"
     stack.cloud.pump_queue()
-    sqs = boto3.client("sqs")
-    for url in (stack.cloud.queue_url, stack.cloud.dlq_url):
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        assert int(attributes["ApproximateNumberOfMessages"]) == 0, url
-        assert int(attributes["ApproximateNumberOfMessagesNotVisible"]) == 0, url
-    s3 = boto3.client("s3")
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=resources.LOCAL_BUCKET) for o in page.get("Contents", [])]
-    assert not [k for k in keys if k.startswith(QUARANTINE)]
-    landed: set[str] = set()
-    for key in keys:
-        if layout.event_file_date(key):
-            data = s3.get_object(Bucket=resources.LOCAL_BUCKET, Key=key)["Body"].read()
-            landed |= set(pq.read_table(io.BytesIO(data), columns=["event_id"])
-                          .column("event_id").to_pylist())
+    assert stack.queued(stack.cloud.queue_url) == 0
+    assert stack.dead_letters() == [] and stack.keys(layout.EVENTS_REJECTED) == []
+    landed = set(stack.landed_event_ids())
     assert run.accepted_event_ids <= landed, sorted(run.accepted_event_ids - landed)[:20]
 
 

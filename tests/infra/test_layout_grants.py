@@ -27,7 +27,7 @@ from recs.contracts import layout, resources
 from recs.contracts.state import BatchState
 from recs.intake import catalog
 from recs.intake.ingest import ingest
-from recs.intake.landing import land, parse_message
+from recs.intake.landing import land_messages
 from recs.stores.memory import (
     MemoryEventQueue,
     MemoryModelRegistry,
@@ -78,7 +78,10 @@ def touched() -> Iterator[dict[str, Recording]]:
     catalog.apply(items, store(resources.INGEST.name), MemoryRealtimeStore(), now)
     queue = MemoryEventQueue()
     ingest(sample_data.generate(users=120, days=10, end=END), queue, None, now)
-    land([parse_message(body) for body in queue.messages], store(resources.LANDER.name))
+    # One poison message among them: the lander files it under events-rejected/.
+    messages = [(f"m-{n}", body) for n, body in enumerate([*queue.messages, "not json"])]
+    landing = land_messages(messages, store(resources.LANDER.name), now)
+    assert [r.message_id for r in landing.refused] == [f"m-{len(queue.messages)}"]
 
     config = BatchConfig(tuning_seconds=1.0, training_window_days=30)
     registry = MemoryModelRegistry()

@@ -393,7 +393,7 @@ def test_api_role_only_reads_dynamodb(
     ("function", "prefixes"),
     [
         ("ingest", {"catalog/*"}),
-        ("lander", {"events/*"}),
+        ("lander", {"events/*", "events-rejected/*"}),
         ("weight", {"events/*", "catalog/*", "interactions/*"}),
         ("train", {"interactions/*", "models/*"}),
         ("evaluate", {"interactions/*", "models/*"}),
@@ -678,6 +678,7 @@ def test_context_sets_event_retention_and_the_model_ttl_moves_artefact_expiry(
 ) -> None:
     assert _expiry_by_prefix(_data_bucket(custom_template)) == {
         layout.EVENTS: 400,
+        layout.EVENTS_REJECTED: 400,
         layout.INTERACTIONS: 10 + ARTEFACT_MARGIN_DAYS,
         layout.MODELS: 10 + ARTEFACT_MARGIN_DAYS,
     }

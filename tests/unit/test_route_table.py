@@ -272,6 +272,9 @@ def test_the_body_limits_are_the_validators() -> None:
     assert SCHEMAS["Event"]["properties"]["event_type"]["enum"] == list(EVENT_TYPES)
     assert f"{validation.MAX_CONTEXT_BYTES} bytes" in (
         SCHEMAS["Event"]["properties"]["context"]["description"])
+    for schema, name in (("Event", "context"), ("Item", "attributes")):
+        assert f"nested at most {validation.MAX_NESTING} levels" in (
+            SCHEMAS[schema]["properties"][name]["description"])
     assert f"{catalog.MAX_ATTRIBUTES_BYTES} bytes" in (
         SCHEMAS["Item"]["properties"]["attributes"]["description"])
     assert SCHEMAS["Event"]["properties"]["event_id"]["oneOf"][0]["maxLength"] == (

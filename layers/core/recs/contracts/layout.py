@@ -3,6 +3,7 @@
 ::
 
     events/dt=YYYY-MM-DD/part-<hash>.parquet    behaviour events, written by the lander
+    events-rejected/dt=YYYY-MM-DD/<id>.json     queue messages the lander could not land
     catalog/updates/<ms>-<hash>.jsonl           catalog deltas, written by PUT /items
     interactions/<version>/events.parquet       the training window's events    (weight)
     interactions/<version>/interactions.npz     weighted interactions           (weight)
@@ -19,14 +20,16 @@ from __future__ import annotations
 
 EVENTS = "events/"
 CATALOG = "catalog/"
+EVENTS_REJECTED = "events-rejected/"
 INTERACTIONS = "interactions/"
 MODELS = "models/"
 
-PREFIXES = (EVENTS, CATALOG, INTERACTIONS, MODELS)
+PREFIXES = (EVENTS, EVENTS_REJECTED, CATALOG, INTERACTIONS, MODELS)
 
 CATALOG_UPDATES = f"{CATALOG}updates/"
 EVENT_FILE_SUFFIX = ".parquet"
 CATALOG_DELTA_SUFFIX = ".jsonl"
+REJECTED_SUFFIX = ".json"
 _PARTITION = "dt="
 
 
@@ -59,6 +62,19 @@ def event_file_date(key: str) -> str | None:
 
 
 # -- catalog ---------------------------------------------------------------------------------
+def rejected_event(dt: str, message_id: str) -> str:
+    """``events-rejected/dt=<dt>/<message id>.json``: a queue message the lander could not land,
+    with the reason, filed under the day it was refused (its own date may be unreadable). The
+    key is the SQS message id, so a redelivered message is filed once."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_"
+                   for c in message_id)[:200]
+    return f"{EVENTS_REJECTED}{_PARTITION}{dt}/{safe}{REJECTED_SUFFIX}"
+
+
+def is_rejected_event(key: str) -> bool:
+    return key.startswith(EVENTS_REJECTED) and key.endswith(REJECTED_SUFFIX)
+
+
 def catalog_delta(now_ms: int, digest: str) -> str:
     """``catalog/updates/<ms>-<digest>.jsonl``: zero-padded, so the keys sort by time."""
     return f"{CATALOG_UPDATES}{now_ms:015d}-{digest}{CATALOG_DELTA_SUFFIX}"

@@ -294,7 +294,8 @@ SCHEMAS: dict[str, Schema] = {
         "recommendation_id": _optional(_text("The list that led to this event, if one did")),
         "category": _optional(_text("The item's category path, e.g. food/rice")),
         "context": _optional({"type": "object", "description":
-                              "Anything else, at most 2048 bytes as JSON"}),
+                              "Anything else, at most 2048 bytes as JSON, nested at most "
+                              "32 levels, numbers finite"}),
     }, ("event_id", "item_id", "event_type", "timestamp"), additionalProperties=False,
         description="One behaviour event: user_id or session_id (or both) is required.",
         example={"event_id": "e-1", "user_id": "u-1", "item_id": "rice",
@@ -323,9 +324,11 @@ SCHEMAS: dict[str, Schema] = {
                                 "false hides the item from every list at once; absent: "
                                 "unchanged (new items are available)"}),
         "created_at": _optional({**_TIMESTAMP, "description": _TIMESTAMP["description"]
-                                 + "; items created in the last 30 days are new arrivals"}),
+                                 + ", from 2000-01-01 to 5 minutes from now; items "
+                                 "created in the last 30 days are new arrivals"}),
         "attributes": _optional({"type": "object", "description":
-                                 "Anything else, at most 4096 bytes as JSON"}),
+                                 "Anything else, at most 4096 bytes as JSON, nested at most "
+                                 "32 levels, numbers finite"}),
     }, ("item_id",), additionalProperties=False,
         description="A catalog upsert: the fields sent change, the others stay.",
         example={"item_id": "rice", "category": "food/rice", "title": "Basmati rice",

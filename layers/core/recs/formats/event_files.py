@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recs.contracts import layout
 from recs.contracts.events import Event
+from recs.exceptions import ValidationError
 
 SCHEMA = pa.schema(
     [
@@ -34,23 +35,54 @@ SCHEMA = pa.schema(
 )
 
 
-def partition_key(dt: str, events: Sequence[Event]) -> str:
+def partition_key(dt: str, event_ids: Iterable[str]) -> str:
     """A key derived from the event ids: landing the same events twice overwrites one file."""
-    digest = hashlib.sha256("\n".join(sorted(e["event_id"] for e in events)).encode())
+    digest = hashlib.sha256("\n".join(sorted(event_ids)).encode("utf-8", "surrogatepass"))
     return layout.event_file(dt, digest.hexdigest()[:20])
+
+
+_REQUIRED = tuple(f.name for f in SCHEMA if not f.nullable)
+
+
+def table(events: Sequence[Event]) -> pa.Table:
+    """``events`` (normalised by ``recs.intake.validation``) as a table of ``SCHEMA``.
+
+    Raises ``ValidationError`` naming the first column a value does not fit (a lone surrogate
+    in a string, text where a time belongs, a number past its type) or a required column
+    left empty, so the lander can refuse the one queue message that holds it.
+    """
+    arrays = []
+    for field in SCHEMA:
+        try:
+            values = [event.get(field.name) for event in events]
+        except AttributeError as exc:
+            raise ValidationError("events", "must all be JSON objects") from exc
+        try:
+            array = pa.array(values, type=field.type)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+            raise ValidationError(field.name, f"cannot be stored as {field.type}: "
+                                              f"{_short(exc)}") from exc
+        if field.name in _REQUIRED and array.null_count:
+            raise ValidationError(field.name, "is required in every event")
+        arrays.append(array)
+    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).encode("utf-8", "backslashreplace").decode()
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def encode_table(events: pa.Table) -> bytes:
+    """One zstd Parquet file holding a table of ``SCHEMA``."""
+    buffer = io.BytesIO()
+    pq.write_table(events, buffer, compression="zstd", use_dictionary=True)
+    return buffer.getvalue()
 
 
 def encode(events: Sequence[Event]) -> bytes:
     """One zstd Parquet file holding ``events`` (normalised by ``recs.intake.validation``)."""
-    columns: dict[str, list[object]] = {name: [] for name in SCHEMA.names}
-    for event in events:
-        fields: Mapping[str, object] = event
-        for name in SCHEMA.names:
-            columns[name].append(fields.get(name))
-    table = pa.Table.from_pydict(columns, schema=SCHEMA)
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd", use_dictionary=True)
-    return buffer.getvalue()
+    return encode_table(table(events))
 
 
 def decode(blobs: Iterable[bytes], columns: Sequence[str] | None = None) -> pa.Table:

@@ -9,7 +9,6 @@ realtime table.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +16,14 @@ from recs.contracts.items import Item
 from recs.contracts.keys import NewArrival
 from recs.exceptions import ValidationError
 from recs.formats.catalog_deltas import delta_key, encode_delta
-from recs.intake.validation import parse_timestamp, price_field, text_field
+from recs.intake.validation import (
+    echo_id,
+    field_name,
+    json_object_field,
+    price_field,
+    text_field,
+    time_field,
+)
 from recs.stores.ports import ObjectStore, RealtimeStore
 
 MAX_ITEMS = 500
@@ -28,31 +34,33 @@ _FIELDS = frozenset({"item_id", "category", "title", "price", "available", "crea
 
 
 def validate_item(raw: Any, now_ms: int) -> Item:
-    """Normalise one catalog item or raise ``ValidationError`` naming the field."""
+    """Normalise one catalog item or raise ``ValidationError`` naming the field.
+
+    Like events (``recs.intake.validation``), an accepted item survives every later step: its
+    text is valid Unicode, its attributes are shallow JSON with finite numbers, and its
+    ``created_at`` lies between 2000-01-01 and five minutes from now, so a mistyped year
+    cannot pin it to the top of the new arrivals.
+    """
     if not isinstance(raw, dict):
         raise ValidationError("item", "must be a JSON object")
     unknown = raw.keys() - _FIELDS
     if unknown:
-        raise ValidationError(sorted(unknown)[0], "is not a known item field (use attributes)")
-    item_id = text_field(raw, "item_id", required=True)
+        raise ValidationError(field_name(sorted(unknown)[0]),
+                              "is not a known item field (use attributes)")
+    item_id = text_field(raw, "item_id", required=True, whole_numbers=True)
     category = text_field(raw, "category", required=False)
     if category is not None:
-        category = "/".join(part.strip() for part in category.strip("/").split("/"))
+        category = "/".join(part.strip() for part in category.split("/") if part.strip())
+        if not category:
+            raise ValidationError("category", "must name a category path such as food/rice")
     title = text_field(raw, "title", required=False, limit=512)
     price = price_field(raw)
     available = raw.get("available")  # None: unchanged (new items count as available)
     if available is not None and not isinstance(available, bool):
         raise ValidationError("available", "must be true or false")
     created_at = raw.get("created_at")
-    created_ms = parse_timestamp(created_at, "created_at") if created_at is not None else None
-    attributes = raw.get("attributes")
-    attributes_json = None
-    if attributes is not None:
-        if not isinstance(attributes, dict):
-            raise ValidationError("attributes", "must be a JSON object")
-        attributes_json = json.dumps(attributes, sort_keys=True, separators=(",", ":"))
-        if len(attributes_json) > MAX_ATTRIBUTES_BYTES:
-            raise ValidationError("attributes", f"must be at most {MAX_ATTRIBUTES_BYTES} bytes")
+    created_ms = time_field(created_at, "created_at", now_ms) if created_at is not None else None
+    attributes_json = json_object_field(raw, "attributes", MAX_ATTRIBUTES_BYTES)
     return {
         "item_id": item_id,
         "category": category,
@@ -93,9 +101,8 @@ def validate_items(raw_items: list[Any], now_ms: int) -> CatalogResult:
         try:
             item = validate_item(raw, now_ms)
         except ValidationError as exc:
-            item_id = raw.get("item_id") if isinstance(raw, dict) else None
-            result.rejected.append(CatalogRejection(index, exc.field, exc.reason,
-                                                    str(item_id) if item_id else None))
+            item_id = echo_id(raw.get("item_id")) if isinstance(raw, dict) else None
+            result.rejected.append(CatalogRejection(index, exc.field, exc.reason, item_id))
             continue
         latest[item["item_id"]] = item  # a later copy of the same item in a batch wins
     result.accepted = list(latest.values())
