@@ -39,10 +39,14 @@ DYNAMODB_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     resources.EVALUATE.name: {
         resources.REGISTRY.logical_id: ("GetItem",),
     },
-    # Every list of the version (BatchWriteItem), then its registry record (PutItem).
+    # The version's record and the pointer (GetItem), its record (PutItem), its row keys and
+    # every list (BatchWriteItem). Then recs.batch.retire: the versions (Query), one marked
+    # expiring unless live (a transaction: ConditionCheck on the pointer, Update), its row
+    # keys read back (GetItem) and its rows deleted (BatchWriteItem), its record (PutItem).
     resources.EXPORT.name: {
-        resources.RECOMMENDATIONS.logical_id: ("BatchWriteItem",),
-        resources.REGISTRY.logical_id: ("PutItem",),
+        resources.RECOMMENDATIONS.logical_id: ("BatchWriteItem", "GetItem"),
+        resources.REGISTRY.logical_id: ("GetItem", "PutItem", "Query", "UpdateItem",
+                                        "ConditionCheckItem"),
     },
     # The candidate's record and the live pointer (GetItem); a refusal (PutItem); the flip,
     # one transaction of a Put (pointer) and Updates (statuses).
@@ -61,7 +65,8 @@ DYNAMODB_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 # and reader builds its keys with.
 BUCKET_READ: dict[str, tuple[str, ...]] = {
     resources.WEIGHT.name: (iam_prefix(layout.EVENTS), iam_prefix(layout.CATALOG)),
-    resources.TRAIN.name: (iam_prefix(layout.INTERACTIONS),),
+    # models/: a re-run takes the tuning choice its version's first run recorded there.
+    resources.TRAIN.name: (iam_prefix(layout.INTERACTIONS), iam_prefix(layout.MODELS)),
     resources.EVALUATE.name: (iam_prefix(layout.INTERACTIONS), iam_prefix(layout.MODELS)),
     resources.EXPORT.name: (iam_prefix(layout.MODELS), iam_prefix(layout.INTERACTIONS)),
 }

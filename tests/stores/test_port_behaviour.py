@@ -12,6 +12,7 @@ from collections import Counter
 
 import pytest
 
+from recs.contracts.keys import Entry, row_keys_key
 from recs.exceptions import NotFound, PromotionRefused
 from recs.stores.ports import (
     NEW_ARRIVALS_LIMIT,
@@ -136,6 +137,37 @@ def test_entries_come_back_as_written(recommendation_store: RecommendationStore)
     assert found == {"POP#global": entries, "POP#C#Käse": []}
 
 
+def test_a_versions_rows_are_deleted_by_key_and_no_other_version_is_touched(
+    recommendation_store: RecommendationStore,
+) -> None:
+    # 60 keys: past DynamoDB's 25 deletes per batch call; a key without a row is no error.
+    listed = [list(Entry("a", 1.0, None, "trending", None, None, None))]
+    rows = [RecRow(f"U#{n}", version, listed) for n in range(55) for version in ("v1", "v2")]
+    recommendation_store.write(rows)
+    keys = [f"U#{n}" for n in range(55)] + [f"U#gone{n}" for n in range(5)]
+    assert recommendation_store.delete(iter(keys), "v1") == 60
+    assert recommendation_store.get_many(keys, "v1") == {}
+    assert len(recommendation_store.get_many(keys, "v2")) == 55
+    assert recommendation_store.delete([], "v2") == 0
+
+
+def test_a_versions_row_keys_are_kept_in_chunks_beside_its_rows(
+    recommendation_store: RecommendationStore,
+) -> None:
+    # About 600 KB of keys, so more than one chunk (each fits a DynamoDB item), with the
+    # characters keys may hold.
+    keys = [f"U#shopper-{n:06d}-Käse\n\"#🧀/" for n in range(16_000)]
+    chunks = recommendation_store.write_row_keys("v1", keys)
+    assert chunks >= 2
+    read = list(recommendation_store.read_row_keys("v1"))
+    assert len(read) == chunks and [key for chunk in read for key in chunk] == keys
+    assert list(recommendation_store.read_row_keys("v2")) == []
+    assert recommendation_store.write_row_keys("v3", []) == 0
+    # The chunks are rows of the version under KEYS#<n>: deleting those keys removes them.
+    recommendation_store.delete([row_keys_key(n) for n in range(chunks)], "v1")
+    assert list(recommendation_store.read_row_keys("v1")) == []
+
+
 # -- ModelRegistry --------------------------------------------------------------------------
 
 
@@ -203,6 +235,49 @@ def test_an_archived_version_can_go_live_again(model_registry: ModelRegistry) ->
     assert model_registry.live_version() == "v1"
     assert [(v.version, v.status, v.promoted_at) for v in model_registry.list_versions()] == [
         ("v1", "live", "t4"), ("v2", "archived", "t2")]
+
+
+def test_promotion_records_when_the_replaced_version_stopped_being_live(
+        model_registry: ModelRegistry) -> None:
+    for version in ("v1", "v2"):
+        model_registry.put_version(ModelVersion(version, "exported", "t0"))
+    model_registry.promote("v1", None, "t1")
+    model_registry.promote("v2", "v1", "t2")
+    replaced = model_registry.get_version("v1")
+    assert replaced is not None and (replaced.status, replaced.superseded_at) == ("archived", "t2")
+    assert model_registry.get_version("v2").superseded_at == ""  # type: ignore[union-attr]
+
+
+def test_a_version_is_retired_only_when_not_live_and_then_never_goes_live(
+        model_registry: ModelRegistry) -> None:
+    for version in ("v1", "v2"):
+        model_registry.put_version(ModelVersion(version, "exported", "t0"))
+    model_registry.promote("v1", None, "t1")
+    model_registry.promote("v2", "v1", "t2")
+    assert model_registry.retire("v2") is False  # live
+    assert model_registry.retire("nope") is False
+    assert model_registry.retire("v1") is True
+    assert model_registry.get_version("v1").status == "expiring"  # type: ignore[union-attr]
+    with pytest.raises(PromotionRefused):
+        model_registry.promote("v1", "v2", "t3")  # a rollback to rows being deleted
+    model_registry.put_version(ModelVersion("v1", "expired", "t0"))
+    with pytest.raises(PromotionRefused):
+        model_registry.promote("v1", "v2", "t3")
+    assert model_registry.live_version() == "v2"
+    assert model_registry.get_version("v2").status == "live"  # type: ignore[union-attr]
+
+
+def test_what_a_run_skipped_round_trips_in_its_record(model_registry: ModelRegistry) -> None:
+    record = ModelVersion(
+        "v1", "exported", "t0", counts={"skipped_event_files": 1, "event_bytes": 10},
+        superseded_at="t9",
+        skipped={"events": [{"key": "events/dt=2026-11-20/part-x.parquet", "bytes": 3,
+                             "reason": "not a readable Parquet file: magic"}],
+                 "catalog": [{"key": "catalog/updates/1.jsonl", "line": 4, "bytes": 40,
+                              "reason": "category: not encodable as UTF-8"}]})
+    model_registry.put_version(record)
+    assert model_registry.get_version("v1") == record
+    assert model_registry.list_versions() == [record]
 
 
 # -- RealtimeStore (read back through the ServingReader, as serving reads it) ---------------

@@ -26,7 +26,7 @@ def parquet(rows: list[tuple[str | None, str]]) -> bytes:
         "user_id": pa.array([f"u{k % 3}" for k in range(n)], pa.string()),
         "session_id": pa.nulls(n, pa.string()),
         "item_id": pa.array([r[1] for r in rows], pa.string()),
-        "event_type": pa.array(["view"] * n).dictionary_encode(),
+        "event_type": pa.array(["view"] * n, pa.string()).dictionary_encode(),
         "ts": pa.array(range(n), pa.timestamp("ms", tz="UTC")),
         "category": pa.nulls(n, pa.string()),
     })

@@ -32,6 +32,21 @@ class PromotionRefused(RecsError):
     """A model version that may not go live (counts differ, gate refused, unknown version)."""
 
 
+class UnreadableInput(RecsError):
+    """More of the batch's input could not be read than ``RECS_MAX_UNREADABLE_SHARE`` allows:
+    past that share the data is too broken to train on, so the run fails (the live model
+    keeps serving). ``kind`` is ``events`` or ``catalog``; ``skipped`` how many inputs."""
+
+    def __init__(self, kind: str, skipped: int, share: float, limit: float,
+                 examples: list[str]) -> None:
+        super().__init__(
+            f"{kind}: {skipped} unreadable inputs, {share:.1%} of the bytes, over the "
+            f"{limit:.1%} RECS_MAX_UNREADABLE_SHARE allows; first: {'; '.join(examples)}")
+        self.kind = kind
+        self.skipped = skipped
+        self.share = share
+
+
 class ConfigError(RecsError):
     """A configuration value that cannot be used; raised at cold start, not per request."""
 

@@ -38,6 +38,8 @@ class BatchConfig:
     trending_half_life_days: float = 3.0
     trending_window_days: int = 14
     trending_size: int = 100
+    # Days a version's rows stay stored after it stopped being live (how far back a rollback
+    # reaches); the live version's rows never expire (``recs.batch.retire``).
     model_ttl_days: int = 30
     # Which model trains the user lists (a name of recs.algorithms.catalog, or "a+b"), and
     # its parameters: each algorithm declares which of the fields below set which of its
@@ -74,6 +76,10 @@ class BatchConfig:
     # than the live model on the last ``holdout_days`` before the run's date.
     gate_margin: float = 0.05
     holdout_days: float = 1.0
+    # Event files and catalog lines the weight step cannot read are skipped and reported;
+    # past this share of the bytes of either kind the run fails instead (0: any unreadable
+    # byte fails it; an empty file holds none).
+    max_unreadable_share: float = 0.1
 
     def __post_init__(self) -> None:
         unknown = set(self.event_weights) - set(EVENT_TYPES)
@@ -102,6 +108,8 @@ class BatchConfig:
         for name in ("tuning_seconds", "gate_margin"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"RECS_{name.upper()}: must be >= 0")
+        if not 0.0 <= self.max_unreadable_share <= 1.0:
+            raise ConfigError("RECS_MAX_UNREADABLE_SHARE: must lie in [0, 1]")
 
     def weight_of(self, event_type: str) -> float:
         return self.event_weights.get(event_type, 0.0)

@@ -5,17 +5,28 @@ same event can sit in two files. Each file's ``event_id`` column is hashed as th
 and then dropped: ids are the biggest column (about 40 bytes an event for UUIDs, 815 MB of
 the 1.7 GB table at 20 M events), and nothing after the dedup needs them. Only the ids whose
 hash repeats are compared as strings, by reading the id column of just their files again.
+
+A file that cannot be read (empty, truncated, corrupt, not Parquet, or another schema: a
+column missing or of another type, nulls where the lander never writes any) is skipped and
+reported in a ``FileReport`` rather than failing the run: one bad file in the 90-day window
+would otherwise stop every nightly run until it left the window. Whether too much was
+skipped to train at all is the weight step's call (``RECS_MAX_UNREADABLE_SHARE``).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from recs.batch.reclaim import release_memory
 from recs.batch.weighting import EVENT_COLUMNS, first_of_each_id, string_hashes
+from recs.contracts.state import SkippedInput
+from recs.exceptions import NotFound
 from recs.formats import event_files
 from recs.stores.ports import ObjectStore
 
@@ -23,17 +34,56 @@ COLUMNS = tuple(c for c in EVENT_COLUMNS if c != "event_id")
 # Rows per compacted chunk: a few hundred MB, far below Arrow's 2 GB per string array.
 COMPACT_ROWS = 2_000_000
 
+# The table every file is conformed to: the lander's types, dictionaries read as strings.
+_EXPECTED = pa.schema([pa.field(name, pa.string() if name == "event_type"
+                                else event_files.SCHEMA.field(name).type)
+                       for name in EVENT_COLUMNS])
+# Columns a file must have (and one of the shopper's ids); the others are filled with nulls.
+_REQUIRED = ("event_id", "item_id", "event_type", "ts")
+# Columns the lander never leaves null: a null there would be counted as some other event.
+_NOT_NULL = ("item_id", "event_type", "ts")
+# What reading a broken file raises, besides Arrow's own errors (whose bases these are).
+_READ_ERRORS = (pa.ArrowException, OSError, ValueError, TypeError, KeyError, IndexError,
+                EOFError)
+REASON_CHARS = 200  # an error's text kept in a reason
 
-def read_window(objects: ObjectStore, keys: Sequence[str]) -> pa.Table:
+
+@dataclass
+class FileReport:
+    """What ``read_window`` made of its files: the bytes of all of them, and those it skipped
+    (every one, in key order), each with its size and why."""
+
+    bytes: int = 0
+    skipped: list[SkippedInput] = field(default_factory=list)
+
+    @property
+    def skipped_bytes(self) -> int:
+        return sum(s.get("bytes", 0) for s in self.skipped)
+
+
+def read_window(objects: ObjectStore, keys: Sequence[str],
+                report: FileReport | None = None) -> pa.Table:
     """The events of the Parquet files at ``keys``, in key then row order, keeping the first
-    row of each ``event_id`` (and every row without one); the table has ``COLUMNS``."""
-    if not keys:
-        return event_files.decode([], columns=COLUMNS)
+    row of each ``event_id`` (and every row without one); the table has ``COLUMNS``. Files
+    that cannot be read are left out and noted in ``report``."""
+    report = FileReport() if report is None else report
+    read_keys: list[str] = []  # the files read, in order: the ids are re-read from these
     chunks: list[pa.Table] = []  # compacted: about COMPACT_ROWS rows each
     tables: list[pa.Table] = []  # the files read since the last compaction
     hashes, valid, starts = [], [], [0]
     for key in keys:
-        table = event_files.decode([objects.get(key)], columns=EVENT_COLUMNS)
+        try:
+            blob = objects.get(key)
+        except NotFound:  # listed, then gone (a retention rule, an operator)
+            report.skipped.append({"key": key, "reason": "listed but no longer stored",
+                                   "bytes": 0})
+            continue
+        report.bytes += len(blob)
+        table, problem = read_file(blob)
+        if table is None:
+            report.skipped.append({"key": key, "reason": problem, "bytes": len(blob)})
+            continue
+        read_keys.append(key)
         ids = table["event_id"]
         hashes.append(string_hashes(ids))
         valid.append(ids.is_valid().to_numpy(zero_copy_only=False))
@@ -43,6 +93,8 @@ def read_window(objects: ObjectStore, keys: Sequence[str]) -> pa.Table:
             chunks.append(_compacted(tables))
     if tables:
         chunks.append(_compacted(tables))
+    if not chunks:
+        return _EXPECTED.empty_table().drop_columns(["event_id"])
     window = pa.concat_tables(chunks, promote_options="default")
     del chunks, tables
 
@@ -51,8 +103,9 @@ def read_window(objects: ObjectStore, keys: Sequence[str]) -> pa.Table:
         file_of = np.searchsorted(starts, rows, side="right") - 1
         parts = []
         for index in np.unique(file_of):
-            ids = event_files.decode([objects.get(keys[index])], columns=["event_id"])
-            parts.append(ids["event_id"].take(pa.array(rows[file_of == index] - starts[index])))
+            ids = event_files.decode([objects.get(read_keys[index])], columns=["event_id"])
+            parts.append(ids["event_id"].cast(pa.string()).take(
+                pa.array(rows[file_of == index] - starts[index])))
         return pa.chunked_array(parts).combine_chunks()
 
     keep = first_of_each_id(np.concatenate(hashes), np.concatenate(valid), ids_at)
@@ -61,6 +114,59 @@ def read_window(objects: ObjectStore, keys: Sequence[str]) -> pa.Table:
         window = window.filter(pa.array(keep))
     release_memory()
     return window
+
+
+def read_file(blob: bytes) -> tuple[pa.Table | None, str]:
+    """One event file as a table of ``EVENT_COLUMNS`` of the lander's types, or None and why
+    it cannot be used."""
+    if not blob:
+        return None, "empty file"
+    try:
+        schema = pq.read_schema(io.BytesIO(blob))
+    except _READ_ERRORS as exc:
+        return None, _reason("not a readable Parquet file", exc)
+    present = [name for name in EVENT_COLUMNS if name in schema.names]
+    missing = [name for name in _REQUIRED if name not in present]
+    if "user_id" not in present and "session_id" not in present:
+        missing.append("user_id or session_id")
+    if missing:
+        return None, f"foreign schema: no column {', '.join(missing)}"
+    for name in present:
+        found, expected = schema.field(name).type, _EXPECTED.field(name).type
+        if not _readable_as(found, expected):
+            return None, f"foreign schema: column {name} is {found}, expected {expected}"
+    try:
+        table = event_files.decode([blob], columns=present)
+        table.validate(full=True)  # offsets in bounds, strings valid UTF-8
+        columns = [table[name].cast(_EXPECTED.field(name).type) if name in present
+                   else pa.nulls(table.num_rows, _EXPECTED.field(name).type)
+                   for name in EVENT_COLUMNS]
+    except _READ_ERRORS as exc:
+        return None, _reason("corrupt", exc)
+    table = pa.Table.from_arrays(columns, schema=_EXPECTED)
+    for name in _NOT_NULL:
+        if table[name].null_count:
+            return None, f"column {name} holds {table[name].null_count} nulls"
+    return table, ""
+
+
+def _readable_as(found: pa.DataType, expected: pa.DataType) -> bool:
+    """Strings as strings (plain, large or dictionary-encoded), times as times (any unit), and
+    a column of nulls (Arrow's type for a column nothing was ever written to) as anything."""
+    if pa.types.is_null(found):
+        return True
+    if pa.types.is_dictionary(found):
+        found = found.value_type
+    if pa.types.is_timestamp(expected):
+        return pa.types.is_timestamp(found)
+    if pa.types.is_string(expected):
+        return pa.types.is_string(found) or pa.types.is_large_string(found)
+    return bool(found == expected)
+
+
+def _reason(what: str, exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{what}: {text}"[:REASON_CHARS]
 
 
 def _compacted(tables: list[pa.Table]) -> pa.Table:

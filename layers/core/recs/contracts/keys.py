@@ -6,7 +6,8 @@ Three tables (``recs.contracts.resources``):
   writes, the API reads, rollback checks a version is still stored:
   ``U#<user>`` (a user's list), ``S#<session>`` (an anonymous session's list),
   ``I#<item>`` (an item's neighbours), ``POP#global`` (trending), ``POP#C#<category path>``
-  (trending in a category; a path like ``food/dairy``).
+  (trending in a category; a path like ``food/dairy``), and ``KEYS#<n>``, the chunks of the
+  list of the version's row keys (never read by the API).
 - realtime, ``pk`` only: the same ``U#``/``S#`` shopper keys (ingest appends a shopper's
   recent events, the API reads them) and the catalog state rows ``CATALOG#UNAVAILABLE`` and
   ``CATALOG#NEW``.
@@ -57,6 +58,16 @@ def item_key(item_id: str) -> str:
 def category_key(category: str) -> str:
     """``POP#C#<category path>``: trending in one category, the path as the export names it."""
     return CATEGORY_PREFIX + category
+
+
+# The keys of a version's rows, kept beside them (the table has no index by version, and the
+# rows must be found again to be deleted): chunk n of the list under ``KEYS#<n>``.
+ROW_KEYS_PREFIX = "KEYS#"
+
+
+def row_keys_key(chunk: int) -> str:
+    """``KEYS#00000``: one chunk of the keys of a version's rows (``recs.batch.retire``)."""
+    return f"{ROW_KEYS_PREFIX}{chunk:05d}"
 
 
 def category_keys(category: str | None) -> list[str]:

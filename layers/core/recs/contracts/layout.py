@@ -10,6 +10,7 @@
     interactions/<version>/catalog.json         the catalog snapshot's facts    (weight)
     models/<version>/model.npz                  the trained model               (train)
     models/<version>/params.json                the parameters it trained with  (train)
+    models/<version>/tuning.json                tuning's choice, reused on a re-run (train)
 
 The top-level prefixes are also the unit of access: the CDK app grants each function read or
 write on whole prefixes (``iam_prefix``), so a new artefact under an existing prefix needs
@@ -118,3 +119,10 @@ def model(version: str) -> str:
 def params(version: str) -> str:
     """The ``BatchConfig`` the model trained with, as JSON."""
     return f"{model_prefix(version)}params.json"
+
+
+def tuning_choice(version: str) -> str:
+    """The parameters tuning chose for the version and its record, as JSON: a re-run of the
+    same version takes them rather than tuning again under a wall-clock time box (until the
+    bucket's lifecycle rule expires it with the rest of ``models/<version>/``)."""
+    return f"{model_prefix(version)}tuning.json"

@@ -10,11 +10,13 @@ Who writes what (in the state machine's order):
 
 - the run's input: ``as_of`` (optional; today in UTC otherwise)
 - weight: ``as_of``, ``window_start``, ``version``, the S3 keys ``events_key``,
-  ``interactions_key``, ``catalog_key``, and ``counts``
+  ``interactions_key``, ``catalog_key``, ``counts``, and ``skipped`` (the inputs it could
+  not use)
 - train: ``model_key``, ``params_key``, ``tuning``, more ``counts``
 - evaluate: ``gate`` (read by the state machine's Choice on ``$.gate.ok``) and ``metrics``
-- export: the row ``counts``
-- promote: ``promoted``, ``live_version``, and ``reason`` or ``previous_version``
+- export: the row ``counts``, and ``retired`` (superseded versions whose rows it deleted)
+- promote: ``promoted``, ``changed``, ``live_version``, and ``reason`` or
+  ``previous_version``
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ class Counts(TypedDict, total=False):
     items: int
     interactions: int
     catalog_items: int
+    # weight: inputs it could not use (``Skipped`` names the first of them), and the bytes
+    # they are a share of; past ``RECS_MAX_UNREADABLE_SHARE`` of either the run fails.
+    event_bytes: int
+    skipped_event_files: int
+    skipped_event_bytes: int
+    catalog_bytes: int
+    skipped_catalog_lines: int
+    skipped_catalog_bytes: int
     # train
     users_with_recommendations: int
     items_with_neighbours: int
@@ -53,6 +63,33 @@ class TuningRecord(TypedDict, total=False):
     complete: bool
     sample: dict[str, float]
     skipped: str
+    # True when a re-run of the version took the choice its first run recorded
+    # (``recs.contracts.layout.tuning_choice``) instead of tuning again
+    reused: bool
+
+
+# Skipped inputs named in the state and the registry record, per kind.
+MAX_REPORTED = 20
+
+
+class SkippedInput(TypedDict, total=False):
+    """An input the weight step left out, and why: an event file (``key``, its ``bytes``)
+    or a catalog delta's line (``key``, the 1-based ``line``, its ``bytes``; no ``line`` when
+    the whole delta was unusable)."""
+
+    key: str
+    reason: str
+    bytes: int
+    line: int
+
+
+class Skipped(TypedDict, total=False):
+    """The inputs the weight step skipped, at most ``MAX_REPORTED`` of each kind in key
+    order (the state travels through Step Functions, whose payloads are bounded); ``counts``
+    holds how many there were in all."""
+
+    events: list[SkippedInput]
+    catalog: list[SkippedInput]
 
 
 class GateVerdict(TypedDict):
@@ -85,6 +122,7 @@ class BatchState(TypedDict, total=False):
     interactions_key: str
     catalog_key: str
     counts: Counts
+    skipped: Skipped
     # train
     model_key: str
     params_key: str
@@ -92,8 +130,11 @@ class BatchState(TypedDict, total=False):
     # evaluate
     gate: GateVerdict
     metrics: Metrics
+    # export
+    retired: list[str]
     # promote
     promoted: bool
+    changed: bool  # True only when this run moved the live pointer
     live_version: str | None
     previous_version: str | None
     reason: str

@@ -7,6 +7,7 @@ local demo points the very same code at moto. Every SDK error leaves as ``StoreE
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,16 +24,19 @@ from recs.contracts.keys import (
     NEW_ARRIVALS_KEY,
     UNAVAILABLE_KEY,
     StoredEntry,
+    row_keys_key,
 )
 from recs.exceptions import NotFound, PromotionRefused, StoreError
 from recs.stores.ports import (
     RECENT_LIMIT,
+    RETIRING,
     SHOWN_LIMIT,
     CatalogState,
     ModelVersion,
     RealtimeState,
     RecRow,
     merge_new_arrivals,
+    row_key_chunks,
 )
 
 DYNAMO_BATCH_WRITE = 25
@@ -163,6 +167,67 @@ class DynamoRecommendationStore:
         if chunk:
             yield chunk
 
+    def delete(self, keys: Iterable[str], version: str) -> int:
+        """BatchWriteItem deletes, 25 keys a call and ``workers`` calls at once, as ``write``:
+        a version's rows go at the speed and write cost they came."""
+        chunks = self._delete_chunks(keys, version)
+        if self.workers <= 1:
+            return sum(self._write_chunk(chunk) for chunk in chunks)
+        return self._write_concurrently(chunks)
+
+    def write_row_keys(self, version: str, keys: Iterable[str]) -> int:
+        """Each chunk one item (``keys``: its JSON list), written as the rows are."""
+        count = 0
+
+        def items() -> Iterator[list[dict[str, Any]]]:
+            nonlocal count
+            batch: list[dict[str, Any]] = []
+            for count, chunk in enumerate(row_key_chunks(keys), 1):
+                batch.append({"PutRequest": {"Item": {
+                    "pk": {"S": row_keys_key(count - 1)}, "sk": {"S": version},
+                    "keys": {"S": json.dumps(chunk)}}}})
+                if len(batch) == DYNAMO_BATCH_WRITE:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+
+        for batch in items():
+            self._write_chunk(batch)
+        return count
+
+    def read_row_keys(self, version: str) -> Iterator[list[str]]:
+        """One GetItem per chunk, until one is missing."""
+        for chunk in itertools.count():
+            try:
+                result = self.client.get_item(
+                    TableName=self.table,
+                    Key={"pk": {"S": row_keys_key(chunk)}, "sk": {"S": version}},
+                    ProjectionExpression="#k", ExpressionAttributeNames={"#k": "keys"})
+            except (ClientError, BotoCoreError) as exc:
+                raise StoreError(f"dynamodb get row keys {version}: {exc}") from exc
+            item = result.get("Item")
+            if item is None:
+                return
+            yield [str(key) for key in json.loads(item["keys"]["S"])]
+
+    @staticmethod
+    def _delete_chunks(keys: Iterable[str], version: str) -> Iterator[list[dict[str, Any]]]:
+        """Batches of at most 25 deletes, none naming a key twice (see ``_chunks``)."""
+        chunk: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for key in keys:
+            if key in seen:
+                yield chunk
+                chunk, seen = [], set()
+            chunk.append({"DeleteRequest": {"Key": {"pk": {"S": key}, "sk": {"S": version}}}})
+            seen.add(key)
+            if len(chunk) == DYNAMO_BATCH_WRITE:
+                yield chunk
+                chunk, seen = [], set()
+        if chunk:
+            yield chunk
+
     def _write_concurrently(self, chunks: Iterator[list[dict[str, Any]]]) -> int:
         """At most ``2 * workers`` batches built ahead, so memory stays flat; the first
         failure stops the submitting and is raised once the batches in flight are done."""
@@ -246,8 +311,10 @@ class DynamoModelRegistry:
 
     def put_version(self, record: ModelVersion) -> None:
         data = record.to_dict()
+        # What promote and retire change in place are attributes of their own.
         status = data.pop("status")
         promoted_at = data.pop("promoted_at")
+        superseded_at = data.pop("superseded_at")
         try:
             self.client.put_item(
                 TableName=self.table,
@@ -256,6 +323,7 @@ class DynamoModelRegistry:
                     "sk": {"S": record.version},
                     "status": {"S": status},
                     "promoted_at": {"S": promoted_at},
+                    "superseded_at": {"S": superseded_at},
                     "record": {"S": json.dumps(data, sort_keys=True)},
                 },
             )
@@ -317,10 +385,13 @@ class DynamoModelRegistry:
                     "TableName": self.table,
                     "Key": {"pk": {"S": MODEL_PARTITION}, "sk": {"S": version}},
                     "UpdateExpression": "SET #s = :live, promoted_at = :at",
-                    "ConditionExpression": "attribute_exists(pk)",
+                    # A version whose rows are being deleted can never go live again.
+                    "ConditionExpression": "attribute_exists(pk) AND NOT (#s IN (:r0, :r1))",
                     "ExpressionAttributeNames": {"#s": "status"},
                     "ExpressionAttributeValues": {":live": {"S": "live"},
-                                                  ":at": {"S": promoted_at}},
+                                                  ":at": {"S": promoted_at},
+                                                  ":r0": {"S": RETIRING[0]},
+                                                  ":r1": {"S": RETIRING[1]}},
                 }
             },
         ]
@@ -330,9 +401,10 @@ class DynamoModelRegistry:
                     "Update": {
                         "TableName": self.table,
                         "Key": {"pk": {"S": MODEL_PARTITION}, "sk": {"S": expected_live}},
-                        "UpdateExpression": "SET #s = :archived",
+                        "UpdateExpression": "SET #s = :archived, superseded_at = :at",
                         "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": {":archived": {"S": "archived"}},
+                        "ExpressionAttributeValues": {":archived": {"S": "archived"},
+                                                      ":at": {"S": promoted_at}},
                     }
                 }
             )
@@ -342,17 +414,52 @@ class DynamoModelRegistry:
             if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
                 raise PromotionRefused(
                     f"promotion of {version} refused: live pointer is no longer "
-                    f"{expected_live} or the version is unknown"
+                    f"{expected_live}, or the version is unknown or its rows are deleted"
                 ) from exc
             raise StoreError(f"registry promote {version}: {exc}") from exc
         except BotoCoreError as exc:
             raise StoreError(f"registry promote {version}: {exc}") from exc
+
+    def retire(self, version: str) -> bool:
+        """One transaction: the pointer does not name the version, and its record turns
+        ``expiring``; promote's transaction refuses an ``expiring`` record, so the two cannot
+        interleave."""
+        items: list[dict[str, Any]] = [
+            {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": _LIVE_KEY,
+                    "ConditionExpression": "attribute_not_exists(pk) OR version <> :v",
+                    "ExpressionAttributeValues": {":v": {"S": version}},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": {"S": MODEL_PARTITION}, "sk": {"S": version}},
+                    "UpdateExpression": "SET #s = :expiring",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {":expiring": {"S": RETIRING[0]}},
+                }
+            },
+        ]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                return False
+            raise StoreError(f"registry retire {version}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"registry retire {version}: {exc}") from exc
+        return True
 
 
 def _version_from_item(item: dict[str, Any]) -> ModelVersion:
     data = json.loads(item["record"]["S"])
     data["status"] = item["status"]["S"]
     data["promoted_at"] = item.get("promoted_at", {}).get("S", "")
+    data["superseded_at"] = item.get("superseded_at", {}).get("S", "")
     return ModelVersion.from_dict(data)
 
 

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from recs.contracts.keys import StoredEntry
+from recs.contracts.keys import StoredEntry, row_keys_key
 from recs.exceptions import NotFound, PromotionRefused
 from recs.stores.ports import (
     RECENT_LIMIT,
+    RETIRING,
     SHOWN_LIMIT,
     CatalogState,
     ModelVersion,
     RealtimeState,
     RecRow,
     merge_new_arrivals,
+    row_key_chunks,
 )
 
 
@@ -47,25 +50,60 @@ class MemoryEventQueue:
 
 
 class MemoryRecommendationStore:
-    """Lists kept as the JSON DynamoDB holds, so reads pay the same decoding cost."""
+    """Lists kept as the JSON DynamoDB holds, so reads pay the same decoding cost.
 
-    def __init__(self) -> None:
+    DynamoDB deletes a row some time after its TTL (``expires_at``, epoch seconds) and
+    serves it until then. Given ``clock`` (epoch seconds), this store instead hides a row as
+    soon as its TTL has passed by that clock: the worst case, for tests that let time pass.
+    """
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
         self.rows: dict[tuple[str, str], str] = {}
+        self.expires_at: dict[tuple[str, str], int] = {}
+        self.row_keys: dict[tuple[str, str], str] = {}  # (KEYS#<n>, version): JSON list
+        self.clock = clock
 
     def write(self, rows: Iterable[RecRow]) -> int:
         written = 0
         for row in rows:
             self.rows[(row.key, row.version)] = json.dumps(row.items, separators=(",", ":"))
+            self.expires_at[(row.key, row.version)] = row.expires_at
             written += 1
         return written
+
+    def delete(self, keys: Iterable[str], version: str) -> int:
+        sent = 0
+        for key in keys:
+            self.rows.pop((key, version), None)
+            self.expires_at.pop((key, version), None)
+            self.row_keys.pop((key, version), None)
+            sent += 1
+        return sent
+
+    def write_row_keys(self, version: str, keys: Iterable[str]) -> int:
+        count = 0
+        for count, chunk in enumerate(row_key_chunks(keys), 1):
+            self.row_keys[(row_keys_key(count - 1), version)] = json.dumps(chunk)
+        return count
+
+    def read_row_keys(self, version: str) -> Iterator[list[str]]:
+        for chunk in itertools.count():
+            stored = self.row_keys.get((row_keys_key(chunk), version))
+            if stored is None:
+                return
+            yield json.loads(stored)
 
     def get_many(self, keys: Sequence[str], version: str) -> dict[str, list[StoredEntry]]:
         found = {}
         for key in keys:
             row = self.rows.get((key, version))
-            if row is not None:
+            if row is not None and not self._expired(key, version):
                 found[key] = json.loads(row)
         return found
+
+    def _expired(self, key: str, version: str) -> bool:
+        expires_at = self.expires_at.get((key, version), 0)
+        return bool(self.clock is not None and expires_at and expires_at <= self.clock())
 
 
 class MemoryModelRegistry:
@@ -95,12 +133,22 @@ class MemoryModelRegistry:
                 raise PromotionRefused(
                     f"live model changed to {self.live} while promoting {version}"
                 )
+            if self.versions[version].status in RETIRING:
+                raise PromotionRefused(f"the rows of model version {version} are deleted")
             previous = self.live
             if previous and previous != version:
                 self.versions[previous].status = "archived"
+                self.versions[previous].superseded_at = promoted_at
             self.versions[version].status = "live"
             self.versions[version].promoted_at = promoted_at
             self.live = version
+
+    def retire(self, version: str) -> bool:
+        with self._lock:
+            if version not in self.versions or self.live == version:
+                return False
+            self.versions[version].status = "expiring"
+            return True
 
 
 class MemoryRealtimeStore:

@@ -6,12 +6,13 @@ adapter for another backend stays short.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from recs.contracts.keys import ARRIVAL_CREATED_AT, ARRIVAL_ITEM, StoredEntry
-from recs.contracts.state import Counts
+from recs.contracts.state import Counts, Skipped
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,17 @@ class RecRow:
 
 @dataclass
 class ModelVersion:
-    """A registry record: what a version was trained on, how it scored, where it is now."""
+    """A registry record: what a version was trained on, how it scored, where it is now.
+
+    ``status``: ``exporting`` while its rows are written, then ``exported``; ``live`` while
+    the pointer names it, ``archived`` once another version replaced it (``superseded_at``);
+    ``rejected`` by the gate or promotion (``reason``); ``expiring`` while
+    ``recs.batch.retire`` deletes its rows, ``expired`` once they are gone. ``skipped``
+    names the inputs the run could not read (their totals are in ``counts``).
+    """
 
     version: str
-    status: str  # training | exported | rejected | live | archived | failed
+    status: str
     created_at: str
     window_start: str = ""
     window_end: str = ""
@@ -45,6 +53,8 @@ class ModelVersion:
     prefix: str = ""
     reason: str = ""
     promoted_at: str = ""
+    superseded_at: str = ""
+    skipped: Skipped = field(default_factory=lambda: Skipped())
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -53,6 +63,30 @@ class ModelVersion:
     def from_dict(cls, data: dict[str, Any]) -> ModelVersion:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+# JSON bytes of one chunk of a version's row keys: a DynamoDB item holds at most 400 KB.
+ROW_KEYS_CHUNK_BYTES = 300_000
+
+
+def row_key_chunks(keys: Iterable[str]) -> Iterator[list[str]]:
+    """``keys`` in order, in lists whose JSON (ASCII, as ``json.dumps`` writes it) stays
+    within ``ROW_KEYS_CHUNK_BYTES``."""
+    chunk: list[str] = []
+    size = 2
+    for key in keys:
+        length = len(json.dumps(key)) + 2  # the quotes are in it; a comma and a space
+        if chunk and size + length > ROW_KEYS_CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 2
+        chunk.append(key)
+        size += length
+    if chunk:
+        yield chunk
+
+
+# Statuses of a version whose rows are being or have been deleted: it can never go live.
+RETIRING = ("expiring", "expired")
 
 
 class ObjectStore(Protocol):
@@ -74,6 +108,18 @@ class RecommendationStore(Protocol):
 
     def get_many(self, keys: Sequence[str], version: str) -> dict[str, list[StoredEntry]]:
         """The lists stored under ``keys`` for ``version``; missing keys are absent."""
+
+    def delete(self, keys: Iterable[str], version: str) -> int:
+        """Delete the rows of ``version`` under ``keys`` (a key without a row is no error) and
+        return how many keys were sent."""
+
+    def write_row_keys(self, version: str, keys: Iterable[str]) -> int:
+        """Store ``keys`` (those of the version's rows) beside the rows, in chunks of
+        ``row_key_chunks`` under ``recs.contracts.keys.row_keys_key(n)``; the chunk count."""
+
+    def read_row_keys(self, version: str) -> Iterator[list[str]]:
+        """The chunks ``write_row_keys`` stored for ``version``, in order, up to the first
+        missing one (none for a version written without them)."""
 
 
 # Bounds every realtime store keeps, whatever the backend.
@@ -147,8 +193,15 @@ class ModelRegistry(Protocol):
     def live_version(self) -> str | None: ...
 
     def promote(self, version: str, expected_live: str | None, promoted_at: str) -> None:
-        """Make ``version`` live in one conditional write.
+        """Make ``version`` live in one conditional write; the version it replaces becomes
+        ``archived`` with ``superseded_at`` = ``promoted_at``.
 
         Raises ``PromotionRefused`` when the live pointer is no longer ``expected_live``
-        (another run promoted meanwhile) or the version is unknown.
+        (another run promoted meanwhile), the version is unknown, or its rows are being or
+        have been deleted (``expiring``, ``expired``).
         """
+
+    def retire(self, version: str) -> bool:
+        """Mark ``version`` ``expiring`` in one conditional write, unless the live pointer
+        names it (or it is unknown): then change nothing and return False. Once a version is
+        ``expiring`` no promotion can make it live, so its rows may be deleted."""

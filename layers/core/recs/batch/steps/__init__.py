@@ -32,8 +32,16 @@ def midnight_ms(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
 
 
+def skipped_inputs(state: BatchState) -> int:
+    """How many inputs the run could not use: event files and catalog lines (the
+    ``UnreadableInputs`` metric the weight function emits)."""
+    counts = state.get("counts", {})
+    return int(counts.get("skipped_event_files", 0)) + int(
+        counts.get("skipped_catalog_lines", 0))
+
+
 def describe(state: BatchState) -> str:
     """One line for logs and the demo's progress output."""
     fields: Mapping[str, object] = state
-    return json.dumps({k: fields[k] for k in ("version", "counts", "promoted", "reason")
-                       if k in fields})
+    return json.dumps({k: fields[k] for k in ("version", "counts", "promoted", "reason",
+                                              "skipped", "retired") if k in fields})

@@ -1,4 +1,9 @@
-"""Step 4, export: model artefact -> DynamoDB rows under the version, counted (numpy, scipy)."""
+"""Step 4, export: model artefact -> DynamoDB rows under the version, counted (numpy, scipy).
+
+Rows carry no TTL: a version's rows stay while it is live, however long no newer model
+replaces it, and ``recs.batch.retire`` (run here once the version is recorded) deletes the
+rows of versions out of service for ``model_ttl_days``.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import numpy as np
 from recs.batch.config import BatchConfig
 from recs.batch.interactions import EVENT_RANK, SESSION_PREFIX
 from recs.batch.model import Model
-from recs.batch.steps import as_of, midnight_ms
+from recs.batch.retire import retire_versions
 from recs.contracts import keys, layout
 from recs.contracts.items import ItemFacts
 from recs.contracts.keys import Entry
@@ -30,40 +35,74 @@ def export_step(
     recommendations: RecommendationStore,
     registry: ModelRegistry,
     config: BatchConfig,
+    now: datetime | None = None,
 ) -> BatchState:
-    """Write every list of the version to DynamoDB and record how many rows that was."""
+    """Write every list of the version to DynamoDB, record how many rows that was, then
+    delete the rows of versions out of service for ``model_ttl_days``.
+
+    A re-run of the live version's day rewrites the same rows and leaves its record live;
+    any other version is recorded as ``exporting`` before its first row is written, so the
+    rows of an export that dies half-way are found and deleted in time too."""
+    now = now or datetime.now(UTC)
     model = Model.from_bytes(objects.get(state["model_key"]))
     version = state["version"]
-    expires_at = (midnight_ms(as_of(state)) // 1000) + config.model_ttl_days * 86_400
     expected = 0
 
     catalog: dict[str, list[Any]] = (
         json.loads(objects.get(state["catalog_key"])) if state.get("catalog_key") else {})
+    stored = registry.get_version(version)
+    live = registry.live_version() == version
+    record = ModelVersion(
+        version=version,
+        status="live" if live else "exporting",
+        created_at=(stored.created_at if stored and live
+                    else now.isoformat(timespec="seconds")),
+        window_start=state.get("window_start", ""),
+        window_end=state["as_of"],
+        params=(json.loads(objects.get(state["params_key"])) if state.get("params_key")
+                else config.as_dict()),
+        counts=state.get("counts", {}),
+        metrics={**state.get("metrics", {}), "tuning": state.get("tuning", {})},
+        prefix=layout.model_prefix(version),
+        promoted_at=stored.promoted_at if stored else "",
+        superseded_at=stored.superseded_at if stored else "",
+        skipped=state.get("skipped", {}),
+    )
+    if not live:
+        registry.put_version(record)
+    # The keys before the rows, so every row written can be found again to be deleted.
+    recommendations.write_row_keys(version, row_keys(model))
 
     def counted() -> Iterator[RecRow]:
         nonlocal expected
-        for row in export_rows(model, version, expires_at, catalog):
+        for row in export_rows(model, version, 0, catalog):
             expected += 1
             yield row
 
     written = recommendations.write(counted())
     counts: Counts = {**state.get("counts", {}), "rows_expected": expected,
                       "rows_written": written}
-    registry.put_version(
-        ModelVersion(
-            version=version,
-            status="exported",
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            window_start=state.get("window_start", ""),
-            window_end=state["as_of"],
-            params=(json.loads(objects.get(state["params_key"])) if state.get("params_key")
-                    else config.as_dict()),
-            counts=counts,
-            metrics={**state.get("metrics", {}), "tuning": state.get("tuning", {})},
-            prefix=layout.model_prefix(version),
-        )
-    )
-    return {**state, "counts": counts}
+    record.counts = counts
+    record.status = "live" if live else "exported"
+    registry.put_version(record)
+    retired = retire_versions(recommendations, registry, config.model_ttl_days, now,
+                              keep=version)
+    return {**state, "counts": counts, "retired": retired}
+
+
+def row_keys(model: Model) -> Iterator[str]:
+    """Every key ``export_rows`` may write for ``model``: a superset, since a list that
+    only unavailable items filled has no row (deleting a key without a row is harmless)."""
+    user_ids = model.user_ids[np.diff(model.rec_indptr) > 0].tolist()
+    for uid in user_ids:
+        uid = str(uid)
+        yield (keys.session_key(uid[len(SESSION_PREFIX):]) if uid.startswith(SESSION_PREFIX)
+               else keys.user_key(uid))
+    for item in model.item_ids[np.diff(model.similarity.indptr) > 0].tolist():
+        yield keys.item_key(str(item))
+    yield keys.GLOBAL_TRENDING
+    for name in model.category_names.tolist():
+        yield keys.category_key(str(name))
 
 
 def item_facts(model: Model, catalog: dict[str, list[Any]]) -> tuple[list[Any], list[Any],

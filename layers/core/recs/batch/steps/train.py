@@ -4,6 +4,12 @@ Tuning (``recs.batch.evaluation.tuning``) needs the window's events, which the w
 beside the interactions; the chosen parameters are written next to the model and recorded in
 the registry by the export step. With tuning off (``RECS_TUNING_SECONDS=0``) the configured
 parameters train on the weight step's interactions as they are.
+
+Tuning stops where its wall-clock time box runs out, so two runs of one day could choose
+differently. The first run's choice is therefore written under the version
+(``layout.tuning_choice``) before training, and a re-run of the version (same day, same
+inputs, same settings) trains with it instead of tuning again: the same version always
+gets the same parameters and so the same rows.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,6 +33,7 @@ from recs.batch.training import train
 from recs.batch.weighting import weight_arrays, window_arrays
 from recs.contracts import layout
 from recs.contracts.state import BatchState, TuningRecord
+from recs.exceptions import ConfigError, NotFound
 from recs.stores.ports import ObjectStore
 
 # Below this many events in the window a validation split is noise: a handful of shoppers
@@ -38,7 +47,10 @@ def config_from_params(params: dict[str, Any]) -> BatchConfig:
     return BatchConfig(**{k: v for k, v in params.items() if k in known})
 
 
-def train_step(state: BatchState, objects: ObjectStore, config: BatchConfig) -> BatchState:
+def train_step(state: BatchState, objects: ObjectStore, config: BatchConfig,
+               clock: Callable[[], float] = time.perf_counter) -> BatchState:
+    """Tune (or take the version's recorded choice), train, write the model and its
+    parameters. ``clock`` is tuning's time box's clock (seconds)."""
     version = state["version"]
     tuning: TuningRecord = {}
     events_in_window = int(state.get("counts", {}).get("events", 0))
@@ -48,9 +60,14 @@ def train_step(state: BatchState, objects: ObjectStore, config: BatchConfig) -> 
 
         events = pq.read_table(io.BytesIO(objects.get(state["events_key"])))
         as_of_ms = midnight_ms(as_of(state))
-        result = tuner.tune(events, config, as_of_ms)
-        config = result.config
-        tuning = result.record()
+        recorded = _recorded_choice(objects, version, config)
+        if recorded is None:
+            result = tuner.tune(events, config, as_of_ms, clock=clock)
+            config, tuning = result.config, result.record()
+            objects.put(layout.tuning_choice(version), json.dumps(
+                {"params": result.params, "record": tuning}, sort_keys=True).encode())
+        else:
+            config, tuning = recorded
         release_memory()  # the trials' scratch
         # Training never needs the events: their table goes before the sums are made, as
         # in the weight step, and their arrays as the sums consume them.
@@ -86,3 +103,20 @@ def train_step(state: BatchState, objects: ObjectStore, config: BatchConfig) -> 
             "categories": int(model.category_names.size),
         },
     }
+
+
+def _recorded_choice(objects: ObjectStore, version: str,
+                     config: BatchConfig) -> tuple[BatchConfig, TuningRecord] | None:
+    """The configuration and tuning record an earlier run of ``version`` chose, or None when
+    there is none (or it no longer applies to these settings' fields)."""
+    from recs.batch.evaluation import tuning as tuner
+
+    try:
+        saved = json.loads(objects.get(layout.tuning_choice(version)))
+        chosen = tuner.apply(config, dict(saved["params"]))
+        record: TuningRecord = {**saved["record"], "reused": True}
+    except NotFound:
+        return None
+    except (ValueError, TypeError, KeyError, ConfigError):
+        return None  # unreadable, or from settings this code no longer has: tune again
+    return chosen, record

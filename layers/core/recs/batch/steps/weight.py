@@ -1,10 +1,16 @@
-"""Step 1, weight: the window's event partitions -> weighted interactions (pyarrow, numpy)."""
+"""Step 1, weight: the window's event partitions -> weighted interactions (pyarrow, numpy).
+
+Inputs it cannot use (an event file it cannot read, a catalog line it cannot decode) are
+skipped and reported in the state's ``skipped`` and ``counts``, which export and promote
+copy into the version's registry record and the handler turns into the ``UnreadableInputs``
+metric; past ``RECS_MAX_UNREADABLE_SHARE`` of either kind's bytes the step fails instead.
+"""
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -16,11 +22,12 @@ from recs.batch.interactions import Interactions
 from recs.batch.reclaim import release_memory
 from recs.batch.steps import as_of, midnight_ms
 from recs.batch.weighting import weight_arrays, window_arrays
-from recs.batch.window import read_window
+from recs.batch.window import FileReport, read_window
 from recs.contracts import layout
 from recs.contracts.ids import model_version
 from recs.contracts.items import FACT_CATEGORY, ItemFacts
-from recs.contracts.state import BatchState
+from recs.contracts.state import MAX_REPORTED, BatchState, SkippedInput
+from recs.exceptions import NotFound, UnreadableInput
 from recs.formats import catalog_deltas
 from recs.stores.ports import ObjectStore
 
@@ -39,7 +46,15 @@ def weight_step(state: BatchState, objects: ObjectStore, config: BatchConfig) ->
     ]
     catalog_keys = [k for k in objects.list(layout.CATALOG) if layout.is_catalog_delta(k)]
     version = model_version(day, keys + catalog_keys, config.as_dict())
-    table = read_window(objects, keys)  # deduplicated, without the ids
+    # The catalog first: it is small, and a catalog too broken to use fails the run at once.
+    catalog_report = FileReport()
+    items, bad_lines = catalog_deltas.fold(_deltas(objects, catalog_keys, catalog_report))
+    catalog_report.skipped = sorted([*catalog_report.skipped, *bad_lines],
+                                    key=lambda s: (s.get("key", ""), s.get("line", 0)))
+    refuse_past_share("catalog", catalog_report, config.max_unreadable_share)
+    events_report = FileReport()
+    table = read_window(objects, keys, events_report)  # deduplicated, without the ids
+    refuse_past_share("events", events_report, config.max_unreadable_share)
     # The window's events too: tuning and the promotion gate need event times, not sums.
     events_key = layout.window_events(version)
     buffer = io.BytesIO()
@@ -53,7 +68,6 @@ def weight_step(state: BatchState, objects: ObjectStore, config: BatchConfig) ->
     release_memory()
     interactions = weight_arrays(arrays, config, midnight_ms(day))
     release_memory()  # the sums' scratch, before the interactions file is written
-    items = catalog_deltas.decode_deltas([objects.get(key) for key in catalog_keys])
     facts = {i: ItemFacts(v.get("category"), v.get("title"), v.get("available", True))
              for i, v in items.items()}
     apply_catalog_categories(interactions, facts)
@@ -76,8 +90,46 @@ def weight_step(state: BatchState, objects: ObjectStore, config: BatchConfig) ->
             "items": interactions.n_items,
             "interactions": int(interactions.weight.size),
             "catalog_items": len(items),
+            "event_bytes": events_report.bytes,
+            "skipped_event_files": len(events_report.skipped),
+            "skipped_event_bytes": events_report.skipped_bytes,
+            "catalog_bytes": catalog_report.bytes,
+            "skipped_catalog_lines": len(catalog_report.skipped),
+            "skipped_catalog_bytes": catalog_report.skipped_bytes,
         },
+        "skipped": {"events": events_report.skipped[:MAX_REPORTED],
+                    "catalog": catalog_report.skipped[:MAX_REPORTED]},
     }
+
+
+def _deltas(objects: ObjectStore, keys: Sequence[str],
+            report: FileReport) -> Iterator[tuple[str, bytes]]:
+    """The catalog deltas at ``keys``, one at a time, their bytes counted in ``report`` (a
+    delta listed but gone since is reported there too)."""
+    for key in keys:
+        try:
+            blob = objects.get(key)
+        except NotFound:
+            report.skipped.append({"key": key, "reason": "listed but no longer stored",
+                                   "bytes": 0})
+            continue
+        report.bytes += len(blob)
+        yield key, blob
+
+
+def refuse_past_share(kind: str, report: FileReport, limit: float) -> None:
+    """Raise ``UnreadableInput`` when the skipped inputs hold more than ``limit`` of the
+    bytes: measured in bytes, not files, so an empty file costs nothing and a big unreadable
+    one counts for what it held."""
+    share = report.skipped_bytes / report.bytes if report.bytes else 0.0
+    if share > limit:
+        examples = [_describe(s) for s in report.skipped[:3]]
+        raise UnreadableInput(kind, len(report.skipped), share, limit, examples)
+
+
+def _describe(skipped: SkippedInput) -> str:
+    line = f" line {skipped['line']}" if "line" in skipped else ""
+    return f"{skipped.get('key')}{line}: {skipped.get('reason')}"
 
 
 def apply_catalog_categories(interactions: Interactions,
