@@ -3,7 +3,10 @@
 Import time: a fresh interpreter imports ``functions/api.py`` (Powertools, boto3 and its
 DynamoDB client, the recs package) — the part of a Lambda cold start that is ours. Per-request
 compute: the real handler (routing, validation, tiers, filters, JSON) with the stores faked
-in memory, so DynamoDB time is excluded, as the budget says. Prints a Markdown table.
+in memory, so DynamoDB time is excluded, as the budget says. Brown-out: the real handler on
+the real DynamoDB reader, its table throttling every call or never answering (a socket that
+accepts and stays silent), wall time per request against the 300 ms read budget. Prints
+Markdown tables.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
@@ -140,6 +144,49 @@ def request_times(module: Any, path: str, query: dict[str, str], n: int) -> list
     return times
 
 
+def brownout_times(module: Any, n: int = 20) -> list[tuple[str, list[float], set[int]]]:
+    """Wall time of GET /recommendations (a shopper with recent events) while DynamoDB
+    throttles every call, then while it never answers; the statuses seen."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from recs.serving.service import RecommendationService
+    from recs.serving.settings import ServingConfig
+    from recs.stores.aws import DynamoServingReader, read_path_config
+    from recs.stores.memory import MemoryModelRegistry
+    from recs.stores.ports import ModelVersion
+    from recs_local.cloud import LambdaContext
+    from recs_local.server import proxy_event
+
+    class Throttling:
+        def batch_get_item(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"},
+                               "ResponseMetadata": {"HTTPStatusCode": 400}}, "BatchGetItem")
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)  # connections complete in the backlog and are never answered
+    stalled = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{silent.getsockname()[1]}",
+                           config=read_path_config())
+    registry = MemoryModelRegistry()
+    registry.put_version(ModelVersion("v", "exported", "now"))
+    registry.promote("v", None, "now")
+    results = []
+    for name, client in (("throttling every call", Throttling()),
+                         ("never answering", stalled)):
+        module.service = RecommendationService(
+            DynamoServingReader("recs", "realtime", client), registry, ServingConfig())
+        times, statuses = [], set()
+        for i in range(n):
+            event = proxy_event("GET", f"/recommendations?session_id=session{i}", {}, b"")
+            start = time.perf_counter()
+            statuses.add(module.handler(event, LambdaContext("api"))["statusCode"])
+            times.append(time.perf_counter() - start)
+        results.append((name, times, statuses))
+    silent.close()
+    return results
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -182,6 +229,11 @@ def main() -> None:
         times = request_times(module, path, query, 3000)
         lines.append(f"| {name} | {percentile(times, 50) * 1000:.2f} | "
                      f"{percentile(times, 99) * 1000:.2f} |")
+    lines += ["", "| DynamoDB brown-out (real handler and reader, 300 ms budget) | statuses | "
+              "p50 ms | max ms |", "| --- | --- | --- | --- |"]
+    for name, times, statuses in brownout_times(module):
+        lines.append(f"| {name} | {', '.join(map(str, sorted(statuses)))} | "
+                     f"{percentile(times, 50) * 1000:.0f} | {max(times) * 1000:.0f} |")
     text = "\n".join(lines)
     print(text)
     (ROOT / "benchmarks/results/serving.md").write_text(text + "\n")

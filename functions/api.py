@@ -23,9 +23,10 @@ logger = Logger(service="recs")
 app = map_errors(APIGatewayRestResolver())
 routes = Routes(app, API.name)
 routes.serve_swagger("GET /swagger")
-dynamodb = wiring.dynamodb_client()
-service = RecommendationService(wiring.serving_reader(dynamodb),
-                                wiring.model_registry(dynamodb), ServingConfig.from_env())
+config = ServingConfig.from_env()
+dynamodb = wiring.dynamodb_client(read_budget_s=config.read_budget_s)
+service = RecommendationService(wiring.serving_reader(dynamodb, config.read_budget_s),
+                                wiring.model_registry(dynamodb), config)
 
 
 @routes.serve("GET /recommendations")

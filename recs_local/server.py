@@ -6,6 +6,12 @@ back. Which function gets a request, and whether it needs the API key, comes fro
 table (``recs.contracts.routes``), as in the CDK app. Where API Gateway would answer 403 for a
 method or path it lacks, the request goes on instead to the function of its path (the API
 function for a path no route has), which answers 405 or 404 itself.
+
+Two size limits stand before a function: API Gateway takes request bodies up to 10 MB, and
+Lambda then refuses a synchronous invocation whose event (the body, base64 when binary, with
+the headers and the rest of the proxy event) is over 6 MB, before any of our code runs. Both
+answer 413 here; in the cloud the first is API Gateway's own 413, and a refused invocation
+surfaces as an API Gateway error too (no function ran, nothing was recorded).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import logging
 import threading
 import time
 import uuid
@@ -24,7 +31,11 @@ from urllib.parse import parse_qs, urlsplit
 from recs.contracts.resources import API
 from recs.contracts.routes import API_KEY_HEADER, Access, Route, routes_at
 
+logger = logging.getLogger(__name__)
+
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+# Lambda's synchronous invocation payload limit ("6 MB"): the event's JSON, in bytes.
+LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024
 
 Invoke = Callable[[str, dict[str, Any]], Any]
 
@@ -63,6 +74,12 @@ def proxy_event(method: str, raw_path: str, headers: dict[str, str], body: bytes
     }
 
 
+def event_bytes(event: dict[str, Any]) -> int:
+    """The size of a proxy event as Lambda counts it against its payload limit: its JSON."""
+    return len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode(
+        "utf-8", "surrogatepass"))
+
+
 def route_for(method: str, path: str) -> tuple[str, Route | None]:
     """The function a request goes to, and its table route when it has one.
 
@@ -91,6 +108,7 @@ def make_server(host: str, port: int, invoke: Invoke,
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY_BYTES:
+                self._discard(length)  # read it all, so the client hears the answer
                 self._write(413, {"Content-Type": "application/json"},
                             json.dumps({"message": "request body over 10 MB"}).encode())
                 return
@@ -104,11 +122,20 @@ def make_server(host: str, port: int, invoke: Invoke,
                                                    "x-api-key header"}).encode())
                 return
             event = proxy_event(self.command, self.path, headers, body)
+            size = event_bytes(event)
+            if size > LAMBDA_PAYLOAD_BYTES:
+                self._write(413, {"Content-Type": "application/json"}, json.dumps({
+                    "message": f"request too large: it makes a {size:,}-byte Lambda event, over "
+                               f"Lambda's {LAMBDA_PAYLOAD_BYTES:,}-byte limit (POST /events and "
+                               "PUT /items take bodies of at most 1,000,000 bytes)"}).encode())
+                return
             try:
                 result = invoke(function, event)
-            except Exception as exc:  # a handler crash is a 502 at API Gateway
+            except Exception:  # a handler crash: API Gateway's 502, the detail in the log
+                logger.exception("%s failed on %s %s", function, self.command,
+                                 urlsplit(self.path).path)
                 self._write(502, {"Content-Type": "application/json"},
-                            json.dumps({"message": f"handler failed: {exc}"}).encode())
+                            json.dumps({"message": "Internal server error"}).encode())
                 return
             payload = result.get("body") or ""
             data = (base64.b64decode(payload) if result.get("isBase64Encoded")
@@ -117,6 +144,13 @@ def make_server(host: str, port: int, invoke: Invoke,
             for key, values in (result.get("multiValueHeaders") or {}).items():
                 out_headers[key] = ", ".join(values)
             self._write(int(result.get("statusCode", 200)), out_headers, data)
+
+        def _discard(self, length: int) -> None:
+            while length > 0:
+                chunk = self.rfile.read(min(length, 1 << 16))
+                if not chunk:
+                    return
+                length -= len(chunk)
 
         def _write(self, status: int, headers: dict[str, str], data: bytes) -> None:
             self.send_response(status)

@@ -52,11 +52,11 @@ class CountingClient:
 def test_rows_are_written_in_batches_of_at_most_25_and_read_back(aws: None) -> None:
     client = CountingClient(boto3.client("dynamodb", region_name=REGION))
     store = DynamoRecommendationStore("recs", client)
-    rows = [RecRow(f"U#{n}", "v1", [["a", 1.0, "b", "view"]], 1) for n in range(130)]
+    rows = [RecRow(f"U#{n}", "v1", [["a", 1.0, "b", "view", "food", "A", "B"]], 1) for n in range(130)]
     assert store.write(rows) == 130
     assert max(client.batch_sizes) == 25 and sum(client.batch_sizes) == 130
     found = store.get_many([f"U#{n}" for n in range(130)] + ["U#missing"], "v1")
-    assert len(found) == 130 and found["U#7"] == [["a", 1.0, "b", "view"]]
+    assert len(found) == 130 and found["U#7"] == [["a", 1.0, "b", "view", "food", "A", "B"]]
     assert store.get_many(["U#7"], "v2") == {}
 
 
@@ -108,12 +108,12 @@ def test_the_batch_store_writes_several_batches_at_once_and_loses_none(aws: None
             built += 1
             # Batches are built at most 2 x workers ahead of the ones written (memory).
             assert built <= 25 * (client.calls + 2 * 4 + 1)
-            yield RecRow(f"U#{n}", "v1", [["a", float(n), "b", "view"]], 1)
+            yield RecRow(f"U#{n}", "v1", [["a", float(n), "b", "view", "food", "A", "B"]], 1)
 
     assert store.write(rows()) == 1_000
     assert client.calls == 40 and 1 < client.most_in_flight <= 4
     found = store.get_many([f"U#{n}" for n in range(1_000)], "v1")
-    assert len(found) == 1_000 and found["U#999"] == [["a", 999.0, "b", "view"]]
+    assert len(found) == 1_000 and found["U#999"] == [["a", 999.0, "b", "view", "food", "A", "B"]]
 
 
 def test_a_failed_concurrent_batch_fails_the_write(aws: None) -> None:

@@ -11,6 +11,7 @@ import boto3
 import pyarrow.parquet as pq
 
 from recs.contracts import resources
+from recs.contracts.keys import unavailable_key, unavailable_shard
 from recs_local.attribution import summarise
 from recs_local.cli import main
 from tests.conftest import api_event, call, event
@@ -34,7 +35,8 @@ def test_import_catalog_loads_a_csv_like_put_items(cloud: Any, tmp_path: Path,
     assert items["rice"]["title"] == "Basmati Rice"
     assert json.loads(items["rice"]["attributes"]) == {"colour": "white"}
     unavailable = boto3.client("dynamodb").get_item(
-        TableName=resources.REALTIME.local_name, Key={"pk": {"S": "CATALOG#UNAVAILABLE"}})
+        TableName=resources.REALTIME.local_name,
+        Key={"pk": {"S": unavailable_key(unavailable_shard("gone"))}})
     assert unavailable["Item"]["items"]["SS"] == ["gone"]
 
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from recs.batch.pipeline import STEP_ORDER, build_definition
 from recs.contracts import events, keys, layout
+from recs.contracts import ids as ids_module
 from recs.contracts.events import Event
 from recs.contracts.items import FACT_AVAILABLE, FACT_CATEGORY, FACT_TITLE, ItemFacts
 from recs.contracts.keys import Entry, NewArrival
@@ -34,8 +35,35 @@ def test_list_keys_are_spelled_as_stored() -> None:
     assert keys.item_key("sku#1") == "I#sku#1"
     assert keys.GLOBAL_TRENDING == "POP#global"
     assert keys.category_key("food/dairy") == "POP#C#food/dairy"
-    assert (keys.UNAVAILABLE_KEY, keys.NEW_ARRIVALS_KEY) == ("CATALOG#UNAVAILABLE", "CATALOG#NEW")
+    assert keys.UNAVAILABLE_KEYS == ("CATALOG#UNAVAILABLE#0", "CATALOG#UNAVAILABLE#1",
+                                     "CATALOG#UNAVAILABLE#2", "CATALOG#UNAVAILABLE#3")
+    assert keys.NEW_ARRIVALS_KEY == "CATALOG#NEW"
     assert (keys.MODEL_PARTITION, keys.LIVE_POINTER) == ("MODEL", "LIVE")
+
+
+def test_an_item_s_unavailable_shard_is_pinned_by_its_id() -> None:
+    # Known answers: the first 4 bytes of SHA-256 modulo 4. A new spelling would strand
+    # every item already marked unavailable in a shard nobody looks in.
+    assert [keys.unavailable_shard(i) for i in ("sku-1", "sku-2", "Käse", "")] == [2, 3, 0, 2]
+    assert {keys.unavailable_shard(f"sku-{n}") for n in range(40)} == {0, 1, 2, 3}
+    with pytest.raises(ValueError):
+        keys.unavailable_key(keys.UNAVAILABLE_SHARDS)
+
+
+@given(ids)
+def test_every_id_has_one_shard_among_the_keys_read(item_id: str) -> None:
+    shard = keys.unavailable_shard(item_id)
+    assert keys.unavailable_key(shard) in keys.UNAVAILABLE_KEYS
+
+
+def test_logs_name_shoppers_by_a_hash_and_other_keys_as_they_are() -> None:
+    assert keys.loggable_key("U#alice") == "U##2bd806c97f0e"
+    assert "alice" not in keys.loggable_key("U#alice")
+    assert "s-1" not in keys.loggable_key("S#s-1")
+    assert keys.loggable_key("POP#global") == "POP#global"
+    assert keys.loggable_key("I#sku-1") == "I#sku-1"
+    assert ids_module.log_id("alice") == "#2bd806c97f0e"  # sha256("alice")[:12]
+    assert ids_module.log_id(None) == "-"
 
 
 def test_a_category_falls_back_to_its_parents_most_specific_first() -> None:

@@ -20,6 +20,17 @@ class PayloadTooLarge(RecsError):
     """A request body or batch over its documented limit."""
 
 
+class StateLimitExceeded(PayloadTooLarge):
+    """A write that would grow a bounded stored state past its bound (a DynamoDB item holds
+    at most 400 KB), refused before anything is written; ``field`` names the request field
+    that adds to it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
 class StoreError(RecsError):
     """A storage adapter failed after its retries; wraps the SDK error."""
 

@@ -1,7 +1,13 @@
-"""The one place where errors become HTTP responses, for every API Gateway handler."""
+"""The one place where errors become HTTP responses, for every API Gateway handler.
+
+A body says what went wrong in the product's words. A store's failure carries the SDK's
+message (table names, request ids, botocore internals): that goes to the log, and the
+client reads only that a store did not answer and the request may be sent again.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,9 +20,16 @@ from recs.exceptions import (
     PayloadTooLarge,
     PromotionRefused,
     RecsError,
+    StateLimitExceeded,
     StoreError,
     ValidationError,
 )
+
+logger = logging.getLogger(__name__)
+
+STORE_UNAVAILABLE = ("a data store did not answer in time; send the same request again (an "
+                     "event or item sent twice is recorded once)")
+RETRY_AFTER_S = "1"
 
 _STATUS: list[tuple[type[RecsError], int]] = [
     (ValidationError, 400),
@@ -36,8 +49,16 @@ def json_response(status: int, body: dict[str, Any],
 
 def error_response(exc: RecsError) -> Response:
     status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
+    if isinstance(exc, StoreError):
+        logger.warning("store failure answered %d: %s", status, exc)
+        return json_response(status, {"message": STORE_UNAVAILABLE},
+                             headers={"Retry-After": RETRY_AFTER_S})
+    if status == 500:
+        logger.error("answered 500: %s", exc)
+        return json_response(status, {"message": "the service is misconfigured; its logs "
+                                                 "say how"})
     body: dict[str, Any] = {"message": str(exc)}
-    if isinstance(exc, ValidationError):
+    if isinstance(exc, ValidationError | StateLimitExceeded):
         body["field"] = exc.field
     if isinstance(exc, ParameterError):
         body["errors"] = [{"field": name, "in": where, "reason": reason}

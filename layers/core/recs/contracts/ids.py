@@ -34,3 +34,13 @@ def parse_recommendation_id(value: str) -> tuple[str, str, str]:
     """(response id, model version, tier) of an item's recommendation id; "" when absent."""
     parts = value.split(".")
     return (parts[0], parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else "")
+
+
+def log_id(value: str | None) -> str:
+    """How a user, session or item id (or a key holding one) appears in warning logs:
+    ``#`` and the first 12 hex digits of its SHA-256, so logs hold no id in clear. An operator
+    who knows an id finds its lines by hashing it the same way. Unsalted: it keeps ids out of
+    sight, it is no secret against someone who can guess and hash candidate ids."""
+    if value is None:
+        return "-"
+    return "#" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:12]

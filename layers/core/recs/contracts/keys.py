@@ -9,8 +9,8 @@ Three tables (``recs.contracts.resources``):
   (trending in a category; a path like ``food/dairy``), and ``KEYS#<n>``, the chunks of the
   list of the version's row keys (never read by the API).
 - realtime, ``pk`` only: the same ``U#``/``S#`` shopper keys (ingest appends a shopper's
-  recent events, the API reads them) and the catalog state rows ``CATALOG#UNAVAILABLE`` and
-  ``CATALOG#NEW``.
+  recent events, the API reads them) and the catalog state rows: the shards of the
+  unavailable items ``CATALOG#UNAVAILABLE#<n>`` and the new arrivals ``CATALOG#NEW``.
 - registry, ``pk``/``sk``: ``MODEL``/``<version>`` per model version, and ``LIVE``/``LIVE``
   for the pointer to the version being served.
 
@@ -26,7 +26,10 @@ cost more than the rest of the request. Code that builds or inspects a single en
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, NamedTuple
+
+from recs.contracts.ids import log_id
 
 # -- recommendations table: list keys -------------------------------------------------------
 USER_PREFIX = "U#"
@@ -91,6 +94,16 @@ def shopper_keys(user_id: str | None, session_id: str | None) -> list[str]:
     return keys
 
 
+def loggable_key(key: str) -> str:
+    """A key as warning logs show it: a user's or session's id hashed
+    (``recs.contracts.ids.log_id``), any other key (items, categories, catalog rows) as it is,
+    since it names no shopper."""
+    for prefix in (USER_PREFIX, SESSION_PREFIX):
+        if key.startswith(prefix):
+            return prefix + log_id(key[len(prefix):])
+    return key
+
+
 class ListKey(NamedTuple):
     """A parsed list key: its kind (``USER`` ... ``CATEGORY_TRENDING``) and the id in it
     ("" for ``POP#global``)."""
@@ -123,8 +136,30 @@ def category_of(key: str) -> str:
 
 
 # -- realtime table: the catalog state rows ------------------------------------------------
-UNAVAILABLE_KEY = "CATALOG#UNAVAILABLE"  # a string set of item ids
+# The unavailable items are a string set split over a fixed number of shard rows,
+# ``CATALOG#UNAVAILABLE#0`` ... ``#3``, an item in the shard its id hashes to: one DynamoDB
+# item holds at most 400 KB, and the read path fetches every shard in the BatchGetItem it
+# makes anyway. The count is part of the contract: changing it moves items between rows.
+UNAVAILABLE_PREFIX = "CATALOG#UNAVAILABLE#"
+UNAVAILABLE_SHARDS = 4
 NEW_ARRIVALS_KEY = "CATALOG#NEW"  # a JSON list of ``NewArrival`` lists
+
+
+def unavailable_shard(item_id: str) -> int:
+    """The shard of an item id: the first 4 bytes of its SHA-256, modulo the shard count
+    (stable across processes and Python versions, unlike ``hash``)."""
+    digest = hashlib.sha256(item_id.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:4], "big") % UNAVAILABLE_SHARDS
+
+
+def unavailable_key(shard: int) -> str:
+    """``CATALOG#UNAVAILABLE#<shard>``: one shard row of the unavailable items."""
+    if not 0 <= shard < UNAVAILABLE_SHARDS:
+        raise ValueError(f"no unavailable shard {shard} (there are {UNAVAILABLE_SHARDS})")
+    return f"{UNAVAILABLE_PREFIX}{shard}"
+
+
+UNAVAILABLE_KEYS = tuple(unavailable_key(shard) for shard in range(UNAVAILABLE_SHARDS))
 
 # -- registry table ------------------------------------------------------------------------
 MODEL_PARTITION = "MODEL"  # pk of every version record; the sk is the version

@@ -110,15 +110,21 @@ def validate_items(raw_items: list[Any], now_ms: int) -> CatalogResult:
 
 
 def apply(items: list[Item], objects: ObjectStore, realtime: RealtimeStore, now_ms: int) -> str:
-    """Record accepted items: the S3 delta first (the durable record), then serving's state."""
+    """Record accepted items: the S3 delta first (the durable record), then serving's state.
+
+    A batch that would grow the unavailable items past their bound is refused first
+    (``StateLimitExceeded``, 413), before the delta is written, so it leaves no trace."""
     if not items:
         return ""
+    unavailable = {i["item_id"] for i in items if i["available"] is False}
+    available = {i["item_id"] for i in items if i["available"] is True}
+    realtime.check_catalog(unavailable, available)
     key = delta_key(items, now_ms)
     objects.put(key, encode_delta(items))
     horizon = now_ms - NEW_ARRIVAL_DAYS * 86_400_000
     realtime.update_catalog(
-        unavailable={i["item_id"] for i in items if i["available"] is False},
-        available={i["item_id"] for i in items if i["available"] is True},
+        unavailable=unavailable,
+        available=available,
         new_arrivals=[list(NewArrival(i["item_id"], i["created_at"], i["category"], i["title"]))
                       for i in items
                       if i["available"] is not False and i["created_at"]

@@ -8,7 +8,10 @@ and cap each category's share of a list.
 
 Round trips: the live pointer is cached; then one BatchGetItem over both tables (lists,
 shopper state, catalog state) and, only when the shopper has recent events, a second for
-those items' neighbours. A store that errors or times out counts as empty.
+those items' neighbours. A store that errors or times out counts as empty, and so does a
+row that cannot be read. Each request waits at most ``RECS_READ_BUDGET_MS`` for its stores
+in all (a ``Deadline`` taken at its start): a second round trip that no longer fits is
+skipped, and the answer comes from the tiers already read.
 """
 
 from __future__ import annotations
@@ -43,9 +46,13 @@ from recs.contracts.keys import (
 from recs.exceptions import StoreError
 from recs.serving import reasons
 from recs.serving.settings import ServingConfig
-from recs.stores.ports import CatalogState, ModelRegistry, RealtimeState, ServingReader
+from recs.stores.ports import CatalogState, Deadline, ModelRegistry, RealtimeState, ServingReader
 
 logger = logging.getLogger(__name__)
+
+# What a registry read may raise: the store failing, or a record it cannot decode (a
+# corrupt pointer must not turn every request into a 5xx; the cached pointer stays).
+_UNREADABLE = (StoreError, ValueError, KeyError, TypeError)
 
 
 @dataclass
@@ -94,6 +101,17 @@ def reason_for(entry: StoredEntry) -> str:
     return reasons.because(entry[EVENT], entry[BECAUSE_TITLE] or entry[BECAUSE] or "")
 
 
+# The deepest category levels a request reads trending lists for (the category, then its
+# parents): a 256-character path of one-letter levels would otherwise ask for 128 lists, past
+# what one BatchGetItem takes (100 keys) with the shopper's and the catalog's rows.
+MAX_CATEGORY_LEVELS = 8
+
+
+def _category_keys(category: str | None) -> list[str]:
+    """The category's trending keys, the category first, then at most 7 of its parents."""
+    return category_keys(category)[:MAX_CATEGORY_LEVELS]
+
+
 def in_category(item_category: str | None, wanted: str | None) -> bool:
     if not wanted:
         return True
@@ -124,16 +142,20 @@ class RecommendationService:
             try:
                 self._live = self.registry.live_version()
                 self._live_read_at = now
-            except StoreError as exc:
+            except _UNREADABLE as exc:
                 logger.warning("live pointer unavailable, keeping %s: %s", self._live, exc)
         return self._live
 
+    def _deadline(self) -> Deadline:
+        return Deadline.after(self.config.read_budget_s, self.clock)
+
     def _read(
-        self, list_keys: Sequence[str], version: str | None, shoppers: Sequence[str] = (),
-        catalog: bool = False,
+        self, deadline: Deadline, list_keys: Sequence[str], version: str | None,
+        shoppers: Sequence[str] = (), catalog: bool = False,
     ) -> tuple[dict[str, list[StoredEntry]], dict[str, RealtimeState], CatalogState]:
         try:
-            lists, states, state = self.reader.read(list_keys, version, shoppers, catalog)
+            lists, states, state = self.reader.read(list_keys, version, shoppers, catalog,
+                                                    deadline)
         except StoreError as exc:
             logger.warning("serving stores unavailable, falling back: %s", exc)
             return {}, {}, CatalogState()
@@ -144,10 +166,12 @@ class RecommendationService:
         self, user_id: str | None, session_id: str | None, num_items: int,
         category: str | None = None,
     ) -> RecommendationList:
+        deadline = self._deadline()
         version = self.live_version()
         shoppers = keys.shopper_keys(user_id, session_id)
-        popular = [*category_keys(category), GLOBAL_TRENDING]
-        lists, states, catalog = self._read(shoppers + popular, version, shoppers, catalog=True)
+        popular = [*_category_keys(category), GLOBAL_TRENDING]
+        lists, states, catalog = self._read(deadline, shoppers + popular, version, shoppers,
+                                            catalog=True)
         recent = sorted((e for s in states.values() for e in s.recent), key=lambda e: e[2])
         shown = [item for s in states.values() for item in s.shown]
 
@@ -155,7 +179,7 @@ class RecommendationService:
         builder = _Builder(num_items, None if category else self.config.max_per_category,
                            category, exclude=catalog.unavailable | self._bought(recent, lists)
                            | self._overshown(shown, recent))
-        session = self._session(recent, version, 3 * num_items + 10)
+        session = self._session(deadline, recent, version, 3 * num_items + 10)
         personal = [e for k in shoppers for e in lists.get(k, [])]
         # New arrivals and the long tail take their share first (so neither the list nor a
         # category's cap is already full), and are shown after the ranked items.
@@ -192,9 +216,11 @@ class RecommendationService:
         return builder.result(version)
 
     def similar(self, item_id: str, num_items: int) -> RecommendationList:
+        deadline = self._deadline()
         version = self.live_version()
         neighbours = keys.item_key(item_id)
-        lists, _, catalog = self._read([neighbours, GLOBAL_TRENDING], version, catalog=True)
+        lists, _, catalog = self._read(deadline, [neighbours, GLOBAL_TRENDING], version,
+                                       catalog=True)
         builder = _Builder(num_items, max_per_category=None, category=None,
                            exclude=catalog.unavailable | {item_id})
         for entry in lists.get(neighbours, []):
@@ -205,17 +231,18 @@ class RecommendationService:
         return builder.result(version)
 
     def trending(self, category: str | None, num_items: int) -> RecommendationList:
+        deadline = self._deadline()
         version = self.live_version()
-        popular = [*category_keys(category), GLOBAL_TRENDING]
-        lists, _, catalog = self._read(popular, version, catalog=True)
+        popular = [*_category_keys(category), GLOBAL_TRENDING]
+        lists, _, catalog = self._read(deadline, popular, version, catalog=True)
         builder = _Builder(num_items, max_per_category=None, category=None,
                            exclude=catalog.unavailable)
         self._add_trending(builder, lists, popular)
         return builder.result(version)
 
     # -- tiers ------------------------------------------------------------------------------
-    def _session(self, recent: list[tuple[str, str, int]], version: str | None,
-                 limit: int) -> list[StoredEntry]:
+    def _session(self, deadline: Deadline, recent: list[tuple[str, str, int]],
+                 version: str | None, limit: int) -> list[StoredEntry]:
         """Neighbours of the shopper's latest items, newer and stronger events weighing more."""
         if not recent or not version:
             return []
@@ -229,7 +256,7 @@ class RecommendationService:
                 break
         if not weights:
             return []
-        lists, _, _ = self._read([keys.item_key(item) for item in weights], version)
+        lists, _, _ = self._read(deadline, [keys.item_key(item) for item in weights], version)
         scores: dict[str, float] = {}
         best: dict[str, tuple[float, StoredEntry, str]] = {}
         for source, (weight, event) in weights.items():
@@ -285,7 +312,7 @@ class RecommendationService:
         try:
             live = self.registry.live_version()
             versions = self.registry.list_versions()
-        except StoreError as exc:
+        except _UNREADABLE as exc:
             logger.warning("registry unavailable: %s", exc)
             return {"live_version": self._live, "live": None, "recent": [],
                     "error": "model registry unavailable"}

@@ -25,6 +25,9 @@ class ServingConfig:
     session_neighbours: int = 20
     session_decay: float = 0.8
     event_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
+    # How long one request may wait for DynamoDB in all (timeouts, one retry), in ms; then it
+    # answers from what it read (recs.stores.aws.DynamoServingReader).
+    read_budget_ms: int = 300
 
     def __post_init__(self) -> None:
         if self.max_per_category < 1:
@@ -37,6 +40,12 @@ class ServingConfig:
             raise ConfigError("RECS_MAX_IMPRESSIONS and RECS_SESSION_ITEMS: must be >= 1")
         if not 0 < self.session_decay <= 1:
             raise ConfigError("RECS_SESSION_DECAY: must be in (0, 1]")
+        if not 30 <= self.read_budget_ms <= 5_000:
+            raise ConfigError("RECS_READ_BUDGET_MS: must be in [30, 5000]")
+
+    @property
+    def read_budget_s(self) -> float:
+        return self.read_budget_ms / 1000
 
     def is_repeat_purchase(self, category: str | None) -> bool:
         return bool(category) and any(
@@ -52,7 +61,7 @@ class ServingConfig:
                                ("new_arrival_share", float), ("long_tail_share", float),
                                ("max_impressions", int),
                                ("session_items", int), ("session_neighbours", int),
-                               ("session_decay", float)):
+                               ("session_decay", float), ("read_budget_ms", int)):
                 raw = env.get(f"RECS_{name.upper()}")
                 if raw:
                     kwargs[name] = kind(raw)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -16,15 +17,20 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from recs.contracts.keys import (
     LIVE_POINTER,
     MODEL_PARTITION,
     NEW_ARRIVALS_KEY,
-    UNAVAILABLE_KEY,
+    UNAVAILABLE_KEYS,
+    UNAVAILABLE_PREFIX,
     StoredEntry,
+    loggable_key,
     row_keys_key,
+    unavailable_key,
+    unavailable_shard,
 )
 from recs.exceptions import NotFound, PromotionRefused, StoreError
 from recs.stores.ports import (
@@ -32,12 +38,20 @@ from recs.stores.ports import (
     RETIRING,
     SHOWN_LIMIT,
     CatalogState,
+    Deadline,
     ModelVersion,
     RealtimeState,
     RecRow,
+    check_unavailable_fits,
+    decode_entries,
+    decode_json,
     merge_new_arrivals,
     row_key_chunks,
+    skip_unreadable,
+    valid_arrivals,
 )
+
+logger = logging.getLogger(__name__)
 
 DYNAMO_BATCH_WRITE = 25
 DYNAMO_BATCH_GET = 100
@@ -49,8 +63,23 @@ MAX_ATTEMPTS = 8
 # users' lists would take most of a Lambda's 15 minutes in round trips alone.
 WRITE_WORKERS = 8
 
-# The read path must answer fast or fall back: short timeouts, one retry.
-READ_PATH_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 2})
+# The read path (the API function) waits at most READ_BUDGET_S per request for DynamoDB, then
+# answers from what it has (``DynamoServingReader``); the budget is RECS_READ_BUDGET_MS.
+READ_BUDGET_S = 0.3
+READ_RETRY_BACKOFF_S = 0.02
+
+
+def read_path_config(budget_s: float = READ_BUDGET_S) -> Config:
+    """The read path's client: connect and read timeouts of a third of the budget each and no
+    SDK retries, so one attempt cannot outlast the budget and the reader alone decides whether
+    a retry still fits (botocore's own would sleep and retry past any deadline)."""
+    return Config(connect_timeout=budget_s / 3, read_timeout=budget_s / 3,
+                  retries={"total_max_attempts": 1, "mode": "standard"})
+
+
+READ_PATH_CONFIG = read_path_config()
+# Ingest's and the admin's requests: a slow answer is better than a refused one there.
+REQUEST_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 2})
 BATCH_CONFIG = Config(retries={"max_attempts": 10, "mode": "adaptive"})
 # The export's writes: a connection per worker, and no client-side check of requests this
 # module builds itself (botocore's validation walks every attribute: a tenth of the CPU).
@@ -98,7 +127,7 @@ class S3ObjectStore:
 class SqsEventQueue:
     def __init__(self, queue_url: str, client: Any = None) -> None:
         self.queue_url = queue_url
-        self.client = client or boto3.client("sqs", config=READ_PATH_CONFIG)
+        self.client = client or boto3.client("sqs", config=REQUEST_CONFIG)
 
     def send(self, bodies: Sequence[str]) -> None:
         for batch in _sqs_batches(bodies):
@@ -140,7 +169,7 @@ class DynamoRecommendationStore:
 
     def __init__(self, table: str, client: Any = None, workers: int = 1) -> None:
         self.table = table
-        self.client = client or boto3.client("dynamodb", config=READ_PATH_CONFIG)
+        self.client = client or boto3.client("dynamodb", config=REQUEST_CONFIG)
         self.workers = workers
 
     def write(self, rows: Iterable[RecRow]) -> int:
@@ -259,6 +288,7 @@ class DynamoRecommendationStore:
         raise StoreError(f"dynamodb batch write: {len(pending)} items still unprocessed")
 
     def get_many(self, keys: Sequence[str], version: str) -> dict[str, list[StoredEntry]]:
+        """A row that is not a list of entries counts as missing (and is logged once)."""
         found: dict[str, list[StoredEntry]] = {}
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), DYNAMO_BATCH_GET):
@@ -278,7 +308,7 @@ class DynamoRecommendationStore:
                 except (ClientError, BotoCoreError) as exc:
                     raise StoreError(f"dynamodb batch get: {exc}") from exc
                 for item in result.get("Responses", {}).get(self.table, []):
-                    found[item["pk"]["S"]] = json.loads(item["items"]["S"])
+                    _collect_list(item, found)
                 request = result.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -286,6 +316,16 @@ class DynamoRecommendationStore:
             if request:
                 raise StoreError("dynamodb batch get: keys still unprocessed")
         return found
+
+
+def _collect_list(item: dict[str, Any], found: dict[str, list[StoredEntry]]) -> None:
+    """Add a recommendations row's entries to ``found``, unless they cannot be read."""
+    key = item["pk"]["S"]
+    entries = decode_entries(item.get("items", {}).get("S"))
+    if entries is None:
+        skip_unreadable(key, "list")
+    else:
+        found[key] = entries
 
 
 def _row_item(row: RecRow) -> dict[str, Any]:
@@ -307,7 +347,7 @@ class DynamoModelRegistry:
 
     def __init__(self, table: str, client: Any = None) -> None:
         self.table = table
-        self.client = client or boto3.client("dynamodb", config=READ_PATH_CONFIG)
+        self.client = client or boto3.client("dynamodb", config=REQUEST_CONFIG)
 
     def put_version(self, record: ModelVersion) -> None:
         data = record.to_dict()
@@ -471,7 +511,7 @@ class DynamoRealtimeStore:
 
     def __init__(self, table: str, client: Any = None) -> None:
         self.table = table
-        self.client = client or boto3.client("dynamodb", config=READ_PATH_CONFIG)
+        self.client = client or boto3.client("dynamodb", config=REQUEST_CONFIG)
 
     def record(self, key: str, recent: Sequence[tuple[str, str, int]], shown: Sequence[str],
                now_ms: int) -> None:
@@ -489,7 +529,7 @@ class DynamoRealtimeStore:
                                  ":shown), expires_at = :ttl",
                 ExpressionAttributeValues=values, ReturnValues="UPDATED_NEW")
         except (ClientError, BotoCoreError) as exc:
-            raise StoreError(f"realtime update {key}: {exc}") from exc
+            raise StoreError(f"realtime update {loggable_key(key)}: {exc}") from exc
         attributes = result.get("Attributes", {})
         for name, limit in (("recent", RECENT_LIMIT), ("shown", SHOWN_LIMIT)):
             length = len(attributes.get(name, {}).get("L", []))
@@ -506,26 +546,46 @@ class DynamoRealtimeStore:
                 ExpressionAttributeValues={":n": {"N": str(length)}})
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise StoreError(f"realtime trim {key}: {exc}") from exc
+                raise StoreError(f"realtime trim {loggable_key(key)}: {exc}") from exc
         except BotoCoreError as exc:
-            raise StoreError(f"realtime trim {key}: {exc}") from exc
+            raise StoreError(f"realtime trim {loggable_key(key)}: {exc}") from exc
+
+    def check_catalog(self, unavailable: set[str], available: set[str]) -> None:
+        """Reads the shards the update adds to (consistently) and checks the result fits."""
+        shards = sorted({unavailable_shard(item) for item in unavailable - available})
+        if shards:
+            check_unavailable_fits(self._unavailable_shards(shards), unavailable, available)
+
+    def _unavailable_shards(self, shards: Sequence[int]) -> dict[int, set[str]]:
+        """The shards' ids, read consistently: one GetItem per shard (at most
+        ``UNAVAILABLE_SHARDS``, and only for updates that mark items unavailable)."""
+        found: dict[int, set[str]] = {}
+        for shard in shards:
+            try:
+                item = self.client.get_item(
+                    TableName=self.table, Key={"pk": {"S": unavailable_key(shard)}},
+                    ProjectionExpression="#items", ExpressionAttributeNames={"#items": "items"},
+                    ConsistentRead=True).get("Item", {})
+            except (ClientError, BotoCoreError) as exc:
+                raise StoreError(f"catalog state read: {exc}") from exc
+            found[shard] = set(item.get("items", {}).get("SS", []))
+        return found
 
     def update_catalog(self, unavailable: set[str], available: set[str],
                        new_arrivals: Sequence[list[Any]]) -> None:
-        key = {"pk": {"S": UNAVAILABLE_KEY}}
+        """One ``ADD`` per shard gaining items, one ``DELETE`` per shard losing some (set
+        operations in place: concurrent updates do not overwrite each other)."""
         try:
-            if unavailable:
-                self.client.update_item(TableName=self.table, Key=key,
-                                        UpdateExpression="ADD #items :set",
-                                        ExpressionAttributeNames={"#items": "items"},
-                                        ExpressionAttributeValues={
-                                            ":set": {"SS": sorted(unavailable)}})
-            if available:
-                self.client.update_item(TableName=self.table, Key=key,
-                                        UpdateExpression="DELETE #items :set",
-                                        ExpressionAttributeNames={"#items": "items"},
-                                        ExpressionAttributeValues={
-                                            ":set": {"SS": sorted(available)}})
+            for action, items in (("ADD", unavailable - available), ("DELETE", available)):
+                by_shard: dict[int, list[str]] = {}
+                for item in items:
+                    by_shard.setdefault(unavailable_shard(item), []).append(item)
+                for shard, members in sorted(by_shard.items()):
+                    self.client.update_item(
+                        TableName=self.table, Key={"pk": {"S": unavailable_key(shard)}},
+                        UpdateExpression=f"{action} #items :set",
+                        ExpressionAttributeNames={"#items": "items"},
+                        ExpressionAttributeValues={":set": {"SS": sorted(members)}})
             if new_arrivals:
                 self._merge_new_arrivals(new_arrivals)
         except (ClientError, BotoCoreError) as exc:
@@ -536,13 +596,24 @@ class DynamoRealtimeStore:
         for attempt in range(MAX_ATTEMPTS):
             item = self.client.get_item(TableName=self.table, Key=key,
                                         ConsistentRead=True).get("Item")
-            revision = int(item["rev"]["N"]) if item else 0
-            current = json.loads(item["items"]["S"]) if item else []
+            # Conditioned on the row as read (its revision, or its absence), so concurrent
+            # updates retry; a row that cannot be decoded is replaced, never merged.
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+            current: Any = []
+            revision = 0
+            if item:
+                stored_revision = item.get("rev")
+                if stored_revision is None:
+                    condition = {"ConditionExpression": "attribute_not_exists(rev)"}
+                else:
+                    condition = {"ConditionExpression": "rev = :rev",
+                                 "ExpressionAttributeValues": {":rev": stored_revision}}
+                    revision = int(stored_revision.get("N", 0))
+                try:
+                    current = decode_json(item.get("items", {}).get("S"))
+                except ValueError:
+                    current = None  # merge_new_arrivals drops it and logs
             merged = merge_new_arrivals(current, incoming)
-            condition: dict[str, Any] = (
-                {"ConditionExpression": "rev = :rev",
-                 "ExpressionAttributeValues": {":rev": {"N": str(revision)}}}
-                if item else {"ConditionExpression": "attribute_not_exists(pk)"})
             try:
                 self.client.put_item(TableName=self.table, Item={
                     **key, "rev": {"N": str(revision + 1)},
@@ -555,19 +626,44 @@ class DynamoRealtimeStore:
         raise StoreError("new arrivals: too many concurrent updates")
 
 
+_RETRYABLE_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "InternalServerError", "ServiceUnavailable"})
+
+
+def _retryable(exc: Exception) -> bool:
+    """Throttling, a server error, a timeout or a dropped connection: worth one more try."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in _RETRYABLE_CODES or status >= 500
+    return isinstance(exc, HTTPClientError | BotoConnectionError)
+
+
 class DynamoServingReader:
-    """Everything one recommendation request needs, in one BatchGetItem over two tables."""
+    """Everything one recommendation request needs, in one BatchGetItem over two tables.
+
+    The read path's waiting is bounded by a ``Deadline`` (``budget_s`` from the request's
+    start unless the caller passes one): an attempt starts only when a whole attempt (the
+    client's connect and read timeouts, ``read_path_config``) still fits; at most one retry,
+    of a throttled or failed call or of the keys DynamoDB left unprocessed, after
+    ``READ_RETRY_BACKOFF_S``; then the keys still unread are absent, as if missing. The
+    batch's stores retry far longer (``MAX_ATTEMPTS``): nobody waits on them.
+    """
 
     def __init__(self, recommendations_table: str, realtime_table: str,
-                 client: Any = None) -> None:
+                 client: Any = None, budget_s: float = READ_BUDGET_S) -> None:
         self.recommendations_table = recommendations_table
         self.realtime_table = realtime_table
-        self.client = client or boto3.client("dynamodb", config=READ_PATH_CONFIG)
+        self.client = client or boto3.client("dynamodb", config=read_path_config(budget_s))
+        self.budget_s = budget_s
+        self.attempt_s = 2 * budget_s / 3  # connect + read timeout of read_path_config
 
     def read(
         self, list_keys: Sequence[str], version: str | None, shopper_keys: Sequence[str],
-        catalog: bool = False,
+        catalog: bool = False, deadline: Deadline | None = None,
     ) -> tuple[dict[str, list[StoredEntry]], dict[str, RealtimeState], CatalogState | None]:
+        deadline = deadline or Deadline.after(self.budget_s)
         request: dict[str, Any] = {}
         if version and list_keys:
             request[self.recommendations_table] = {
@@ -578,42 +674,82 @@ class DynamoServingReader:
             }
         realtime_keys = list(dict.fromkeys(shopper_keys))
         if catalog:
-            realtime_keys += [UNAVAILABLE_KEY, NEW_ARRIVALS_KEY]
+            realtime_keys += [*UNAVAILABLE_KEYS, NEW_ARRIVALS_KEY]
         if realtime_keys:
             request[self.realtime_table] = {"Keys": [{"pk": {"S": k}} for k in realtime_keys]}
         lists: dict[str, list[StoredEntry]] = {}
         shoppers: dict[str, RealtimeState] = {}
         state = CatalogState() if catalog else None
-        for attempt in range(MAX_ATTEMPTS):
-            if not request:
-                break
+        if not request:
+            return lists, shoppers, state
+        if deadline.remaining() < self.attempt_s:
+            raise StoreError("dynamodb batch get: the read budget is spent")
+        answered = retried = False
+        while request:
             try:
                 result = self.client.batch_get_item(RequestItems=request)
             except (ClientError, BotoCoreError) as exc:
+                if not retried and _retryable(exc) and self._retry_fits(deadline):
+                    retried = True
+                    time.sleep(READ_RETRY_BACKOFF_S)
+                    continue
+                if answered:
+                    break  # the first answer stands; what it left out stays unread
                 raise StoreError(f"dynamodb batch get: {exc}") from exc
-            responses = result.get("Responses", {})
-            for item in responses.get(self.recommendations_table, []):
-                lists[item["pk"]["S"]] = json.loads(item["items"]["S"])
-            for item in responses.get(self.realtime_table, []):
-                pk = item["pk"]["S"]
-                if pk == UNAVAILABLE_KEY and state is not None:
-                    state.unavailable = set(item.get("items", {}).get("SS", []))
-                elif pk == NEW_ARRIVALS_KEY and state is not None:
-                    state.new_arrivals = json.loads(item["items"]["S"])
-                else:
-                    shoppers[pk] = _realtime_state(item)
+            answered = True
+            self._collect(result.get("Responses", {}), lists, shoppers, state)
             request = result.get("UnprocessedKeys") or {}
-            if request:
-                _backoff(attempt)
+            if request and not retried and self._retry_fits(deadline):
+                retried = True
+                time.sleep(READ_RETRY_BACKOFF_S)
+            elif request:
+                break
         if request:
-            raise StoreError("dynamodb batch get: keys still unprocessed")
+            left = sum(len(table["Keys"]) for table in request.values())
+            logger.warning("read path: %d keys left unread within the budget", left)
         return lists, shoppers, state
 
+    def _retry_fits(self, deadline: Deadline) -> bool:
+        return deadline.remaining() >= READ_RETRY_BACKOFF_S + self.attempt_s
 
-def _realtime_state(item: dict[str, Any]) -> RealtimeState:
-    recent = []
-    for value in item.get("recent", {}).get("L", []):
-        item_id, event, ts = value["S"].rsplit("\t", 2)
-        recent.append((item_id, event, int(ts)))
-    shown = [value["S"] for value in item.get("shown", {}).get("L", [])]
+    def _collect(self, responses: dict[str, Any], lists: dict[str, list[StoredEntry]],
+                 shoppers: dict[str, RealtimeState], state: CatalogState | None) -> None:
+        for item in responses.get(self.recommendations_table, []):
+            _collect_list(item, lists)
+        for item in responses.get(self.realtime_table, []):
+            pk = item["pk"]["S"]
+            if pk.startswith(UNAVAILABLE_PREFIX):
+                if state is not None:
+                    state.unavailable.update(item.get("items", {}).get("SS", []))
+            elif pk == NEW_ARRIVALS_KEY:
+                if state is not None:
+                    try:
+                        arrivals = decode_json(item.get("items", {}).get("S"))
+                    except ValueError:
+                        arrivals = None
+                    if valid_arrivals(arrivals):
+                        state.new_arrivals = arrivals
+                    else:
+                        skip_unreadable(pk, "new arrivals")
+            else:
+                shopper = _realtime_state(item)
+                if shopper is None:
+                    skip_unreadable(pk, "realtime")
+                else:
+                    shoppers[pk] = shopper
+
+
+def _realtime_state(item: dict[str, Any]) -> RealtimeState | None:
+    """A shopper's row, or None unless it holds tab-separated item, event and ts strings
+    (``recent``) and item ids (``shown``)."""
+    try:
+        recent = []
+        for value in item.get("recent", {}).get("L", []):
+            item_id, event, ts = value["S"].rsplit("\t", 2)
+            recent.append((item_id, event, int(ts)))
+        shown = [value["S"] for value in item.get("shown", {}).get("L", [])]
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return None
+    if not all(type(item_id) is str for item_id in shown):
+        return None
     return RealtimeState(recent=recent[-RECENT_LIMIT:], shown=shown[-SHOWN_LIMIT:])

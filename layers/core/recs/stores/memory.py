@@ -9,18 +9,24 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from recs.contracts.keys import StoredEntry, row_keys_key
+from recs.contracts.keys import NEW_ARRIVALS_KEY, StoredEntry, row_keys_key, unavailable_shard
 from recs.exceptions import NotFound, PromotionRefused
 from recs.stores.ports import (
     RECENT_LIMIT,
     RETIRING,
     SHOWN_LIMIT,
     CatalogState,
+    Deadline,
     ModelVersion,
     RealtimeState,
     RecRow,
+    check_unavailable_fits,
+    decode_entries,
     merge_new_arrivals,
     row_key_chunks,
+    skip_unreadable,
+    valid_arrivals,
+    valid_realtime,
 )
 
 
@@ -97,8 +103,13 @@ class MemoryRecommendationStore:
         found = {}
         for key in keys:
             row = self.rows.get((key, version))
-            if row is not None and not self._expired(key, version):
-                found[key] = json.loads(row)
+            if row is None or self._expired(key, version):
+                continue
+            entries = decode_entries(row)
+            if entries is None:
+                skip_unreadable(key, "list")
+            else:
+                found[key] = entries
         return found
 
     def _expired(self, key: str, version: str) -> bool:
@@ -164,6 +175,16 @@ class MemoryRealtimeStore:
             state.recent = (state.recent + list(recent))[-RECENT_LIMIT:]
             state.shown = (state.shown + list(shown))[-SHOWN_LIMIT:]
 
+    def check_catalog(self, unavailable: set[str], available: set[str]) -> None:
+        shards = {unavailable_shard(item) for item in unavailable}
+        with self._lock:
+            current: dict[int, set[str]] = {}
+            for item in self.catalog.unavailable:
+                shard = unavailable_shard(item)
+                if shard in shards:
+                    current.setdefault(shard, set()).add(item)
+        check_unavailable_fits(current, unavailable, available)
+
     def update_catalog(self, unavailable: set[str], available: set[str],
                        new_arrivals: Sequence[list[Any]]) -> None:
         with self._lock:
@@ -183,14 +204,27 @@ class MemoryServingReader:
 
     def read(
         self, list_keys: Sequence[str], version: str | None, shopper_keys: Sequence[str],
-        catalog: bool = False,
+        catalog: bool = False, deadline: Deadline | None = None,
     ) -> tuple[dict[str, list[StoredEntry]], dict[str, RealtimeState], CatalogState | None]:
+        """As DynamoDB's reader: rows of the wrong shape are absent (and logged once). Nothing
+        here waits, so ``deadline`` changes nothing."""
         self.round_trips += 1
         lists = self.recommendations.get_many(list_keys, version) if version else {}
-        shoppers = {k: RealtimeState(list(self.realtime.shoppers[k].recent),
-                                     list(self.realtime.shoppers[k].shown))
-                    for k in shopper_keys if k in self.realtime.shoppers}
-        state = (CatalogState(set(self.realtime.catalog.unavailable),
-                              [list(a) for a in self.realtime.catalog.new_arrivals])
-                 if catalog else None)
+        shoppers = {}
+        for key in dict.fromkeys(shopper_keys):
+            stored = self.realtime.shoppers.get(key)
+            if stored is None:
+                continue
+            if valid_realtime(stored.recent, stored.shown):
+                shoppers[key] = RealtimeState(list(stored.recent), list(stored.shown))
+            else:
+                skip_unreadable(key, "realtime")
+        state = None
+        if catalog:
+            arrivals = self.realtime.catalog.new_arrivals
+            if not valid_arrivals(arrivals):
+                skip_unreadable(NEW_ARRIVALS_KEY, "new arrivals")
+                arrivals = []
+            state = CatalogState(set(self.realtime.catalog.unavailable),
+                                 [list(a) for a in arrivals])
         return lists, shoppers, state

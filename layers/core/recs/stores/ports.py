@@ -7,12 +7,27 @@ adapter for another backend stays short.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import logging
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from recs.contracts.keys import ARRIVAL_CREATED_AT, ARRIVAL_ITEM, StoredEntry
+from recs.contracts.keys import (
+    ARRIVAL_CREATED_AT,
+    ARRIVAL_ITEM,
+    NEW_ARRIVALS_KEY,
+    UNAVAILABLE_SHARDS,
+    Entry,
+    NewArrival,
+    StoredEntry,
+    loggable_key,
+    unavailable_shard,
+)
 from recs.contracts.state import Counts, Skipped
+from recs.exceptions import StateLimitExceeded
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -126,21 +141,170 @@ class RecommendationStore(Protocol):
 RECENT_LIMIT = 30  # recent events per shopper
 SHOWN_LIMIT = 100  # impressions per shopper
 NEW_ARRIVALS_LIMIT = 200
+# DynamoDB refuses an item over 400 KB (names and values, UTF-8); moto does not. The catalog
+# rows keep their payload under these, leaving room for names, keys and a revision.
+DYNAMODB_ITEM_BYTES = 400 * 1024
+UNAVAILABLE_SHARD_BYTES = 350_000  # UTF-8 bytes of the item ids in one unavailable shard
+NEW_ARRIVALS_BYTES = 350_000  # the JSON of the new-arrivals list
 
 
 def merge_new_arrivals(current: list[list[Any]],
                        incoming: Sequence[Sequence[Any]]) -> list[list[Any]]:
-    """Newest first by ``created_at``, one entry per item, at most ``NEW_ARRIVALS_LIMIT``.
+    """Newest first by ``created_at``, one entry per item, at most ``NEW_ARRIVALS_LIMIT``
+    entries and ``NEW_ARRIVALS_BYTES`` of JSON (titles of 512 characters fill the bytes
+    first: the oldest entries go, never a request).
 
     Entries are laid out as ``recs.contracts.keys.NewArrival`` and kept as lists, the form
-    they take in JSON.
+    they take in JSON. A ``current`` list that is not such a list is dropped, so an update
+    replaces a corrupt row instead of failing on it.
     """
+    if not valid_arrivals(current):
+        skip_unreadable(NEW_ARRIVALS_KEY, "new arrivals")
+        current = []
     by_item = {entry[ARRIVAL_ITEM]: entry for entry in current}
     for entry in incoming:
         by_item[entry[ARRIVAL_ITEM]] = list(entry)
     merged = sorted(by_item.values(),
                     key=lambda e: (-(e[ARRIVAL_CREATED_AT] or 0), e[ARRIVAL_ITEM]))
-    return merged[:NEW_ARRIVALS_LIMIT]
+    merged = merged[:NEW_ARRIVALS_LIMIT]
+    size = 1  # "[" and "]", and a comma between entries: as json.dumps writes the list
+    for count, entry in enumerate(merged):
+        size += len(json.dumps(entry, separators=(",", ":"))) + 1
+        if size > NEW_ARRIVALS_BYTES:
+            return merged[:count]
+    return merged
+
+
+def unavailable_bytes(item_ids: Iterable[str]) -> int:
+    """What a set of item ids costs in a DynamoDB string set: their UTF-8 bytes."""
+    return sum(len(item.encode("utf-8", "surrogatepass")) for item in item_ids)
+
+
+def check_unavailable_fits(current: Mapping[int, Collection[str]], unavailable: set[str],
+                           available: set[str]) -> None:
+    """Raise ``StateLimitExceeded`` (field ``available``) when marking ``unavailable`` items
+    (and ``available`` ones back) would put more than ``UNAVAILABLE_SHARD_BYTES`` of ids into
+    one shard; ``current`` holds the shards the update adds to, by shard number.
+
+    Called before a catalog update writes anything, so a refused update leaves no trace.
+    """
+    adding: dict[int, set[str]] = {}
+    for item in unavailable - available:
+        adding.setdefault(unavailable_shard(item), set()).add(item)
+    for shard, items in sorted(adding.items()):
+        after = (set(current.get(shard, ())) | items) - available
+        size = unavailable_bytes(after)
+        if size > UNAVAILABLE_SHARD_BYTES:
+            raise StateLimitExceeded(
+                "available",
+                f"the set of unavailable items is full: this update would put {size:,} bytes "
+                f"of item ids into shard {shard} of {UNAVAILABLE_SHARDS} (the limit is "
+                f"{UNAVAILABLE_SHARD_BYTES:,}, about {UNAVAILABLE_SHARDS} x "
+                f"{UNAVAILABLE_SHARD_BYTES // 1000:,} KB in all); nothing was recorded. Mark "
+                "items that are gone for good available: true (or drop them from the "
+                "catalog), then send the update again")
+
+
+# -- what the read path accepts from a stored row -----------------------------------------
+# A row that fails these is treated as missing, never as an error: one corrupt list must not
+# turn every request that reads it into a 5xx. Checked field by field with ``type`` (not
+# ``isinstance``): a few hundred entries per request, and ``bool`` is no score.
+
+_ENTRY_FIELDS = len(Entry._fields)
+_ARRIVAL_FIELDS = len(NewArrival._fields)
+_NUMBER = (int, float)
+_TEXT = (str, type(None))
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# One decoder, made once: ``json.loads`` with an argument would build one per call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def decode_json(text: Any) -> Any:
+    """Standard JSON or ``ValueError``: NaN and Infinity (which ``json.loads`` takes and no
+    client can read back) and nesting past the interpreter's recursion limit included."""
+    if not isinstance(text, str):
+        raise ValueError("not a JSON string")
+    try:
+        return _DECODER.decode(text)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
+
+
+def valid_entries(value: Any) -> bool:
+    """A stored list: a JSON list of entries laid out as ``recs.contracts.keys.Entry``."""
+    if type(value) is not list:
+        return False
+    for e in value:
+        if (type(e) is not list or len(e) != _ENTRY_FIELDS or type(e[0]) is not str
+                or type(e[1]) not in _NUMBER or type(e[2]) not in _TEXT
+                or type(e[3]) not in _TEXT or type(e[4]) not in _TEXT
+                or type(e[5]) not in _TEXT or type(e[6]) not in _TEXT):
+            return False
+    return True
+
+
+def decode_entries(text: Any) -> list[StoredEntry] | None:
+    """The entries of a stored list, or None when the row is not one."""
+    try:
+        value = decode_json(text)
+    except ValueError:
+        return None
+    return value if valid_entries(value) else None
+
+
+def valid_arrivals(value: Any) -> bool:
+    """The new-arrivals list: entries laid out as ``recs.contracts.keys.NewArrival``."""
+    if type(value) is not list:
+        return False
+    return all(type(e) is list and len(e) == _ARRIVAL_FIELDS and type(e[0]) is str
+               and (e[1] is None or type(e[1]) in _NUMBER) and type(e[2]) in _TEXT
+               and type(e[3]) in _TEXT for e in value)
+
+
+def valid_realtime(recent: Any, shown: Any) -> bool:
+    """A shopper's realtime state: ``(item, event, ts_ms)`` triples and item ids."""
+    return (type(recent) is list and type(shown) is list
+            and all(type(r) is tuple and len(r) == 3 and type(r[0]) is str
+                    and type(r[1]) is str and type(r[2]) is int for r in recent)
+            and all(type(item) is str for item in shown))
+
+
+_REPORTED: set[str] = set()
+_REPORT_MEMORY = 1_000
+
+
+def skip_unreadable(key: str, what: str) -> None:
+    """Log a row the read path cannot use and will treat as missing: once per key per
+    process (a corrupt trending list is read by every request), shoppers' ids hashed."""
+    if key in _REPORTED:
+        return
+    if len(_REPORTED) < _REPORT_MEMORY:
+        _REPORTED.add(key)
+    logger.warning("unreadable %s row %s treated as missing", what, loggable_key(key))
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When the read path stops waiting for its stores and answers from what it has.
+
+    A request takes one at its start (``after(budget)``); each read then waits only as long
+    as is left, so retries and the second round trip cannot stack up past the budget.
+    """
+
+    at: float
+    clock: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        return cls(clock() + seconds, clock)
+
+    def remaining(self) -> float:
+        return self.at - self.clock()
 
 
 @dataclass
@@ -168,6 +332,11 @@ class RealtimeStore(Protocol):
                now_ms: int) -> None:
         """Append a shopper's events (``U#user`` or ``S#session``), keeping the lists bounded."""
 
+    def check_catalog(self, unavailable: set[str], available: set[str]) -> None:
+        """Raise ``StateLimitExceeded`` when ``update_catalog`` with these sets would grow the
+        unavailable items past their bound (``check_unavailable_fits``); writes nothing, so
+        a caller checks before it records anything else."""
+
     def update_catalog(self, unavailable: set[str], available: set[str],
                        new_arrivals: Sequence[list[Any]]) -> None:
         """Mark items (un)available and merge items into the new-arrivals list (entries laid
@@ -177,10 +346,15 @@ class RealtimeStore(Protocol):
 class ServingReader(Protocol):
     def read(
         self, list_keys: Sequence[str], version: str | None, shopper_keys: Sequence[str],
-        catalog: bool = False,
+        catalog: bool = False, deadline: Deadline | None = None,
     ) -> tuple[dict[str, list[StoredEntry]], dict[str, RealtimeState], CatalogState | None]:
         """One round trip: precomputed lists of ``version``, shoppers' realtime state, and
-        (when ``catalog``) the catalog state."""
+        (when ``catalog``) the catalog state.
+
+        A row that cannot be decoded or has the wrong shape is absent (and logged once). Waits
+        at most until ``deadline``: keys still unread then are absent too; raises
+        ``StoreError`` only when nothing could be read.
+        """
 
 
 class ModelRegistry(Protocol):

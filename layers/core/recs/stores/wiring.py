@@ -14,7 +14,8 @@ from recs.contracts import resources
 from recs.exceptions import ConfigError
 from recs.stores.aws import (
     EXPORT_CONFIG,
-    READ_PATH_CONFIG,
+    READ_BUDGET_S,
+    REQUEST_CONFIG,
     WRITE_WORKERS,
     DynamoModelRegistry,
     DynamoRealtimeStore,
@@ -22,6 +23,7 @@ from recs.stores.aws import (
     DynamoServingReader,
     S3ObjectStore,
     SqsEventQueue,
+    read_path_config,
 )
 
 
@@ -33,13 +35,16 @@ def event_queue() -> SqsEventQueue:
     return SqsEventQueue(required_env(resources.QUEUE_ENV))
 
 
-def dynamodb_client(*, batch: bool = False) -> Any:
+def dynamodb_client(*, batch: bool = False, read_budget_s: float | None = None) -> Any:
     """One DynamoDB client for every store of a function: each extra client costs the cold
     start about 35 ms (``benchmarks/serving.py``), and a client is safe to share. The batch's
-    is configured for the export's concurrent writes."""
+    is configured for the export's concurrent writes; the read path's (``read_budget_s``) has
+    timeouts sized to its budget and no SDK retries (``recs.stores.aws.read_path_config``)."""
     import boto3
 
-    return boto3.client("dynamodb", config=EXPORT_CONFIG if batch else READ_PATH_CONFIG)
+    if read_budget_s is not None:
+        return boto3.client("dynamodb", config=read_path_config(read_budget_s))
+    return boto3.client("dynamodb", config=EXPORT_CONFIG if batch else REQUEST_CONFIG)
 
 
 def recommendation_store(client: Any = None, *, batch: bool = False) -> DynamoRecommendationStore:
@@ -57,9 +62,10 @@ def realtime_store() -> DynamoRealtimeStore:
     return DynamoRealtimeStore(required_env(resources.REALTIME.env_var))
 
 
-def serving_reader(client: Any = None) -> DynamoServingReader:
+def serving_reader(client: Any = None, budget_s: float = READ_BUDGET_S) -> DynamoServingReader:
+    """``client`` should come from ``dynamodb_client(read_budget_s=budget_s)``."""
     return DynamoServingReader(required_env(resources.RECOMMENDATIONS.env_var),
-                               required_env(resources.REALTIME.env_var), client)
+                               required_env(resources.REALTIME.env_var), client, budget_s)
 
 
 def required_env(name: str, environ: Mapping[str, str] | None = None) -> str:
