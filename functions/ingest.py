@@ -6,6 +6,9 @@ checked here, entry by entry, by ``recs.intake`` so that each rejection names it
 
 from __future__ import annotations
 
+import base64
+import binascii
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -27,10 +30,35 @@ realtime = wiring.realtime_store()
 objects = wiring.object_store()
 
 
+# Time kept back from the function's timeout: whatever the realtime store does, the answer
+# leaves with this much to spare.
+ANSWER_MARGIN_S = 1.0
+
+
+def _body() -> str | bytes | None:
+    """The request body; bytes when API Gateway sent it base64-encoded (not UTF-8 text),
+    which ``parse_body`` then refuses as not JSON rather than failing to decode it here."""
+    body = app.current_event.body
+    if body and app.current_event.is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except binascii.Error:
+            return body
+    return body
+
+
+def _deadline() -> float | None:
+    """When the answer must leave (``time.monotonic()``), from the invocation's time left."""
+    remaining = getattr(app.lambda_context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return time.monotonic() + remaining() / 1000 - ANSWER_MARGIN_S
+
+
 @routes.serve("POST /events")
 def post_events() -> Response:
-    events = parse_body(app.current_event.body)
-    result = ingest(events, queue, realtime)
+    events = parse_body(_body())
+    result = ingest(events, queue, realtime, deadline=_deadline())
     logger.info("ingested", extra={"accepted": result.accepted,
                                    "rejected": len(result.rejected)})
     return json_response(_status(result.accepted, len(result.rejected)), result.to_dict())
@@ -38,7 +66,7 @@ def post_events() -> Response:
 
 @routes.serve("PUT /items")
 def put_items() -> Response:
-    items = parse_body(app.current_event.body, key="items", limit=catalog.MAX_ITEMS)
+    items = parse_body(_body(), key="items", limit=catalog.MAX_ITEMS)
     now = now_ms()
     result = catalog.validate_items(items, now)
     catalog.apply(result.accepted, objects, realtime, now)

@@ -21,6 +21,7 @@ from recs.stores.ports import (
     NEW_ARRIVALS_BYTES,
     NEW_ARRIVALS_LIMIT,
     RECENT_LIMIT,
+    SEEN_LIMIT,
     SHOWN_LIMIT,
     UNAVAILABLE_SHARD_BYTES,
     EventQueue,
@@ -321,6 +322,68 @@ def test_one_record_longer_than_the_bound_keeps_its_newest(
     assert shoppers["S#s"].recent == recent[-RECENT_LIMIT:] and shoppers["S#s"].shown == []
     assert (shoppers["U#other"].recent, shoppers["U#other"].shown) == ([("x", "purchase", 1)],
                                                                       ["y"])
+
+
+def test_a_retried_record_with_the_same_event_ids_changes_nothing(
+    realtime_store: RealtimeStore, serving_reader: ServingReader,
+) -> None:
+    recent = [("rice", "view", 1), ("milk", "cart", 2)]
+    for _ in range(3):  # the request, then two retries of it
+        realtime_store.record("U#u", recent, ["tea"], 5000, recent_ids=["e1", "e2"],
+                              shown_ids=["e3"])
+    _, shoppers, _ = serving_reader.read([], None, ["U#u"])
+    assert (shoppers["U#u"].recent, shoppers["U#u"].shown) == (recent, ["tea"])
+
+
+def test_an_overlapping_retry_appends_only_the_events_not_recorded_before(
+    realtime_store: RealtimeStore, serving_reader: ServingReader,
+) -> None:
+    realtime_store.record("S#s", [("rice", "view", 1)], ["tea"], 5000, recent_ids=["e1"],
+                          shown_ids=["e2"])
+    # A client resends its batch with one more event of each kind, in the same order.
+    realtime_store.record("S#s", [("rice", "view", 1), ("milk", "view", 2)], ["tea", "tea"],
+                          5000, recent_ids=["e1", "e3"], shown_ids=["e2", "e4"])
+    # An id repeated within one call counts once; an entry without ids always appends.
+    realtime_store.record("S#s", [("lamb", "cart", 3), ("lamb", "cart", 3)], [], 5000,
+                          recent_ids=["e5", "e5"])
+    realtime_store.record("S#s", [], ["tea"], 5000)
+    _, shoppers, _ = serving_reader.read([], None, ["S#s"])
+    assert shoppers["S#s"].recent == [("rice", "view", 1), ("milk", "view", 2),
+                                      ("lamb", "cart", 3)]
+    assert shoppers["S#s"].shown == ["tea", "tea", "tea"]
+
+
+def test_the_last_seen_limit_event_ids_are_remembered_past_the_list_bounds(
+    realtime_store: RealtimeStore, serving_reader: ServingReader,
+) -> None:
+    # 3 x SEEN_LIMIT events, ten a call, then a retry of the newest SEEN_LIMIT of them.
+    events = [(f"e{n}", (f"i{n}", "view", n)) for n in range(3 * SEEN_LIMIT)]
+    for start in range(0, len(events), 10):
+        chunk = events[start:start + 10]
+        realtime_store.record("U#v", [entry for _, entry in chunk], [], 5000,
+                              recent_ids=[event_id for event_id, _ in chunk])
+    _, before, _ = serving_reader.read([], None, ["U#v"])
+    newest = events[-SEEN_LIMIT:]
+    for start in range(0, SEEN_LIMIT, RECENT_LIMIT):
+        chunk = newest[start:start + RECENT_LIMIT]
+        realtime_store.record("U#v", [entry for _, entry in chunk], [], 5000,
+                              recent_ids=[event_id for event_id, _ in chunk])
+    _, after, _ = serving_reader.read([], None, ["U#v"])
+    assert after["U#v"].recent == before["U#v"].recent == [e for _, e in events][-RECENT_LIMIT:]
+
+
+def test_more_ids_than_one_condition_checks_are_all_recorded_once(
+    realtime_store: RealtimeStore, serving_reader: ServingReader,
+) -> None:
+    # A bulk upload: 30 recent events and 100 impressions for one shopper in one call.
+    recent = [(f"i{n}", "view", n) for n in range(RECENT_LIMIT)]
+    shown = [f"s{n}" for n in range(SHOWN_LIMIT)]
+    ids = {"recent_ids": [f"r{n}" for n in range(RECENT_LIMIT)],
+           "shown_ids": [f"s{n}" for n in range(SHOWN_LIMIT)]}
+    realtime_store.record("U#bulk", recent, shown, 5000, **ids)
+    realtime_store.record("U#bulk", recent, shown, 5000, **ids)
+    _, shoppers, _ = serving_reader.read([], None, ["U#bulk"])
+    assert (shoppers["U#bulk"].recent, shoppers["U#bulk"].shown) == (recent, shown)
 
 
 def test_catalog_state_tracks_unavailable_items_and_new_arrivals(

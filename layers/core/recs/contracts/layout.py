@@ -20,8 +20,8 @@ no new permission, and one under a new prefix needs a new constant here.
 from __future__ import annotations
 
 EVENTS = "events/"
-CATALOG = "catalog/"
 EVENTS_REJECTED = "events-rejected/"
+CATALOG = "catalog/"
 INTERACTIONS = "interactions/"
 MODELS = "models/"
 
@@ -29,8 +29,8 @@ PREFIXES = (EVENTS, EVENTS_REJECTED, CATALOG, INTERACTIONS, MODELS)
 
 CATALOG_UPDATES = f"{CATALOG}updates/"
 EVENT_FILE_SUFFIX = ".parquet"
-CATALOG_DELTA_SUFFIX = ".jsonl"
 REJECTED_SUFFIX = ".json"
+CATALOG_DELTA_SUFFIX = ".jsonl"
 _PARTITION = "dt="
 
 
@@ -62,7 +62,6 @@ def event_file_date(key: str) -> str | None:
     return None
 
 
-# -- catalog ---------------------------------------------------------------------------------
 def rejected_event(dt: str, message_id: str) -> str:
     """``events-rejected/dt=<dt>/<message id>.json``: a queue message the lander could not land,
     with the reason, filed under the day it was refused (its own date may be unreadable). The
@@ -76,6 +75,7 @@ def is_rejected_event(key: str) -> bool:
     return key.startswith(EVENTS_REJECTED) and key.endswith(REJECTED_SUFFIX)
 
 
+# -- catalog ---------------------------------------------------------------------------------
 def catalog_delta(now_ms: int, digest: str) -> str:
     """``catalog/updates/<ms>-<digest>.jsonl``: zero-padded, so the keys sort by time."""
     return f"{CATALOG_UPDATES}{now_ms:015d}-{digest}{CATALOG_DELTA_SUFFIX}"

@@ -3,22 +3,28 @@
 Events are grouped by their ``dt`` partition before they are packed into SQS messages, so the
 lander writes every message to exactly one partition file and a failed write retries only
 the messages that belong to it.
+
+Once SQS has taken the messages the events are safe, and the request is answered 2xx whatever
+happens next: the realtime store is written after, best effort and within a time budget.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from recs.contracts import keys
 from recs.contracts.events import EXPOSURES, Event
-from recs.exceptions import PayloadTooLarge, StoreError, ValidationError
-from recs.intake.validation import event_date, validate_event
-from recs.stores.ports import EventQueue, RealtimeStore
+from recs.exceptions import PayloadTooLarge, ValidationError
+from recs.intake.validation import echo_id, event_date, validate_event
+from recs.stores.ports import RECENT_LIMIT, SHOWN_LIMIT, EventQueue, RealtimeStore
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +33,17 @@ REALTIME_WRITERS = 16
 # Only events this recent reach the realtime store: it serves the shopper's current visit,
 # and a backfill of last month's history would only cost writes.
 REALTIME_HORIZON_MS = 2 * 86_400_000
+# How long a request waits for its realtime writes once SQS has its events; writes still
+# running then finish (or fail) without holding the answer.
+REALTIME_WAIT_S = 3.0
 MAX_BODY_BYTES = 1_000_000
 EVENTS_PER_MESSAGE = 100
+# SQS refuses a message over 256 KiB. A hundred events of long non-ASCII ids (escaped in
+# JSON as six bytes a character) would pass that, so messages are cut by size too.
+MAX_MESSAGE_BYTES = 200_000
+# Levels of nesting the request body may have before the parser is spared the rest: JSON
+# deeper than about a thousand levels makes Python's parser raise ``RecursionError``.
+MAX_BODY_NESTING = 64
 
 
 @dataclass
@@ -59,16 +74,17 @@ def now_ms() -> int:
 
 
 def parse_body(body: str | bytes | None, key: str = "events", limit: int = MAX_EVENTS) -> list[Any]:
-    """The ``key`` list of a request body, or an error naming what is wrong with it."""
+    """The ``key`` list of a request body, or an error naming what is wrong with it.
+
+    The entries are not checked here, so one bad entry costs only itself: each is validated
+    on its own and reported by index.
+    """
     if body is None or body in ("", b""):
         raise ValidationError("body", f'is empty; send {{"{key}": [...]}}')
-    size = len(body.encode() if isinstance(body, str) else body)
+    size = len(body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body)
     if size > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body is {size} bytes; the limit is {MAX_BODY_BYTES}")
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError("body", f"is not valid JSON ({exc})") from exc
+    payload = load_json(body)
     if not isinstance(payload, dict) or key not in payload:
         raise ValidationError(key, f'is required: send {{"{key}": [...]}}')
     entries = payload[key]
@@ -81,16 +97,100 @@ def parse_body(body: str | bytes | None, key: str = "events", limit: int = MAX_E
     return entries
 
 
+def load_json(body: str | bytes) -> Any:
+    """Parse a request body, whatever a client sends, into values the validators can judge.
+
+    - An integer literal longer than Python converts (4,300 digits) becomes infinity, which
+      every numeric field refuses by name, instead of failing the whole body.
+    - ``NaN`` and ``Infinity`` parse as floats, which the validators refuse by name.
+    - Nesting past ``MAX_BODY_NESTING`` levels is cut (the part below becomes ``null``) when
+      it is deep enough to make the parser raise ``RecursionError``: nothing that deep is
+      valid, and the field holding it is refused for its depth or type, naming itself, while
+      the other entries of the request are judged as usual.
+    """
+    try:
+        try:
+            return json.loads(body)
+        except ValueError as exc:  # perhaps only an integer too long for ``int``
+            try:
+                return _load_hostile(body)
+            except ValueError:
+                raise exc from None
+        except RecursionError:
+            return _load_hostile(body)
+    except RecursionError as exc:
+        raise ValidationError("body", "is nested too deeply") from exc
+    except ValueError as exc:  # UnicodeDecodeError too
+        raise ValidationError("body", f"is not valid JSON ({_short(exc)})") from exc
+
+
+def _load_hostile(body: str | bytes) -> Any:
+    """The slow way, for what the plain parse refused: long integers, deep nesting."""
+    try:
+        return json.loads(body, parse_int=_int)
+    except RecursionError:
+        return json.loads(_cut_deep(body), parse_int=_int)
+
+
+def _int(text: str) -> int | float:
+    if len(text) > sys.get_int_max_str_digits():
+        return -float("inf") if text.startswith("-") else float("inf")
+    return int(text)
+
+
+def _short(exc: Exception) -> str:
+    message = str(exc)
+    return message if len(message) <= 200 else message[:200] + "..."
+
+
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+_CLOSE = {"]": "[", "}": "{"}
+
+
+def _cut_deep(body: str | bytes) -> str:
+    """``body`` with every object or list below ``MAX_BODY_NESTING`` levels replaced by null.
+
+    A scan over strings and brackets only; brackets must pair (else the body is not JSON),
+    and anything else malformed is left for the parser to find.
+    """
+    text = body if isinstance(body, str) else body.decode(json.detect_encoding(body))
+    pieces: list[str] = []
+    opened: list[str] = []
+    kept = 0  # the end of the text copied so far
+    cut_from = -1  # where the part being cut began, while inside it
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token[0] == '"':
+            continue
+        if token in "[{":
+            opened.append(token)
+            if len(opened) == MAX_BODY_NESTING + 1:
+                cut_from = match.start()
+            continue
+        if not opened or opened.pop() != _CLOSE[token]:
+            raise ValidationError("body", "is not valid JSON (its brackets do not pair)")
+        if len(opened) == MAX_BODY_NESTING and cut_from >= 0:
+            pieces += [text[kept:cut_from], "null"]
+            kept, cut_from = match.end(), -1
+    if opened:
+        raise ValidationError("body", "is not valid JSON (a bracket is never closed)")
+    return "".join(pieces) + text[kept:]
+
+
 def ingest(
     raw_events: list[Any],
     queue: EventQueue,
     realtime: RealtimeStore | None = None,
     now: int | None = None,
+    deadline: float | None = None,
 ) -> IngestResult:
     """Validate, deduplicate within the batch, enqueue, then update the realtime store.
 
     Raises only if enqueueing fails: the queue is the durable record. The realtime store is
-    best effort (a failure there costs freshness, not data), so it is written second.
+    best effort (a failure there costs freshness, not data), so it is written second, and
+    nothing it does changes the answer: writes still running at ``deadline`` (a
+    ``time.monotonic()`` instant), or ``REALTIME_WAIT_S`` after the enqueue, are left to
+    finish on their own.
     """
     now = now_ms() if now is None else now
     result = IngestResult()
@@ -100,10 +200,8 @@ def ingest(
         try:
             event = validate_event(raw, now)
         except ValidationError as exc:
-            event_id = raw.get("event_id") if isinstance(raw, dict) else None
-            result.rejected.append(
-                Rejection(index, exc.field, exc.reason, str(event_id) if event_id else None)
-            )
+            event_id = echo_id(raw.get("event_id")) if isinstance(raw, dict) else None
+            result.rejected.append(Rejection(index, exc.field, exc.reason, event_id))
             continue
         result.accepted += 1
         if event["event_id"] in seen:
@@ -112,19 +210,39 @@ def ingest(
         seen.add(event["event_id"])
         event["received_at"] = now
         by_date.setdefault(event_date(event["ts"]), []).append(event)
-    messages = [
-        json.dumps({"dt": dt, "events": events[start : start + EVENTS_PER_MESSAGE]},
-                   separators=(",", ":"))
-        for dt, events in sorted(by_date.items())
-        for start in range(0, len(events), EVENTS_PER_MESSAGE)
-    ]
+    messages = [message for dt, events in sorted(by_date.items())
+                for message in pack_messages(dt, events)]
     if messages:
         queue.send(messages)
     if realtime is not None:
         horizon = now - REALTIME_HORIZON_MS
-        record_recent(realtime, [e for events in by_date.values() for e in events
-                                 if e["ts"] >= horizon], now)
+        fresh = [e for events in by_date.values() for e in events if e["ts"] >= horizon]
+        wait_until = time.monotonic() + REALTIME_WAIT_S
+        try:
+            record_recent(realtime, fresh, now,
+                          wait_until if deadline is None else min(deadline, wait_until))
+        except Exception as exc:  # the events are queued: the answer stays 2xx
+            logger.warning("realtime update failed: %s", type(exc).__name__)
     return result
+
+
+def pack_messages(dt: str, events: list[Event]) -> list[str]:
+    """SQS message bodies ``{"dt": ..., "events": [...]}`` of one date: at most
+    ``EVENTS_PER_MESSAGE`` events and ``MAX_MESSAGE_BYTES`` bytes each (JSON escapes all but
+    ASCII, so characters are bytes). A message over the size is split in two until it fits;
+    one event is at most about 12 KB, so every message does."""
+    messages: list[str] = []
+    pending = [events[start:start + EVENTS_PER_MESSAGE]
+               for start in range(0, len(events), EVENTS_PER_MESSAGE)]
+    while pending:
+        chunk = pending.pop(0)
+        body = json.dumps({"dt": dt, "events": chunk}, separators=(",", ":"))
+        if len(body) > MAX_MESSAGE_BYTES and len(chunk) > 1:
+            half = len(chunk) // 2
+            pending[:0] = [chunk[:half], chunk[half:]]
+            continue
+        messages.append(body)
+    return messages
 
 
 def shopper_keys(event: Event) -> list[str]:
@@ -132,27 +250,59 @@ def shopper_keys(event: Event) -> list[str]:
     return keys.shopper_keys(event["user_id"], event["session_id"])
 
 
-def record_recent(realtime: RealtimeStore, events: list[Event], now_ms: int) -> None:
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _writers() -> ThreadPoolExecutor:
+    """One pool per process, so a request never waits for threads to start or stop."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(REALTIME_WRITERS, thread_name_prefix="realtime")
+        return _pool
+
+
+def record_recent(realtime: RealtimeStore, events: list[Event], now_ms: int,
+                  deadline: float | None = None) -> int:
+    """Append each shopper's events to their realtime state: one write per shopper, each
+    entry with its event id so that a retried request appends nothing twice.
+
+    Returns how many shoppers' writes failed or were not done at ``deadline``: those not
+    started by then are dropped, those running are left to finish on their own.
+    """
     recent: dict[str, list[tuple[str, str, int]]] = {}
+    recent_ids: dict[str, list[str]] = {}
     shown: dict[str, list[str]] = {}
+    shown_ids: dict[str, list[str]] = {}
     for event in sorted(events, key=lambda e: e["ts"]):
         for key in shopper_keys(event):
             if event["event_type"] in EXPOSURES:
                 shown.setdefault(key, []).append(event["item_id"])
+                shown_ids.setdefault(key, []).append(event["event_id"])
             else:
                 recent.setdefault(key, []).append(
                     (event["item_id"], event["event_type"], event["ts"]))
+                recent_ids.setdefault(key, []).append(event["event_id"])
+
     def update(key: str) -> None:
-        try:
-            realtime.record(key, recent.get(key, []), shown.get(key, []), now_ms)
-        except StoreError as exc:
-            logger.warning("realtime update skipped for %s: %s", key, exc)
+        # Only the newest entries survive the store's bounds: the others need no write.
+        realtime.record(key, recent.get(key, [])[-RECENT_LIMIT:],
+                        shown.get(key, [])[-SHOWN_LIMIT:], now_ms,
+                        recent_ids=recent_ids.get(key, [])[-RECENT_LIMIT:],
+                        shown_ids=shown_ids.get(key, [])[-SHOWN_LIMIT:])
 
     shoppers = sorted(recent.keys() | shown.keys())
-    if len(shoppers) <= 2:  # the common case: one shopper's events from a frontend
-        for key in shoppers:
-            update(key)
-        return
-    # A backend's bulk upload touches many shoppers: one write each, a few at a time.
-    with ThreadPoolExecutor(max_workers=REALTIME_WRITERS) as pool:
-        list(pool.map(update, shoppers))
+    if not shoppers:
+        return 0
+    futures: list[Future[None]] = [_writers().submit(update, key) for key in shoppers]
+    timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+    done, pending = wait(futures, timeout=timeout)
+    dropped = sum(future.cancel() for future in pending)  # not started: skipped
+    failed = [type(exc).__name__ for exc in (future.exception() for future in done) if exc]
+    if failed or pending:
+        logger.warning("realtime state of %d of %d shoppers not updated in time: %d failed "
+                       "(%s), %d dropped before they started, %d still running",
+                       len(failed) + len(pending), len(shoppers), len(failed),
+                       ", ".join(sorted(set(failed))) or "-", dropped, len(pending) - dropped)
+    return len(failed) + len(pending)

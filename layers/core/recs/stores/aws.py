@@ -7,6 +7,8 @@ local demo points the very same code at moto. Every SDK error leaves as ``StoreE
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import logging
@@ -36,6 +38,7 @@ from recs.exceptions import NotFound, PromotionRefused, StoreError
 from recs.stores.ports import (
     RECENT_LIMIT,
     RETIRING,
+    SEEN_LIMIT,
     SHOWN_LIMIT,
     CatalogState,
     Deadline,
@@ -48,6 +51,7 @@ from recs.stores.ports import (
     merge_new_arrivals,
     row_key_chunks,
     skip_unreadable,
+    unseen,
     valid_arrivals,
 )
 
@@ -80,6 +84,12 @@ def read_path_config(budget_s: float = READ_BUDGET_S) -> Config:
 READ_PATH_CONFIG = read_path_config()
 # Ingest's and the admin's requests: a slow answer is better than a refused one there.
 REQUEST_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 2})
+# Ingest's SQS sends. A send that times out has often been enqueued all the same, and a 503
+# then tells the shop to resend events that are already safe (under load on the local stack,
+# a quarter of POST /events did so with a 1 s read timeout): so wait longer for SQS's answer.
+# Two attempts of at most 4 s stay inside the ingest function's 10 s.
+QUEUE_CONFIG = Config(connect_timeout=1, read_timeout=3,
+                      retries={"max_attempts": 2, "mode": "standard"})
 BATCH_CONFIG = Config(retries={"max_attempts": 10, "mode": "adaptive"})
 # The export's writes: a connection per worker, and no client-side check of requests this
 # module builds itself (botocore's validation walks every attribute: a tenth of the CPU).
@@ -127,7 +137,7 @@ class S3ObjectStore:
 class SqsEventQueue:
     def __init__(self, queue_url: str, client: Any = None) -> None:
         self.queue_url = queue_url
-        self.client = client or boto3.client("sqs", config=REQUEST_CONFIG)
+        self.client = client or boto3.client("sqs", config=QUEUE_CONFIG)
 
     def send(self, bodies: Sequence[str]) -> None:
         for batch in _sqs_batches(bodies):
@@ -506,6 +516,17 @@ def _version_from_item(item: dict[str, Any]) -> ModelVersion:
 REALTIME_TTL_S = 28 * 86_400
 
 
+# Event ids one conditional append checks: each is a ``contains`` in the condition, and
+# DynamoDB allows 300 operators and 4 KB per expression.
+SEEN_CHECK = 100
+
+
+def _seen_digest(event_id: str) -> str:
+    """12 characters per remembered event id, whatever its length (ids may have 256)."""
+    digest = hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=9).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
+
 class DynamoRealtimeStore:
     """Shoppers' recent events as DynamoDB lists appended in place (one write per shopper)."""
 
@@ -514,27 +535,96 @@ class DynamoRealtimeStore:
         self.client = client or boto3.client("dynamodb", config=REQUEST_CONFIG)
 
     def record(self, key: str, recent: Sequence[tuple[str, str, int]], shown: Sequence[str],
-               now_ms: int) -> None:
-        values = {
+               now_ms: int, *, recent_ids: Sequence[str] | None = None,
+               shown_ids: Sequence[str] | None = None) -> None:
+        """One ``UpdateItem`` appending to the lists in place.
+
+        With event ids, the item also keeps ``seen``, a list of short digests of the ids it
+        recorded, and the append is conditioned on none of the new ids being in it. When some
+        are (a retried request), DynamoDB returns the item with the refusal and only the
+        entries it lacks are appended; a plain retry so costs one refused write. Serving's
+        reader decodes ``recent`` and ``shown`` only, so ``seen`` changes nothing it reads.
+        """
+        if recent_ids is None and shown_ids is None:
+            self._update(key, recent, shown, [], now_ms)  # unconditional: never refused
+            return
+        if len(recent) + len(shown) > SEEN_CHECK:  # one condition checks SEEN_CHECK ids
+            for start in range(0, len(recent), SEEN_CHECK):
+                self.record(key, recent[start:start + SEEN_CHECK], [], now_ms,
+                            recent_ids=None if recent_ids is None
+                            else recent_ids[start:start + SEEN_CHECK])
+            for start in range(0, len(shown), SEEN_CHECK):
+                self.record(key, [], shown[start:start + SEEN_CHECK], now_ms,
+                            shown_ids=None if shown_ids is None
+                            else shown_ids[start:start + SEEN_CHECK])
+            return
+        recent_digests = None if recent_ids is None else [_seen_digest(i) for i in recent_ids]
+        shown_digests = None if shown_ids is None else [_seen_digest(i) for i in shown_ids]
+        known: set[str] = set()
+        for _ in range(MAX_ATTEMPTS):
+            fresh = set(known)
+            new_recent, recent_digest = unseen(recent, recent_digests, fresh)
+            new_shown, shown_digest = unseen(shown, shown_digests, fresh)
+            if not new_recent and not new_shown:
+                return  # every entry was recorded before
+            refused = self._update(key, new_recent, new_shown, recent_digest + shown_digest,
+                                   now_ms)
+            if refused is None:
+                return
+            known = refused
+        raise StoreError(f"realtime update {loggable_key(key)}: too many concurrent updates")
+
+    def _update(self, key: str, recent: Sequence[tuple[str, str, int]], shown: Sequence[str],
+                digests: Sequence[str], now_ms: int) -> set[str] | None:
+        """Append; None when done, or the item's ``seen`` digests when some of ``digests``
+        were among them and nothing was written."""
+        values: dict[str, Any] = {
             ":empty": {"L": []},
             ":recent": {"L": [{"S": f"{item}\t{event}\t{ts}"} for item, event, ts in recent]},
             ":shown": {"L": [{"S": item} for item in shown]},
             ":ttl": {"N": str(now_ms // 1000 + REALTIME_TTL_S)},
         }
+        update = ("SET recent = list_append(if_not_exists(recent, :empty), :recent), "
+                  "shown = list_append(if_not_exists(shown, :empty), :shown), expires_at = :ttl")
+        condition: dict[str, Any] = {}
+        if digests:
+            values[":seen"] = {"L": [{"S": d} for d in digests]}
+            values.update({f":s{n}": {"S": d} for n, d in enumerate(digests)})
+            update += ", seen = list_append(if_not_exists(seen, :empty), :seen)"
+            condition = {
+                "ConditionExpression": "NOT (" + " OR ".join(
+                    f"contains(seen, :s{n})" for n in range(len(digests))) + ")",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
         try:
             result = self.client.update_item(
-                TableName=self.table, Key={"pk": {"S": key}},
-                UpdateExpression="SET recent = list_append(if_not_exists(recent, :empty), "
-                                 ":recent), shown = list_append(if_not_exists(shown, :empty), "
-                                 ":shown), expires_at = :ttl",
-                ExpressionAttributeValues=values, ReturnValues="UPDATED_NEW")
-        except (ClientError, BotoCoreError) as exc:
+                TableName=self.table, Key={"pk": {"S": key}}, UpdateExpression=update,
+                ExpressionAttributeValues=values, ReturnValues="UPDATED_NEW", **condition)
+        except ClientError as exc:
+            if digests and exc.response.get("Error", {}).get("Code") == (
+                    "ConditionalCheckFailedException"):
+                item = exc.response.get("Item") or self._item(key)
+                return {value["S"] for value in item.get("seen", {}).get("L", [])}
+            raise StoreError(f"realtime update {loggable_key(key)}: {exc}") from exc
+        except BotoCoreError as exc:
             raise StoreError(f"realtime update {loggable_key(key)}: {exc}") from exc
         attributes = result.get("Attributes", {})
-        for name, limit in (("recent", RECENT_LIMIT), ("shown", SHOWN_LIMIT)):
+        for name, limit in (("recent", RECENT_LIMIT), ("shown", SHOWN_LIMIT),
+                            ("seen", SEEN_LIMIT)):
             length = len(attributes.get(name, {}).get("L", []))
             if length > 2 * limit:
                 self._trim(key, name, length, length - limit)
+        return None
+
+    def _item(self, key: str) -> dict[str, Any]:
+        """The ``seen`` list of a shopper's item, read consistently."""
+        try:
+            item: dict[str, Any] = self.client.get_item(
+                TableName=self.table, Key={"pk": {"S": key}}, ProjectionExpression="seen",
+                ConsistentRead=True).get("Item", {})
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"realtime read {loggable_key(key)}: {exc}") from exc
+        return item
 
     def _trim(self, key: str, name: str, length: int, drop: int) -> None:
         """Drop the oldest entries, unless someone appended meanwhile (then next time)."""

@@ -14,6 +14,7 @@ from recs.exceptions import NotFound, PromotionRefused
 from recs.stores.ports import (
     RECENT_LIMIT,
     RETIRING,
+    SEEN_LIMIT,
     SHOWN_LIMIT,
     CatalogState,
     Deadline,
@@ -25,6 +26,7 @@ from recs.stores.ports import (
     merge_new_arrivals,
     row_key_chunks,
     skip_unreadable,
+    unseen,
     valid_arrivals,
     valid_realtime,
 )
@@ -166,12 +168,21 @@ class MemoryRealtimeStore:
     def __init__(self) -> None:
         self.shoppers: dict[str, RealtimeState] = {}
         self.catalog = CatalogState()
+        self.seen: dict[str, list[str]] = {}  # a shopper's last SEEN_LIMIT event ids
         self._lock = threading.Lock()
 
     def record(self, key: str, recent: Sequence[tuple[str, str, int]], shown: Sequence[str],
-               now_ms: int) -> None:
+               now_ms: int, *, recent_ids: Sequence[str] | None = None,
+               shown_ids: Sequence[str] | None = None) -> None:
         with self._lock:
             state = self.shoppers.setdefault(key, RealtimeState())
+            if recent_ids is not None or shown_ids is not None:
+                seen = self.seen.setdefault(key, [])
+                remembered = set(seen)
+                recent, new_recent = unseen(recent, recent_ids, remembered)
+                shown, new_shown = unseen(shown, shown_ids, remembered)
+                seen.extend(new_recent + new_shown)
+                del seen[:-SEEN_LIMIT]
             state.recent = (state.recent + list(recent))[-RECENT_LIMIT:]
             state.shown = (state.shown + list(shown))[-SHOWN_LIMIT:]
 

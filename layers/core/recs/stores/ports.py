@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from recs.contracts.keys import (
     ARRIVAL_CREATED_AT,
@@ -140,6 +140,8 @@ class RecommendationStore(Protocol):
 # Bounds every realtime store keeps, whatever the backend.
 RECENT_LIMIT = 30  # recent events per shopper
 SHOWN_LIMIT = 100  # impressions per shopper
+# Event ids a shopper's state remembers (at least), so a retried request appends nothing twice.
+SEEN_LIMIT = RECENT_LIMIT + SHOWN_LIMIT
 NEW_ARRIVALS_LIMIT = 200
 # DynamoDB refuses an item over 400 KB (names and values, UTF-8); moto does not. The catalog
 # rows keep their payload under these, leaving room for names, keys and a revision.
@@ -327,10 +329,38 @@ class CatalogState:
     new_arrivals: list[list[Any]] = field(default_factory=list)  # keys.NewArrival layout
 
 
+_Entry = TypeVar("_Entry")
+
+
+def unseen(entries: Sequence[_Entry], ids: Sequence[str] | None,
+           seen: set[str]) -> tuple[list[_Entry], list[str]]:
+    """The entries whose event id is neither in ``seen`` nor earlier in ``ids``, and their
+    ids, which join ``seen``; every entry when ``ids`` is None (nothing to go by)."""
+    if ids is None:
+        return list(entries), []
+    if len(ids) != len(entries):
+        raise ValueError(f"{len(ids)} event ids for {len(entries)} entries")
+    kept: list[_Entry] = []
+    kept_ids: list[str] = []
+    for entry, event_id in zip(entries, ids, strict=True):
+        if event_id not in seen:
+            seen.add(event_id)
+            kept.append(entry)
+            kept_ids.append(event_id)
+    return kept, kept_ids
+
+
 class RealtimeStore(Protocol):
     def record(self, key: str, recent: Sequence[tuple[str, str, int]], shown: Sequence[str],
-               now_ms: int) -> None:
-        """Append a shopper's events (``U#user`` or ``S#session``), keeping the lists bounded."""
+               now_ms: int, *, recent_ids: Sequence[str] | None = None,
+               shown_ids: Sequence[str] | None = None) -> None:
+        """Append a shopper's events (``U#user`` or ``S#session``), keeping the lists bounded.
+
+        With ``recent_ids`` and ``shown_ids`` (the event id of each entry of ``recent`` and
+        ``shown``, in order) an entry whose event id the shopper's state already remembers is
+        not appended again, so a retried request changes nothing; the last ``SEEN_LIMIT`` ids
+        at least are remembered. Without them every entry is appended.
+        """
 
     def check_catalog(self, unavailable: set[str], available: set[str]) -> None:
         """Raise ``StateLimitExceeded`` when ``update_catalog`` with these sets would grow the
