@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from recs.contracts.keys import Entry, row_keys_key, unavailable_shard
-from recs.exceptions import NotFound, PromotionRefused, StateLimitExceeded, StoreError
+from recs.exceptions import NotFound, PromotionRefused, StateLimitExceeded
 from recs.intake.catalog import apply, validate_items
 from recs.stores.ports import (
     NEW_ARRIVALS_BYTES,
@@ -606,16 +606,15 @@ def test_a_shopper_row_with_the_longest_ids_fits_one_item(
         return f"{n:06d}" + "\U0001F9C0" * 250
 
     shopper = "U#" + "\U0001F9C0" * 256
-    try:
-        for call in range(8):  # each call as long as the bounds, so the lists fill and trim
-            realtime_store.record(
-                shopper, [(longest(call * 1000 + k), "wishlist", 1_790_000_000_000 + k)
-                          for k in range(RECENT_LIMIT)],
-                [longest(call * 1000 + 500 + k) for k in range(SHOWN_LIMIT)], 5000)
-    except StoreError as exc:
-        # Known, for the realtime writer to fix: the lists are trimmed only past twice their
-        # bound, so with such ids the third full call needs 3 x (30 + 100) x ~1 KB > 400 KB.
-        pytest.xfail(f"a shopper row outgrows one DynamoDB item: {exc}")
+    for call in range(8):  # each call as long as the bounds, so the lists fill and trim
+        # Trimmed past 1.5 times their bounds, the lists hold at most 2.5 times them after an
+        # append: (75 + 250) x ~1 KB, inside 400 KB (at twice, the third call passed it).
+        realtime_store.record(
+            shopper, [(longest(call * 1000 + k), "wishlist", 1_790_000_000_000 + k)
+                      for k in range(RECENT_LIMIT)],
+            [longest(call * 1000 + 500 + k) for k in range(SHOWN_LIMIT)], 5000,
+            recent_ids=[f"r{call}.{k}" for k in range(RECENT_LIMIT)],
+            shown_ids=[f"s{call}.{k}" for k in range(SHOWN_LIMIT)])
     _, shoppers, _ = serving_reader.read([], None, [shopper])
     assert [r[0] for r in shoppers[shopper].recent] == [
         longest(7000 + k) for k in range(RECENT_LIMIT)]

@@ -545,6 +545,13 @@ class DynamoRealtimeStore:
         entries it lacks are appended; a plain retry so costs one refused write. Serving's
         reader decodes ``recent`` and ``shown`` only, so ``seen`` changes nothing it reads.
         """
+        # Only the newest entries of a call can survive the bounds. A list is trimmed once it
+        # is half as long again as its bound, so before an append it holds at most 1.5 times
+        # its bound and after at most 2.5 times: with the longest ids (1 KB each in UTF-8)
+        # about 340 KB, inside DynamoDB's 400 KB item (trimming at twice the bound reached 400).
+        recent, shown = recent[-RECENT_LIMIT:], shown[-SHOWN_LIMIT:]
+        recent_ids = None if recent_ids is None else recent_ids[-RECENT_LIMIT:]
+        shown_ids = None if shown_ids is None else shown_ids[-SHOWN_LIMIT:]
         if recent_ids is None and shown_ids is None:
             self._update(key, recent, shown, [], now_ms)  # unconditional: never refused
             return
@@ -612,7 +619,7 @@ class DynamoRealtimeStore:
         for name, limit in (("recent", RECENT_LIMIT), ("shown", SHOWN_LIMIT),
                             ("seen", SEEN_LIMIT)):
             length = len(attributes.get(name, {}).get("L", []))
-            if length > 2 * limit:
+            if length > limit + limit // 2:
                 self._trim(key, name, length, length - limit)
         return None
 
