@@ -35,6 +35,16 @@ class StoreError(RecsError):
     """A storage adapter failed after its retries; wraps the SDK error."""
 
 
+class PartlyEnqueued(StoreError):
+    """A queue took some of the messages sent and not the others: ``unsent`` holds the
+    positions of those it did not take (or did not confirm), so that ingest can answer for
+    each event instead of failing events that are already safe."""
+
+    def __init__(self, message: str, unsent: list[int]) -> None:
+        super().__init__(message)
+        self.unsent = unsent
+
+
 class NotFound(RecsError):
     """A stored object or record that should exist does not."""
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from recs.contracts import keys
 from recs.contracts.events import EXPOSURES, Event
-from recs.exceptions import PayloadTooLarge, ValidationError
+from recs.exceptions import PartlyEnqueued, PayloadTooLarge, ValidationError
 from recs.intake.validation import echo_id, event_date, validate_event
 from recs.stores.ports import RECENT_LIMIT, SHOWN_LIMIT, EventQueue, RealtimeStore
 
@@ -186,7 +186,10 @@ def ingest(
 ) -> IngestResult:
     """Validate, deduplicate within the batch, enqueue, then update the realtime store.
 
-    Raises only if enqueueing fails: the queue is the durable record. The realtime store is
+    Raises only if enqueueing fails for every message: the queue is the durable record.
+    When it takes some messages and not others, the events of those it did not take are
+    reported as rejected (field ``event``), so the answer is 207 and the client resends only
+    them; an event the queue took is never answered with an error. The realtime store is
     best effort (a failure there costs freshness, not data), so it is written second, and
     nothing it does changes the answer: writes still running at ``deadline`` (a
     ``time.monotonic()`` instant), or ``REALTIME_WAIT_S`` after the enqueue, are left to
@@ -195,7 +198,7 @@ def ingest(
     now = now_ms() if now is None else now
     result = IngestResult()
     by_date: dict[str, list[Event]] = {}
-    seen: set[str] = set()
+    positions: dict[str, list[int]] = {}  # event id -> where it came in the request
     for index, raw in enumerate(raw_events):
         try:
             event = validate_event(raw, now)
@@ -204,19 +207,28 @@ def ingest(
             result.rejected.append(Rejection(index, exc.field, exc.reason, event_id))
             continue
         result.accepted += 1
-        if event["event_id"] in seen:
+        if event["event_id"] in positions:
             result.duplicates += 1
+            positions[event["event_id"]].append(index)
             continue
-        seen.add(event["event_id"])
+        positions[event["event_id"]] = [index]
         event["received_at"] = now
         by_date.setdefault(event_date(event["ts"]), []).append(event)
     messages = [message for dt, events in sorted(by_date.items())
-                for message in pack_messages(dt, events)]
+                for message in _pack(dt, events)]
+    sent = [events for _, events in messages]
     if messages:
-        queue.send(messages)
+        try:
+            queue.send([body for body, _ in messages])
+        except PartlyEnqueued as exc:
+            unsent = set(exc.unsent)
+            sent = [events for n, (_, events) in enumerate(messages) if n not in unsent]
+            _not_stored(result, [messages[n][1] for n in exc.unsent], positions)
+            logger.warning("%d of %d messages not enqueued: %s", len(exc.unsent),
+                           len(messages), type(exc.__cause__ or exc).__name__)
     if realtime is not None:
         horizon = now - REALTIME_HORIZON_MS
-        fresh = [e for events in by_date.values() for e in events if e["ts"] >= horizon]
+        fresh = [e for events in sent for e in events if e["ts"] >= horizon]
         wait_until = time.monotonic() + REALTIME_WAIT_S
         try:
             record_recent(realtime, fresh, now,
@@ -226,12 +238,32 @@ def ingest(
     return result
 
 
+def _not_stored(result: IngestResult, unsent: list[list[Event]],
+                positions: dict[str, list[int]]) -> None:
+    """Report the events of messages the queue did not take as rejected, each where it came
+    in the request, so the client resends exactly those (the others are safe)."""
+    for events in unsent:
+        for event in events:
+            where = positions[event["event_id"]]
+            result.accepted -= len(where)
+            result.duplicates -= len(where) - 1
+            result.rejected += [Rejection(index, "event", "was not stored (the queue did not "
+                                          "take it); send it again", event["event_id"])
+                                for index in where]
+    result.rejected.sort(key=lambda r: r.index)
+
+
 def pack_messages(dt: str, events: list[Event]) -> list[str]:
     """SQS message bodies ``{"dt": ..., "events": [...]}`` of one date: at most
     ``EVENTS_PER_MESSAGE`` events and ``MAX_MESSAGE_BYTES`` bytes each (JSON escapes all but
     ASCII, so characters are bytes). A message over the size is split in two until it fits;
     one event is at most about 12 KB, so every message does."""
-    messages: list[str] = []
+    return [body for body, _ in _pack(dt, events)]
+
+
+def _pack(dt: str, events: list[Event]) -> list[tuple[str, list[Event]]]:
+    """``pack_messages``, each body with the events it holds."""
+    messages: list[tuple[str, list[Event]]] = []
     pending = [events[start:start + EVENTS_PER_MESSAGE]
                for start in range(0, len(events), EVENTS_PER_MESSAGE)]
     while pending:
@@ -241,7 +273,7 @@ def pack_messages(dt: str, events: list[Event]) -> list[str]:
             half = len(chunk) // 2
             pending[:0] = [chunk[:half], chunk[half:]]
             continue
-        messages.append(body)
+        messages.append((body, chunk))
     return messages
 
 

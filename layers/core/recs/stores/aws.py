@@ -34,7 +34,7 @@ from recs.contracts.keys import (
     unavailable_key,
     unavailable_shard,
 )
-from recs.exceptions import NotFound, PromotionRefused, StoreError
+from recs.exceptions import NotFound, PartlyEnqueued, PromotionRefused, StoreError
 from recs.stores.ports import (
     RECENT_LIMIT,
     RETIRING,
@@ -140,8 +140,13 @@ class SqsEventQueue:
         self.client = client or boto3.client("sqs", config=QUEUE_CONFIG)
 
     def send(self, bodies: Sequence[str]) -> None:
+        """Send in SQS batches, in order, retrying entries SQS reports as failed. At the first
+        batch SQS does not take whole, stop: ``StoreError`` when no body was taken,
+        ``PartlyEnqueued`` naming the bodies not taken (or not confirmed) otherwise."""
+        start = 0
         for batch in _sqs_batches(bodies):
             pending = {str(i): body for i, body in enumerate(batch)}
+            cause: Exception | None = None
             for attempt in range(MAX_ATTEMPTS):
                 entries = [{"Id": i, "MessageBody": b} for i, b in pending.items()]
                 try:
@@ -149,14 +154,21 @@ class SqsEventQueue:
                         QueueUrl=self.queue_url, Entries=entries
                     )
                 except (ClientError, BotoCoreError) as exc:
-                    raise StoreError(f"sqs send: {exc}") from exc
+                    cause = exc
+                    break
                 failed = {f["Id"] for f in result.get("Failed", [])}
                 pending = {i: b for i, b in pending.items() if i in failed}
                 if not pending:
                     break
                 _backoff(attempt)
             if pending:
-                raise StoreError(f"sqs send: {len(pending)} messages still failing")
+                error = f"sqs send: {cause or f'{len(pending)} messages still failing'}"
+                unsent = sorted(start + int(i) for i in pending)
+                unsent += range(start + len(batch), len(bodies))
+                if len(unsent) == len(bodies):
+                    raise StoreError(error) from cause
+                raise PartlyEnqueued(error, unsent) from cause
+            start += len(batch)
 
 
 def _sqs_batches(bodies: Sequence[str]) -> Iterable[list[str]]:
