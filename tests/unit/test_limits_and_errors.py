@@ -15,7 +15,8 @@ import pytest
 from recs.api.errors import STORE_UNAVAILABLE, error_response
 from recs.contracts.ids import log_id
 from recs.exceptions import StateLimitExceeded, StoreError
-from recs.stores.memory import MemoryRecommendationStore
+from recs.intake.ingest import record_recent
+from recs.stores.memory import MemoryRealtimeStore, MemoryRecommendationStore
 from recs_local.server import (
     LAMBDA_PAYLOAD_BYTES,
     MAX_BODY_BYTES,
@@ -99,6 +100,22 @@ def test_a_full_state_is_413_naming_the_field() -> None:
     response = error_response(StateLimitExceeded("available", "the set is full"))
     assert response.status_code == 413
     assert response.body == {"message": "available: the set is full", "field": "available"}
+
+
+class FailingRealtime(MemoryRealtimeStore):
+    def record(self, key: str, *args: Any, **kwargs: Any) -> None:
+        raise StoreError(f"realtime update {key}: throttled")
+
+
+def test_a_skipped_realtime_update_is_logged_without_the_shopper_s_ids(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    event = {"event_id": "e1", "user_id": "alice@example.com", "session_id": "sess-42",
+             "item_id": "rice", "event_type": "view", "ts": 5}
+    with caplog.at_level(logging.WARNING):
+        record_recent(FailingRealtime(), [event], 5)  # type: ignore[list-item]
+    assert caplog.records and "alice@example.com" not in caplog.text
+    assert "sess-42" not in caplog.text
 
 
 def test_an_unreadable_row_is_logged_once_under_a_hashed_shopper_key(
