@@ -418,7 +418,9 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/items", INGEST.name, "put_items",
           "Add or change catalog items",
           "Titles and categories reach the lists at the next batch; available=false and "
-          "new arrivals take effect at once.",
+          "new arrivals take effect at once. The unavailable items are bounded (about 1.4 MB "
+          "of ids in all): a batch that would pass the bound answers 413 naming `available`, "
+          "and nothing of it is recorded.",
           body="Items", responses=_batch("CatalogResult", "item")),
     Route("GET", "/recommendations", API.name, "recommendations",
           "Items for a shopper, personalised when we know them, trending otherwise",
