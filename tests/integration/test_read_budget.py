@@ -2,9 +2,11 @@
 slow or stalled answers) a recommendation request waits at most ``RECS_READ_BUDGET_MS``
 (300 ms) for its stores, retries at most once, and answers 200 from the tiers it could read.
 
-The faults are injected on moto's client, call by call; the stalled table is a real socket
-that never answers, so botocore's own timeouts (``recs.stores.aws.read_path_config``) are
-what bounds the wait there.
+The faults are injected on moto's client, call by call, and their latency is simulated on a
+fake clock the request's deadline reads (every call takes 5 ms, a slow one longer, a backoff
+its 20 ms): the retry decisions are then exact however busy the machine is. The stalled table
+is a real socket that never answers, timed by the wall clock: botocore's own timeouts
+(``recs.stores.aws.read_path_config``) are what bounds the wait there.
 """
 
 from __future__ import annotations
@@ -64,43 +66,66 @@ def shop(moto_aws: MakeTable) -> None:
                                                  NOW_MS)
 
 
+class FakeTime:
+    """The request's clock and sleep: time passes only as the brown-out says."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+CALL_S = 0.005  # what a healthy BatchGetItem takes
+
+
 class Brownout:
-    """moto's DynamoDB client with a fault on chosen BatchGetItem calls (numbered from 1)."""
+    """moto's DynamoDB client with a fault on chosen BatchGetItem calls (numbered from 1);
+    each call takes ``CALL_S`` of the fake time, a slow one more."""
 
     def __init__(self, faults: dict[int, Fault] | None = None) -> None:
         self.client = boto3.client("dynamodb", region_name=REGION)
         self.faults = faults or {}
         self.calls = 0
+        self.time = FakeTime()
 
     def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
         self.calls += 1
+        self.time.sleep(CALL_S)
         fault = self.faults.get(self.calls)
         if fault:
-            return fault(self.client, RequestItems)
+            return fault(self, RequestItems)
         result: dict[str, Any] = self.client.batch_get_item(RequestItems=RequestItems)
         return result
 
 
-def throttled(client: Any, request: dict[str, Any]) -> dict[str, Any]:
+def throttled(brownout: Brownout, request: dict[str, Any]) -> dict[str, Any]:
     raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
                                  "Message": "The level of configured provisioned throughput "
                                             "for the table was exceeded."},
                        "ResponseMetadata": {"HTTPStatusCode": 400}}, "BatchGetItem")
 
 
-def slow(seconds: float) -> Fault:
-    def fault(client: Any, request: dict[str, Any]) -> dict[str, Any]:
-        time.sleep(seconds)
-        result: dict[str, Any] = client.batch_get_item(RequestItems=request)
+def slow(seconds: float, then: Fault | None = None) -> Fault:
+    """An answer that takes ``seconds`` longer (under the client's read timeout): the
+    answer, or ``then``'s."""
+    def fault(brownout: Brownout, request: dict[str, Any]) -> dict[str, Any]:
+        brownout.time.sleep(seconds)
+        if then is not None:
+            return then(brownout, request)
+        result: dict[str, Any] = brownout.client.batch_get_item(RequestItems=request)
         return result
     return fault
 
 
 def unprocessed(table: str) -> Fault:
     """DynamoDB answers for the other tables and hands ``table``'s keys back unprocessed."""
-    def fault(client: Any, request: dict[str, Any]) -> dict[str, Any]:
+    def fault(brownout: Brownout, request: dict[str, Any]) -> dict[str, Any]:
         rest = {name: keys for name, keys in request.items() if name != table}
-        result: dict[str, Any] = (client.batch_get_item(RequestItems=rest) if rest
+        result: dict[str, Any] = (brownout.client.batch_get_item(RequestItems=rest) if rest
                                   else {"Responses": {}})
         result["UnprocessedKeys"] = {table: request[table]} if table in request else {}
         return result
@@ -114,10 +139,11 @@ def recommend(client: Brownout) -> tuple[RecommendationList, float]:
     config = ServingConfig(new_arrival_share=0, long_tail_share=0,
                            read_budget_ms=int(BUDGET_S * 1000))
     reader = DynamoServingReader(RECOMMENDATIONS, REALTIME, client, config.read_budget_s)
-    service = RecommendationService(reader, registry, config)
-    start = time.monotonic()
+    service = RecommendationService(reader, registry, config, clock=client.time,
+                                    sleep=client.time.sleep)
+    start = client.time()
     result = service.for_user("u", None, 3)
-    return result, time.monotonic() - start
+    return result, client.time() - start
 
 
 def test_a_healthy_table_gives_every_tier_in_two_round_trips(shop: None) -> None:
@@ -155,10 +181,20 @@ def test_keys_left_unprocessed_are_retried_once_then_left_unread(shop: None) -> 
 
 
 def test_a_slow_first_read_leaves_no_time_for_the_second(shop: None) -> None:
-    client = Brownout({1: slow(0.15)})
+    # Answered, but 105 ms of the 300 are gone: a second read could take 200 ms more.
+    client = Brownout({1: slow(0.1)})
     result, elapsed = recommend(client)
     assert result.tiers == ["personalised", "trending"]
-    assert client.calls == 1 and elapsed < BUDGET_S + SLACK_S
+    assert client.calls == 1 and elapsed < BUDGET_S
+
+
+def test_a_throttled_read_is_not_retried_when_the_retry_would_not_fit(shop: None) -> None:
+    # 90 ms gone before the neighbours' read, which is throttled: a retry (20 ms, then up to
+    # 200 ms of timeouts) would end past the budget, so the answer comes without it.
+    client = Brownout({1: slow(0.03), 2: slow(0.055, then=throttled)})
+    result, elapsed = recommend(client)
+    assert result.tiers == ["personalised", "trending"]
+    assert client.calls == 2 and elapsed < BUDGET_S
 
 
 class StalledTable:

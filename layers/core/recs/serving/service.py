@@ -127,11 +127,16 @@ class RecommendationService:
         registry: ModelRegistry,
         config: ServingConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """``clock`` times the pointer's cache and each request's read budget, ``sleep`` its
+        backoff: tests give a fake pair, so a brown-out's timing is exact however busy the
+        machine."""
         self.reader = reader
         self.registry = registry
         self.config = config or ServingConfig()
         self.clock = clock
+        self.sleep = sleep
         self._live: str | None = None
         self._live_read_at = float("-inf")
 
@@ -147,7 +152,7 @@ class RecommendationService:
         return self._live
 
     def _deadline(self) -> Deadline:
-        return Deadline.after(self.config.read_budget_s, self.clock)
+        return Deadline.after(self.config.read_budget_s, self.clock, self.sleep)
 
     def _read(
         self, deadline: Deadline, list_keys: Sequence[str], version: str | None,

@@ -800,7 +800,7 @@ class DynamoServingReader:
             except (ClientError, BotoCoreError) as exc:
                 if not retried and _retryable(exc) and self._retry_fits(deadline):
                     retried = True
-                    time.sleep(READ_RETRY_BACKOFF_S)
+                    deadline.sleep(READ_RETRY_BACKOFF_S)
                     continue
                 if answered:
                     break  # the first answer stands; what it left out stays unread
@@ -810,7 +810,7 @@ class DynamoServingReader:
             request = result.get("UnprocessedKeys") or {}
             if request and not retried and self._retry_fits(deadline):
                 retried = True
-                time.sleep(READ_RETRY_BACKOFF_S)
+                deadline.sleep(READ_RETRY_BACKOFF_S)
             elif request:
                 break
         if request:

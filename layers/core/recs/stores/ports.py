@@ -295,15 +295,18 @@ class Deadline:
     """When the read path stops waiting for its stores and answers from what it has.
 
     A request takes one at its start (``after(budget)``); each read then waits only as long
-    as is left, so retries and the second round trip cannot stack up past the budget.
+    as is left, so retries and the second round trip cannot stack up past the budget. A
+    backoff sleeps through ``sleep``, in the same time as ``clock`` (tests pass a fake pair).
     """
 
     at: float
     clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
 
     @classmethod
-    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
-        return cls(clock() + seconds, clock)
+    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic,
+              sleep: Callable[[float], None] = time.sleep) -> Deadline:
+        return cls(clock() + seconds, clock, sleep)
 
     def remaining(self) -> float:
         return self.at - self.clock()
