@@ -135,6 +135,9 @@ def test_context_nested_deeper_than_the_limit_is_refused_and_at_the_limit_accept
     ({"user_id": {"id": 1}}, "user_id"), ({"context": [1]}, "context"),
     ({"x" * 10_000: 1}, "x" * validation._ECHO + "..."),
     ({"\ud800": 1}, "\\ud800"),
+    ({"timestamp": 1_795_176_000_000.0}, "timestamp"),  # the schema's integer, not a float
+    ({"category": 7}, "category"), ({"recommendation_id": 7}, "recommendation_id"),
+    ({"category": "a" + "\v" * 300}, "category"),  # counted as sent, as the schema does
 ])
 def test_every_field_is_checked_against_its_type(change: dict[str, Any], field: str) -> None:
     assert refused({**GOOD, **change}).field == field
@@ -218,6 +221,8 @@ def test_messages_stay_under_the_sqs_limit_even_with_the_longest_events() -> Non
     ({"created_at": "2026-11-24T00:00:00Z"}, "created_at"),  # a day ahead: pinned on top
     ({"category": "///"}, "category"),
     ({"price": 10**400}, "price"),
+    ({"created_at": 1_795_000_000_000.5}, "created_at"),
+    ({"title": 7}, "title"), ({"title": "t" + " " * 512}, "title"),
 ])
 def test_a_bad_catalog_item_is_refused_naming_the_field(change: dict[str, Any],
                                                         field: str) -> None:

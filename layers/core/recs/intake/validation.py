@@ -105,7 +105,8 @@ def text_field(raw: dict[str, Any], name: str, *, required: bool,
             isinstance(value, int) and not whole_numbers):
         raise ValidationError(name, "must be a string" + (" or a whole number"
                                                           if whole_numbers else ""))
-    if isinstance(value, int) and not _digits_at_most(value, limit):
+    if (isinstance(value, int) and not _digits_at_most(value, limit)) or (
+            isinstance(value, str) and len(value) > limit):  # as sent, as the schema counts
         raise ValidationError(name, f"must be at most {limit} characters")
     text = str(value).strip()
     if not text:
@@ -178,6 +179,8 @@ def time_field(value: Any, field: str, now_ms: int) -> int:
     Earlier is a unit mistake, later a clock mistake; and every time in this range converts
     to a date, a Parquet timestamp and a position in the newest-first lists.
     """
+    if isinstance(value, float):  # the contract's epoch milliseconds are whole numbers
+        raise ValidationError(field, "must be ISO-8601 text or whole epoch milliseconds")
     millis = parse_timestamp(value, field)
     if millis < EARLIEST_MS:
         raise ValidationError(field, "is before 2000-01-01")
