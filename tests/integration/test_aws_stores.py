@@ -52,7 +52,8 @@ class CountingClient:
 def test_rows_are_written_in_batches_of_at_most_25_and_read_back(aws: None) -> None:
     client = CountingClient(boto3.client("dynamodb", region_name=REGION))
     store = DynamoRecommendationStore("recs", client)
-    rows = [RecRow(f"U#{n}", "v1", [["a", 1.0, "b", "view", "food", "A", "B"]], 1) for n in range(130)]
+    rows = [RecRow(f"U#{n}", "v1", [["a", 1.0, "b", "view", "food", "A", "B"]], 1)
+            for n in range(130)]
     assert store.write(rows) == 130
     assert max(client.batch_sizes) == 25 and sum(client.batch_sizes) == 130
     found = store.get_many([f"U#{n}" for n in range(130)] + ["U#missing"], "v1")

@@ -45,8 +45,9 @@ def test_recent_events_append_and_stay_bounded(tables: None) -> None:
 
 
 def test_lists_shopper_state_and_catalog_come_in_one_round_trip(tables: None) -> None:
-    DynamoRecommendationStore("recs").write([RecRow("U#u", "v1", [["x", 1.0, "y", "view", "food", "X", "Y"]]),
-                                            RecRow("POP#global", "v1", [["z", 2.0, None, "trending", "food", "Z", None]])])
+    DynamoRecommendationStore("recs").write([
+        RecRow("U#u", "v1", [["x", 1.0, "y", "view", "food", "X", "Y"]]),
+        RecRow("POP#global", "v1", [["z", 2.0, None, "trending", "food", "Z", None]])])
     DynamoRealtimeStore("realtime").record("U#u", [("y", "cart", 7)], [], 5000)
     client = CountingClient()
     lists, shoppers, state = DynamoServingReader("recs", "realtime", client).read(
