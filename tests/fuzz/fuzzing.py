@@ -193,12 +193,28 @@ def key_header(case: Any) -> dict[str, str]:
 
 
 def known_cases(operation: Any, stack: LocalStack) -> list[Any]:
-    """Requests naming what exists: a shopper with a model list, an item, the live version."""
+    """Requests naming what exists (a shopper with a model list, an item, the live version),
+    and events the API should accept: a schema-valid event is mostly refused for its time
+    (free text, or an integer far in the future), so these take a recent one and a shopper,
+    and carry whatever else was generated (ids, prices, context) to the lander and the batch."""
+    if operation.label == "POST /events":
+        return [operation.as_strategy().map(recent_events)]
     fixed = {"GET /recommendations": {"query": {"user_id": "C"}},
              "GET /items/{item_id}/similar": {"path_parameters": {"item_id": "rice"}},
              "POST /models/{version}/promote": {"path_parameters": {"version": stack.version}}}
     given_values = fixed.get(operation.label)
     return [operation.as_strategy(**given_values)] if given_values else []
+
+
+def recent_events(case: Any) -> Any:
+    """``case`` with each event's time set to minutes ago and a session for the shopperless."""
+    events = case.body.get("events") if isinstance(case.body, dict) else None
+    for minutes, entry in enumerate(events if isinstance(events, list) else [], 1):
+        if isinstance(entry, dict):
+            entry["timestamp"] = int(time.time() * 1000) - minutes * 60_000
+            if entry.get("user_id") is None and entry.get("session_id") is None:
+                entry["session_id"] = f"fuzz-{minutes}"
+    return case
 
 
 def afterwards(stack: LocalStack, run: FuzzRun) -> dict[str, Any]:
