@@ -2,15 +2,17 @@
 
 The stack is the local one (``tests.local_stack``: the real handlers on moto, a trained model,
 ``recs_local.server`` with an API key on a loopback port). Schemathesis loads the document
-from ``GET /swagger?format=json`` and, for each of its seven operations, sends
+from ``GET /swagger?format=json`` and, for each of its operations (every documented route of
+the table, the seven of the issue among them), sends
 
 - the coverage phase's requests: each parameter's and body field's boundary values, each
   declared constraint broken once, and methods the path does not take;
 - hypothesis-generated requests inside the schemas (positive) and outside them (negative),
   derandomised (in a fresh interpreter with a fixed hash seed: ``tests.fuzz.fuzzing``) so
-  every run sends the same ones; GET /recommendations, GET /items/{id}/similar
-  and POST /models/{version}/promote also get requests for a known shopper, item and the live
-  version, so the personalised, neighbour and promote paths answer too.
+  every run sends the same ones. GET /recommendations, GET /items/{id}/similar and
+  POST /models/{version}/promote also get requests for a known shopper, item and the live
+  version, so the personalised, neighbour and promote paths answer too; POST /events also
+  gets generated events with a recent time and a shopper, which the API accepts.
 
 Every answer must be: not a 5xx, a status the operation documents, a body matching that
 status's schema, and a 4xx for a request outside the schemas (207 counts for a batch: the
