@@ -8,16 +8,16 @@ refused either way.
 from __future__ import annotations
 
 import importlib.metadata as metadata
-import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from uv import find_uv_bin
+
+from tests.infra.test_layers import build_script
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,17 +29,6 @@ def uv_lock_check(project: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True, text=True, env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
         timeout=120,
     )
-
-
-def build_script() -> ModuleType:
-    name = "recs_build_layers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "layers/build_layers.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def test_the_lock_matches_pyproject() -> None:
