@@ -29,7 +29,7 @@ def summarise(events: Iterable[Row]) -> list[Row]:
         if key in seen:  # one impression / click / purchase per shown item
             continue
         seen.add(key)
-        _, version, tier = parse_recommendation_id(str(rid))
+        _, version, tier, _ = parse_recommendation_id(str(rid))
         counts[(version or "unknown", tier or "unknown")][str(kind)] += 1
     rows = []
     for (version, tier), c in sorted(counts.items()):

@@ -7,12 +7,8 @@ import random
 
 import pytest
 
-from recs.contracts.experiments import Experiment, Variant
-from recs.experiments.results import (
-    VariantCounts,
-    always_valid_p_value,
-    summarise,
-)
+from recs.contracts.experiments import Experiment, Variant, VariantCounts
+from recs.experiments.results import always_valid_p_value, summarise
 from recs.experiments.statistics import two_proportions
 
 

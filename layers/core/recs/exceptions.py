@@ -53,6 +53,11 @@ class PromotionRefused(RecsError):
     """A model version that may not go live (counts differ, gate refused, unknown version)."""
 
 
+class Conflict(RecsError):
+    """A request that contradicts the stored state: an experiment id taken, a second running
+    experiment on a surface, stopping one that is stopped."""
+
+
 class UnreadableInput(RecsError):
     """More of the batch's input could not be read than ``RECS_MAX_UNREADABLE_SHARE`` allows:
     past that share the data is too broken to train on, so the run fails (the live model

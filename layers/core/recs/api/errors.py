@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from recs.exceptions import (
     ConfigError,
+    Conflict,
     NotFound,
     ParameterError,
     PayloadTooLarge,
@@ -36,6 +37,7 @@ _STATUS: list[tuple[type[RecsError], int]] = [
     (PayloadTooLarge, 413),
     (NotFound, 404),
     (PromotionRefused, 409),
+    (Conflict, 409),
     (StoreError, 503),
     (ConfigError, 500),
 ]

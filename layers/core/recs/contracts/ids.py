@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def model_version(as_of: date, inputs: Iterable[str], params: dict[str, Any]) -> str:
@@ -21,19 +22,52 @@ def model_version(as_of: date, inputs: Iterable[str], params: dict[str, Any]) ->
     return f"{as_of:%Y%m%d}-{digest.hexdigest()[:10]}"
 
 
-def recommendation_id(version: str | None = None) -> str:
-    """``<random>.<model version>``, fresh per response; each item adds ``.<tier>``.
+class Arm(NamedTuple):
+    """The experiment arm an answer was served in, as its ``recommendation_id`` carries it:
+    the experiment's id, the variant's position in its ``variants`` and the unit kind
+    (``u`` user, ``s`` session), so ingest attributes an event without reading anything."""
 
-    An event that carries an item's id attributes itself to the response, the model version
-    and the tier without any lookup.
+    experiment: str
+    variant: int
+    unit: str
+
+
+class RecommendationRef(NamedTuple):
+    """What an item's recommendation id says: response, model version, tier, and the arm."""
+
+    response: str
+    version: str
+    tier: str
+    arm: Arm | None
+
+
+def recommendation_id(version: str | None = None, arm: Arm | None = None) -> str:
+    """``<random>.<model version>[.<experiment>~<variant>~<unit>]``, fresh per response; each
+    item adds ``.<tier>``.
+
+    An event that carries an item's id attributes itself to the response, the model version,
+    the tier and (in an experiment) the arm without any lookup. Model versions and
+    experiment ids hold no ``.`` or ``~``; variants go by position, since names are free text.
     """
-    return f"{uuid.uuid4().hex[:16]}.{version or 'none'}"
+    rid = f"{uuid.uuid4().hex[:16]}.{version or 'none'}"
+    return f"{rid}.{arm.experiment}~{arm.variant}~{arm.unit}" if arm else rid
 
 
-def parse_recommendation_id(value: str) -> tuple[str, str, str]:
-    """(response id, model version, tier) of an item's recommendation id; "" when absent."""
+_ARM = re.compile(r"([0-9A-Za-z-]{1,64})~([0-9]{1,2})~([us])")
+
+
+def parse_recommendation_id(value: str) -> RecommendationRef:
+    """The parts of an item's (or a list's) recommendation id; "" and None when absent. An
+    arm that is not well formed is None: a shop's garbled id attributes to no experiment."""
     parts = value.split(".")
-    return (parts[0], parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else "")
+    response = parts[0]
+    version = parts[1] if len(parts) > 1 else ""
+    arm = None
+    if len(parts) > 2 and (match := _ARM.fullmatch(parts[2])):
+        arm = Arm(match[1], int(match[2]), match[3])
+        parts = parts[:2] + parts[3:]
+    tier = parts[2] if len(parts) > 2 else ""
+    return RecommendationRef(response, version, tier, arm)
 
 
 def log_id(value: str | None) -> str:

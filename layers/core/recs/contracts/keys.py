@@ -1,6 +1,6 @@
 """The DynamoDB keys the product writes and reads, and the layout of a stored list entry.
 
-Three tables (``recs.contracts.resources``):
+Four tables (``recs.contracts.resources``):
 
 - recommendations, ``pk`` = a list key, ``sk`` = the model version. The nightly export
   writes, the API reads, rollback checks a version is still stored:
@@ -13,6 +13,7 @@ Three tables (``recs.contracts.resources``):
   unavailable items ``CATALOG#UNAVAILABLE#<n>`` and the new arrivals ``CATALOG#NEW``.
 - registry, ``pk``/``sk``: ``MODEL``/``<version>`` per model version, and ``LIVE``/``LIVE``
   for the pointer to the version being served.
+- experiments, ``pk``/``sk``: definitions and their counts (below, "experiments table").
 
 A key is its kind's prefix followed by the id as given: ids may contain ``#``, ``/`` or any
 other character, and ``parse_list_key`` splits on the prefix alone, so no id is escaped.
@@ -164,6 +165,40 @@ UNAVAILABLE_KEYS = tuple(unavailable_key(shard) for shard in range(UNAVAILABLE_S
 # -- registry table ------------------------------------------------------------------------
 MODEL_PARTITION = "MODEL"  # pk of every version record; the sk is the version
 LIVE_POINTER = "LIVE"  # pk and sk of the live pointer
+
+
+# -- experiments table ---------------------------------------------------------------------
+# ``pk``/``sk``. Definitions: ``EXPERIMENT``/``<id>``. Live counts: each unit's totals in
+# ``EXPERIMENT#<id>#UNITS#<shard>``/``<variant>#<unit>`` (the event ids it counted beside
+# them), each variant's sums in ``EXPERIMENT#<id>#COUNTS``/``<variant>#<shard>``; both
+# sharded by the unit's hash, so one busy experiment spreads its writes over partitions.
+# The nightly recount: ``EXPERIMENT#<id>#EXACT``/``TOTAL`` and ``DAY#<yyyy-mm-dd>``.
+EXPERIMENT_PARTITION = "EXPERIMENT"
+EXPERIMENT_SHARDS = 16
+EXACT_TOTAL = "TOTAL"
+EXACT_DAY_PREFIX = "DAY#"
+
+
+def experiment_shard(unit: str) -> int:
+    """The shard of a unit id, stable across processes (the first 4 bytes of its SHA-256)."""
+    digest = hashlib.sha256(unit.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:4], "big") % EXPERIMENT_SHARDS
+
+
+def experiment_units_key(experiment_id: str, shard: int) -> str:
+    return f"{EXPERIMENT_PARTITION}#{experiment_id}#UNITS#{shard}"
+
+
+def experiment_unit_sort_key(variant: int, unit: str) -> str:
+    return f"{variant}#{unit}"
+
+
+def experiment_counts_key(experiment_id: str) -> str:
+    return f"{EXPERIMENT_PARTITION}#{experiment_id}#COUNTS"
+
+
+def experiment_exact_key(experiment_id: str) -> str:
+    return f"{EXPERIMENT_PARTITION}#{experiment_id}#EXACT"
 
 
 # -- the stored list entry -----------------------------------------------------------------

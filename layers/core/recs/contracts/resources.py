@@ -56,7 +56,14 @@ REALTIME = TableSpec(
     partition_key="pk",
     ttl_attribute="expires_at",
 )
-TABLES = (RECOMMENDATIONS, REGISTRY, REALTIME)
+EXPERIMENTS = TableSpec(
+    logical_id="ExperimentsTable",
+    env_var="RECS_EXPERIMENTS_TABLE",
+    local_name="recs-experiments",
+    partition_key="pk",
+    sort_key="sk",
+)
+TABLES = (RECOMMENDATIONS, REGISTRY, REALTIME, EXPERIMENTS)
 
 BUCKET_ENV = "RECS_BUCKET"
 LOCAL_BUCKET = "recs-data"
@@ -76,9 +83,10 @@ MODEL_PROMOTED_METRIC = "ModelPromoted"  # 1 when the promote step made a new ve
 # Layer names: "core" is the recs package itself; "arrow" is pyarrow+numpy; "batch" is
 # pyarrow+numpy+scipy.sparse (trimmed to fit). Each function carries only what it imports.
 API = FunctionSpec("api", "api", ("core",), memory_mb=1024, timeout_s=10,
-                   env=(RECOMMENDATIONS.env_var, REGISTRY.env_var, REALTIME.env_var))
+                   env=(RECOMMENDATIONS.env_var, REGISTRY.env_var, REALTIME.env_var,
+                        EXPERIMENTS.env_var))
 INGEST = FunctionSpec("ingest", "ingest", ("core",), memory_mb=512, timeout_s=10,
-                      env=(QUEUE_ENV, REALTIME.env_var, BUCKET_ENV))
+                      env=(QUEUE_ENV, REALTIME.env_var, BUCKET_ENV, EXPERIMENTS.env_var))
 LANDER = FunctionSpec("lander", "lander", ("core", "arrow"), memory_mb=1024, timeout_s=120,
                       env=(BUCKET_ENV,))
 WEIGHT = FunctionSpec("weight", "weight", ("core", "arrow"), memory_mb=3008, timeout_s=900,
@@ -92,6 +100,6 @@ EXPORT = FunctionSpec("export", "export", ("core", "batch"), memory_mb=2048, tim
 PROMOTE = FunctionSpec("promote", "promote", ("core",), memory_mb=256, timeout_s=60,
                        env=(REGISTRY.env_var,))
 ADMIN = FunctionSpec("admin", "admin", ("core",), memory_mb=256, timeout_s=30,
-                     env=(REGISTRY.env_var, RECOMMENDATIONS.env_var))
+                     env=(REGISTRY.env_var, RECOMMENDATIONS.env_var, EXPERIMENTS.env_var))
 FUNCTIONS = (API, INGEST, LANDER, WEIGHT, TRAIN, EVALUATE, EXPORT, PROMOTE, ADMIN)
 BATCH_STEPS = (WEIGHT, TRAIN, EVALUATE, EXPORT, PROMOTE)

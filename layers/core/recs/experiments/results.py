@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
-from recs.contracts.experiments import Experiment
+from recs.contracts.experiments import RATES, Experiment, VariantCounts
 from recs.experiments import statistics
 from recs.experiments.statistics import Comparison, Sums
 
@@ -33,31 +32,13 @@ ALPHA = 0.05
 SRM_ALPHA = 0.001
 POWER = 0.8
 
-RATES = {"ctr": "clicking_units", "add_to_cart_rate": "carting_units",
-         "conversion_rate": "purchasing_units"}
 LABELS = {"ctr": "CTR", "add_to_cart_rate": "add-to-cart rate",
           "conversion_rate": "conversion", "revenue_per_unit": "revenue per unit"}
 
 
-@dataclass(frozen=True)
-class VariantCounts:
-    """What the counters hold for one variant (live on the ingest path, exact nightly)."""
-
-    units: int = 0  # exposed at least once
-    exposures: int = 0  # lists served and impressions
-    clicks: int = 0
-    clicking_units: int = 0
-    carting_units: int = 0
-    purchasing_units: int = 0
-    revenue: float = 0.0  # Σ per-unit revenue
-    revenue_squares: float = 0.0  # Σ per-unit revenue²
-
-    def rate(self, metric: str) -> float:
-        return getattr(self, RATES[metric]) / self.units if self.units else 0.0
-
-    @property
-    def revenue_sums(self) -> Sums:
-        return Sums(self.units, self.revenue, self.revenue_squares)
+def revenue_sums(counts: VariantCounts) -> Sums:
+    """Revenue per unit as the Welch test takes it."""
+    return Sums(counts.units, counts.revenue, counts.revenue_squares)
 
 
 MIXTURE = (1.0, 4.0, 16.0, 64.0)
@@ -83,7 +64,7 @@ def compare(metric: str, control: VariantCounts, treatment: VariantCounts,
             mde: float) -> tuple[Comparison, float]:
     """The fixed-horizon comparison of ``metric`` and its always-valid p-value."""
     if metric == "revenue_per_unit":
-        a, b = control.revenue_sums, treatment.revenue_sums
+        a, b = revenue_sums(control), revenue_sums(treatment)
         comparison = statistics.welch(a, b)
         variance = a.variance / a.n + b.variance / b.n
     else:
@@ -98,7 +79,7 @@ def compare(metric: str, control: VariantCounts, treatment: VariantCounts,
 def units_needed(metric: str, control: VariantCounts, mde: float) -> int | None:
     """Units per variant to detect a relative ``mde`` at 80 % power; None before any data."""
     if metric == "revenue_per_unit":
-        sums = control.revenue_sums
+        sums = revenue_sums(control)
         if sums.n < 2 or sums.mean <= 0:
             return None
         z = NormalDist().inv_cdf(1 - ALPHA / 2) + NormalDist().inv_cdf(POWER)
@@ -146,7 +127,7 @@ def _variant_row(counts: VariantCounts) -> dict[str, Any]:
     return {
         "units": counts.units, "exposures": counts.exposures, "clicks": counts.clicks,
         **{metric: round(counts.rate(metric), 6) for metric in RATES},
-        "revenue_per_unit": round(counts.revenue_sums.mean, 4),
+        "revenue_per_unit": round(revenue_sums(counts).mean, 4),
     }
 
 

@@ -9,18 +9,28 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from recs.contracts.experiments import (
+    Experiment,
+    Outcome,
+    VariantCounts,
+    add_outcome,
+    combine,
+)
 from recs.contracts.keys import NEW_ARRIVALS_KEY, StoredEntry, row_keys_key, unavailable_shard
-from recs.exceptions import NotFound, PromotionRefused
+from recs.exceptions import Conflict, NotFound, PromotionRefused
 from recs.stores.ports import (
     RECENT_LIMIT,
     RETIRING,
     SEEN_LIMIT,
     SHOWN_LIMIT,
+    UNIT_EVENT_IDS,
     CatalogState,
     Deadline,
+    ExactCounts,
     ModelVersion,
     RealtimeState,
     RecRow,
+    UnitTotals,
     check_unavailable_fits,
     decode_entries,
     merge_new_arrivals,
@@ -239,3 +249,62 @@ class MemoryServingReader:
             state = CatalogState(set(self.realtime.catalog.unavailable),
                                  [list(a) for a in arrivals])
         return lists, shoppers, state
+
+
+class MemoryExperimentStore:
+    def __init__(self) -> None:
+        self.experiments: dict[str, Experiment] = {}
+        self.unit_rows: dict[tuple[str, int, str], tuple[Outcome, int, list[str]]] = {}
+        self.counts: dict[str, dict[int, VariantCounts]] = {}
+        self.recounts: dict[str, ExactCounts] = {}
+        self._lock = threading.Lock()
+
+    def create(self, experiment: Experiment) -> None:
+        with self._lock:
+            if experiment["id"] in self.experiments:
+                raise Conflict(f"experiment {experiment['id']} exists")
+            self.experiments[experiment["id"]] = copy.deepcopy(experiment)
+
+    def save(self, experiment: Experiment) -> None:
+        self.experiments[experiment["id"]] = copy.deepcopy(experiment)
+
+    def get(self, experiment_id: str) -> Experiment | None:
+        found = self.experiments.get(experiment_id)
+        return copy.deepcopy(found) if found else None
+
+    def list(self) -> list[Experiment]:
+        return [copy.deepcopy(self.experiments[k]) for k in sorted(self.experiments)]
+
+    def record(self, experiment_id: str, variant: int, unit: str, outcome: Outcome,
+               now_ms: int, event_id: str | None = None) -> bool:
+        with self._lock:
+            key = (experiment_id, variant, unit)
+            before = self.unit_rows.get(key)
+            ids = list(before[2]) if before else []
+            if event_id is not None:
+                if event_id in ids:
+                    return False
+                if len(ids) < UNIT_EVENT_IDS:  # full: counted without being remembered
+                    ids = [*ids, event_id]
+            after = combine(before[0], outcome) if before else outcome
+            self.unit_rows[key] = (after, before[1] if before else now_ms, ids)
+            variants = self.counts.setdefault(experiment_id, {})
+            variants[variant] = add_outcome(variants.get(variant, VariantCounts()),
+                                            before[0] if before else None, after)
+            return True
+
+    def live_counts(self, experiment_id: str) -> dict[int, VariantCounts]:
+        return dict(self.counts.get(experiment_id, {}))
+
+    def units(self, experiment_id: str) -> Iterator[UnitTotals]:
+        for (experiment, variant, unit), (outcome, first_ms, _) in sorted(
+                self.unit_rows.items()):
+            if experiment == experiment_id:
+                yield UnitTotals(variant, unit, outcome, first_ms)
+
+    def put_exact(self, experiment_id: str, counts: ExactCounts) -> None:
+        self.recounts[experiment_id] = copy.deepcopy(counts)
+
+    def exact(self, experiment_id: str) -> ExactCounts | None:
+        found = self.recounts.get(experiment_id)
+        return copy.deepcopy(found) if found else None

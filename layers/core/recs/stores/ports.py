@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from recs.contracts.experiments import Experiment, Outcome, VariantCounts
 from recs.contracts.keys import (
     ARRIVAL_CREATED_AT,
     ARRIVAL_ITEM,
@@ -412,3 +413,61 @@ class ModelRegistry(Protocol):
         """Mark ``version`` ``expiring`` in one conditional write, unless the live pointer
         names it (or it is unknown): then change nothing and return False. Once a version is
         ``expiring`` no promotion can make it live, so its rows may be deleted."""
+
+
+@dataclass(frozen=True)
+class UnitTotals:
+    """One unit's live totals in an arm, and when it was first counted (epoch ms)."""
+
+    variant: int
+    unit: str
+    outcome: Outcome
+    first_ms: int
+
+
+@dataclass(frozen=True)
+class ExactCounts:
+    """The nightly recount of an experiment: per variant (by position) in all, and per day."""
+
+    as_of: str
+    totals: dict[int, VariantCounts]
+    days: dict[str, dict[int, VariantCounts]]
+
+
+# Event ids a unit's row remembers, so a redelivered event counts once. A unit past it keeps
+# counting; its later duplicates are caught by the nightly recount, which dedups the lake.
+UNIT_EVENT_IDS = 2_000
+
+
+class ExperimentStore(Protocol):
+    def create(self, experiment: Experiment) -> None:
+        """Store a new experiment; ``Conflict`` when its id is taken."""
+
+    def save(self, experiment: Experiment) -> None:
+        """Replace a stored experiment (its status, stop time, winner)."""
+
+    def get(self, experiment_id: str) -> Experiment | None: ...
+
+    def list(self) -> list[Experiment]:
+        """Every experiment, oldest first."""
+
+    def record(self, experiment_id: str, variant: int, unit: str, outcome: Outcome,
+               now_ms: int, event_id: str | None = None) -> bool:
+        """Add ``outcome`` to the unit's totals and the variant's counts (``add_outcome``).
+
+        With ``event_id``, an event the unit's row already counted changes nothing and the
+        answer is False. The unit's row changes in one conditional write; the variant's sums
+        follow in a second, from what the first returned, so they are exact unless that
+        second write fails (then the nightly recount corrects them).
+        """
+
+    def live_counts(self, experiment_id: str) -> dict[int, VariantCounts]:
+        """The live counts per variant position; variants with no unit are absent."""
+
+    def units(self, experiment_id: str) -> Iterator[UnitTotals]:
+        """Every unit's live totals, for the nightly recount."""
+
+    def put_exact(self, experiment_id: str, counts: ExactCounts) -> None: ...
+
+    def exact(self, experiment_id: str) -> ExactCounts | None:
+        """The last nightly recount, None before the first."""

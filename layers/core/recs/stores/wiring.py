@@ -25,6 +25,7 @@ from recs.stores.aws import (
     SqsEventQueue,
     read_path_config,
 )
+from recs.stores.dynamo_experiments import DynamoExperimentStore
 
 
 def object_store() -> S3ObjectStore:
@@ -56,6 +57,10 @@ def recommendation_store(client: Any = None, *, batch: bool = False) -> DynamoRe
 
 def model_registry(client: Any = None) -> DynamoModelRegistry:
     return DynamoModelRegistry(required_env(resources.REGISTRY.env_var), client)
+
+
+def experiment_store(client: Any = None) -> DynamoExperimentStore:
+    return DynamoExperimentStore(required_env(resources.EXPERIMENTS.env_var), client)
 
 
 def realtime_store() -> DynamoRealtimeStore:
