@@ -26,7 +26,8 @@ routes.serve_swagger("GET /swagger")
 config = ServingConfig.from_env()
 dynamodb = wiring.dynamodb_client(read_budget_s=config.read_budget_s)
 service = RecommendationService(wiring.serving_reader(dynamodb, config.read_budget_s),
-                                wiring.model_registry(dynamodb), config)
+                                wiring.model_registry(dynamodb), config,
+                                experiments=wiring.experiment_store(dynamodb))
 
 
 @routes.serve("GET /recommendations")
@@ -38,15 +39,19 @@ def recommendations(user_id: str | None, session_id: str | None, category: str |
 
 
 @routes.serve("GET /recommendations/trending")
-def trending(category: str | None, num_items: int) -> dict[str, Any]:
+def trending(category: str | None, num_items: int, user_id: str | None,
+             session_id: str | None) -> dict[str, Any]:
     """Trending items, in a category (falling back to its parent, then global) or overall."""
-    return {"category": category, **service.trending(category, num_items).to_dict()}
+    return {"category": category,
+            **service.trending(category, num_items, user_id, session_id).to_dict()}
 
 
 @routes.serve("GET /items/{item_id}/similar")
-def similar(item_id: str, num_items: int) -> dict[str, Any]:
+def similar(item_id: str, num_items: int, user_id: str | None,
+            session_id: str | None) -> dict[str, Any]:
     """Customers who liked this item also liked these."""
-    return {"item_id": item_id, **service.similar(item_id, num_items).to_dict()}
+    return {"item_id": item_id,
+            **service.similar(item_id, num_items, user_id, session_id).to_dict()}
 
 
 @routes.serve("GET /models/status")

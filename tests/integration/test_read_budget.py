@@ -232,6 +232,7 @@ def stalled(monkeypatch: pytest.MonkeyPatch) -> Iterator[StalledTable]:
         resources.RECOMMENDATIONS.env_var: RECOMMENDATIONS,
         resources.REALTIME.env_var: REALTIME,
         resources.REGISTRY.env_var: resources.REGISTRY.local_name,
+        resources.EXPERIMENTS.env_var: resources.EXPERIMENTS.local_name,
         "POWERTOOLS_LOG_LEVEL": "ERROR",
     }.items():
         monkeypatch.setenv(key, value)

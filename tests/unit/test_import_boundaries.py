@@ -46,7 +46,8 @@ SCRIPT = textwrap.dedent("""
     os.environ.update({
         "RECS_BUCKET": "b", "RECS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q",
         "RECS_RECOMMENDATIONS_TABLE": "r", "RECS_REGISTRY_TABLE": "g",
-        "RECS_REALTIME_TABLE": "t", "AWS_DEFAULT_REGION": "us-east-1",
+        "RECS_REALTIME_TABLE": "t", "RECS_EXPERIMENTS_TABLE": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
     })
     spec = importlib.util.spec_from_file_location("fn", sys.argv[1])
     module = importlib.util.module_from_spec(spec)

@@ -249,6 +249,11 @@ def _recommendations(description: str, **properties: Schema) -> Schema:
         "tiers": {"type": "array", "items": {"type": "string", "enum": list(_TIERS)},
                   "description": "The tiers the items came from, in order"},
         "items": {"type": "array", "items": _ref("RecommendedItem")},
+        "experiment": {"type": "object", "description":
+                       "Only when the shopper is in a running experiment: its id and the "
+                       "variant served (the recommendation ids carry both)",
+                       "properties": {"id": {"type": "string"}, "variant": {"type": "string"}},
+                       "required": ["id", "variant"], "additionalProperties": False},
     }, ("recommendation_id", "model_version", "tiers", "items", *properties),
         description=description)
 
@@ -428,11 +433,14 @@ ROUTES: tuple[Route, ...] = (
           responses={**_ok("The list", "Recommendations"), **_BAD_PARAMS, **_KEY}),
     Route("GET", "/recommendations/trending", API.name, "trending",
           "Trending items, in a category (falling back to its parent, then global) or overall",
-          params=(CATEGORY, NUM_ITEMS),
+          "user_id and session_id place the shopper in an experiment on this surface; "
+          "they do not personalise the list.",
+          params=(CATEGORY, NUM_ITEMS, USER_ID, SESSION_ID),
           responses={**_ok("The list", "Trending"), **_BAD_PARAMS, **_KEY}),
     Route("GET", "/items/{item_id}/similar", API.name, "similar",
           "Customers who liked this item also liked these",
-          params=(NUM_ITEMS.with_default(8), ITEM_ID),
+          "user_id and session_id place the shopper in an experiment on this surface.",
+          params=(NUM_ITEMS.with_default(8), ITEM_ID, USER_ID, SESSION_ID),
           responses={**_ok("The list", "SimilarItems"), **_BAD_PARAMS, **_KEY}),
     Route("GET", "/models/status", API.name, "model_status",
           "The live model version, when it was trained, on how much data, and recent versions",

@@ -20,7 +20,7 @@ import heapq
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from recs.contracts import keys
@@ -45,8 +45,16 @@ from recs.contracts.keys import (
 )
 from recs.exceptions import StoreError
 from recs.serving import reasons
+from recs.serving.arms import Arms, Placement
 from recs.serving.settings import ServingConfig
-from recs.stores.ports import CatalogState, Deadline, ModelRegistry, RealtimeState, ServingReader
+from recs.stores.ports import (
+    CatalogState,
+    Deadline,
+    ExperimentStore,
+    ModelRegistry,
+    RealtimeState,
+    ServingReader,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -72,19 +80,26 @@ class RecommendationList:
     tiers: list[str]
     model_version: str | None
     recommendation_id: str = ""
+    placement: Placement | None = None
 
     def __post_init__(self) -> None:
-        self.recommendation_id = self.recommendation_id or recommendation_id(self.model_version)
+        arm = self.placement.arm if self.placement else None
+        self.recommendation_id = self.recommendation_id or recommendation_id(
+            self.model_version, arm)
         for item in self.items:
             item.recommendation_id = f"{self.recommendation_id}.{item.tier}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        answer: dict[str, Any] = {
             "recommendation_id": self.recommendation_id,
             "model_version": self.model_version,
             "tiers": self.tiers,
             "items": [item.__dict__ for item in self.items],
         }
+        if self.placement:
+            answer["experiment"] = {"id": self.placement.experiment["id"],
+                                    "variant": self.placement.variant["name"]}
+        return answer
 
 
 # Entries are handled as ``json.loads`` returns them, lists read by position
@@ -128,13 +143,15 @@ class RecommendationService:
         config: ServingConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        experiments: ExperimentStore | None = None,
     ) -> None:
         """``clock`` times the pointer's cache and each request's read budget, ``sleep`` its
         backoff: tests give a fake pair, so a brown-out's timing is exact however busy the
-        machine."""
+        machine. Without ``experiments`` no request is placed in an experiment."""
         self.reader = reader
         self.registry = registry
         self.config = config or ServingConfig()
+        self.arms = Arms(experiments, self.config.pointer_ttl_s, clock) if experiments else None
         self.clock = clock
         self.sleep = sleep
         self._live: str | None = None
@@ -171,8 +188,61 @@ class RecommendationService:
         self, user_id: str | None, session_id: str | None, num_items: int,
         category: str | None = None,
     ) -> RecommendationList:
+        placement = self._place("recommendations", user_id, session_id)
+        if placement and placement.control:  # the control arm: non-personalised trending
+            return self._served(self._trending(category, num_items, self.live_version()),
+                                placement)
+        return self._served(self._for_user(user_id, session_id, num_items, category,
+                                           self._version(placement), self._config(placement)),
+                            placement)
+
+    def similar(self, item_id: str, num_items: int, user_id: str | None = None,
+                session_id: str | None = None) -> RecommendationList:
+        placement = self._place("similar", user_id, session_id)
+        if placement and placement.control:
+            return self._served(self._trending(None, num_items, self.live_version()),
+                                placement)
+        return self._served(self._similar(item_id, num_items, self._version(placement)),
+                            placement)
+
+    def trending(self, category: str | None, num_items: int, user_id: str | None = None,
+                 session_id: str | None = None) -> RecommendationList:
+        placement = self._place("trending", user_id, session_id)
+        return self._served(self._trending(category, num_items, self._version(placement)),
+                            placement)
+
+    # -- experiments ------------------------------------------------------------------------
+    def _place(self, surface: str, user_id: str | None,
+               session_id: str | None) -> Placement | None:
+        return self.arms.place(surface, user_id, session_id) if self.arms else None
+
+    def _version(self, placement: Placement | None) -> str | None:
+        """The variant's model version, or the live one."""
+        if placement and placement.variant.get("model_version"):
+            return placement.variant["model_version"]
+        return self.live_version()
+
+    def _config(self, placement: Placement | None) -> ServingConfig:
+        """The function's settings with the variant's over them."""
+        if placement and placement.variant.get("settings"):
+            return replace(self.config, **placement.variant["settings"])  # type: ignore[arg-type]
+        return self.config
+
+    def _served(self, answer: RecommendationList,
+                placement: Placement | None) -> RecommendationList:
+        """The answer in its arm (its ids carry it), its exposure counted."""
+        if placement and self.arms:
+            answer = RecommendationList(answer.items, answer.tiers, answer.model_version,
+                                        placement=placement)
+            self.arms.expose(placement)
+        return answer
+
+    # -- lists ------------------------------------------------------------------------------
+    def _for_user(
+        self, user_id: str | None, session_id: str | None, num_items: int,
+        category: str | None, version: str | None, config: ServingConfig,
+    ) -> RecommendationList:
         deadline = self._deadline()
-        version = self.live_version()
         shoppers = keys.shopper_keys(user_id, session_id)
         popular = [*_category_keys(category), GLOBAL_TRENDING]
         lists, states, catalog = self._read(deadline, shoppers + popular, version, shoppers,
@@ -181,14 +251,14 @@ class RecommendationService:
         shown = [item for s in states.values() for item in s.shown]
 
         # A shopper who asked for a category gets that category: no diversity cap then.
-        builder = _Builder(num_items, None if category else self.config.max_per_category,
+        builder = _Builder(num_items, None if category else config.max_per_category,
                            category, exclude=catalog.unavailable | self._bought(recent, lists)
                            | self._overshown(shown, recent))
         session = self._session(deadline, recent, version, 3 * num_items + 10)
         personal = [e for k in shoppers for e in lists.get(k, [])]
         # New arrivals and the long tail take their share first (so neither the list nor a
         # category's cap is already full), and are shown after the ranked items.
-        quota = int(num_items * self.config.new_arrival_share)
+        quota = int(num_items * config.new_arrival_share)
         if quota and catalog.new_arrivals:
             relevant = {e[CATEGORY] for e in session + personal}
             for arrival in sorted(catalog.new_arrivals, key=lambda a: (
@@ -203,7 +273,7 @@ class RecommendationService:
                             tail=True)
         # The long tail: a slot for a relevant item the list would not reach (ranked below
         # it) and that is not among the bestsellers, so less popular inventory gets seen too.
-        tail_quota = builder.tail_size + int(num_items * self.config.long_tail_share)
+        tail_quota = builder.tail_size + int(num_items * config.long_tail_share)
         if tail_quota > builder.tail_size:
             popular_items = {e[ITEM] for e in lists.get(GLOBAL_TRENDING, [])}
             for entries in (session, personal):
@@ -220,9 +290,8 @@ class RecommendationService:
         self._add_trending(builder, lists, popular)
         return builder.result(version)
 
-    def similar(self, item_id: str, num_items: int) -> RecommendationList:
+    def _similar(self, item_id: str, num_items: int, version: str | None) -> RecommendationList:
         deadline = self._deadline()
-        version = self.live_version()
         neighbours = keys.item_key(item_id)
         lists, _, catalog = self._read(deadline, [neighbours, GLOBAL_TRENDING], version,
                                        catalog=True)
@@ -235,9 +304,9 @@ class RecommendationService:
         self._add_trending(builder, lists, [GLOBAL_TRENDING])
         return builder.result(version)
 
-    def trending(self, category: str | None, num_items: int) -> RecommendationList:
+    def _trending(self, category: str | None, num_items: int,
+                  version: str | None) -> RecommendationList:
         deadline = self._deadline()
-        version = self.live_version()
         popular = [*_category_keys(category), GLOBAL_TRENDING]
         lists, _, catalog = self._read(deadline, popular, version, catalog=True)
         builder = _Builder(num_items, max_per_category=None, category=None,
