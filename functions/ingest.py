@@ -26,7 +26,9 @@ logger = Logger(service="recs")
 app = map_errors(APIGatewayRestResolver())
 routes = Routes(app, INGEST.name)
 queue = wiring.event_queue()
-realtime = wiring.realtime_store()
+dynamodb = wiring.dynamodb_client()
+realtime = wiring.realtime_store(dynamodb)
+experiments = wiring.experiment_store(dynamodb)
 objects = wiring.object_store()
 
 
@@ -58,7 +60,7 @@ def _deadline() -> float | None:
 @routes.serve("POST /events")
 def post_events() -> Response:
     events = parse_body(_body())
-    result = ingest(events, queue, realtime, deadline=_deadline())
+    result = ingest(events, queue, realtime, deadline=_deadline(), experiments=experiments)
     logger.info("ingested", extra={"accepted": result.accepted,
                                    "rejected": len(result.rejected)})
     return json_response(_status(result.accepted, len(result.rejected)), result.to_dict())

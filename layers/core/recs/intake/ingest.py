@@ -10,12 +10,14 @@ happens next: the realtime store is written after, best effort and within a time
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +25,15 @@ from typing import Any
 from recs.contracts import keys
 from recs.contracts.events import EXPOSURES, Event
 from recs.exceptions import PartlyEnqueued, PayloadTooLarge, ValidationError
+from recs.intake.attribution import attribution_tasks
 from recs.intake.validation import echo_id, event_date, validate_event
-from recs.stores.ports import RECENT_LIMIT, SHOWN_LIMIT, EventQueue, RealtimeStore
+from recs.stores.ports import (
+    RECENT_LIMIT,
+    SHOWN_LIMIT,
+    EventQueue,
+    ExperimentStore,
+    RealtimeStore,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -183,8 +192,10 @@ def ingest(
     realtime: RealtimeStore | None = None,
     now: int | None = None,
     deadline: float | None = None,
+    experiments: ExperimentStore | None = None,
 ) -> IngestResult:
-    """Validate, deduplicate within the batch, enqueue, then update the realtime store.
+    """Validate, deduplicate within the batch, enqueue, then update the realtime store and
+    the live counts of experiments (events whose recommendation id names an arm).
 
     Raises only if enqueueing fails for every message: the queue is the durable record.
     When it takes some messages and not others, the events of those it did not take are
@@ -193,7 +204,8 @@ def ingest(
     best effort (a failure there costs freshness, not data), so it is written second, and
     nothing it does changes the answer: writes still running at ``deadline`` (a
     ``time.monotonic()`` instant), or ``REALTIME_WAIT_S`` after the enqueue, are left to
-    finish on their own.
+    finish on their own. The experiment counts are written beside it on the same terms: a
+    count lost there is restored by the nightly recount from the lake.
     """
     now = now_ms() if now is None else now
     result = IngestResult()
@@ -226,13 +238,18 @@ def ingest(
             _not_stored(result, [messages[n][1] for n in exc.unsent], positions)
             logger.warning("%d of %d messages not enqueued: %s", len(exc.unsent),
                            len(messages), type(exc.__cause__ or exc).__name__)
+    tasks: dict[str, Callable[[], object]] = {}
     if realtime is not None:
         horizon = now - REALTIME_HORIZON_MS
         fresh = [e for events in sent for e in events if e["ts"] >= horizon]
+        tasks.update(realtime_tasks(realtime, fresh, now))
+    if experiments is not None:
+        tasks.update(attribution_tasks(experiments, [e for events in sent for e in events],
+                                       now))
+    if tasks:
         wait_until = time.monotonic() + REALTIME_WAIT_S
         try:
-            record_recent(realtime, fresh, now,
-                          wait_until if deadline is None else min(deadline, wait_until))
+            run_writes(tasks, wait_until if deadline is None else min(deadline, wait_until))
         except Exception as exc:  # the events are queued: the answer stays 2xx
             logger.warning("realtime update failed: %s", type(exc).__name__)
     return result
@@ -303,6 +320,12 @@ def record_recent(realtime: RealtimeStore, events: list[Event], now_ms: int,
     Returns how many shoppers' writes failed or were not done at ``deadline``: those not
     started by then are dropped, those running are left to finish on their own.
     """
+    return run_writes(realtime_tasks(realtime, events, now_ms), deadline)
+
+
+def realtime_tasks(realtime: RealtimeStore, events: list[Event],
+                   now_ms: int) -> dict[str, Callable[[], object]]:
+    """One write per shopper (by key) appending the shopper's events to its state."""
     recent: dict[str, list[tuple[str, str, int]]] = {}
     recent_ids: dict[str, list[str]] = {}
     shown: dict[str, list[str]] = {}
@@ -324,17 +347,23 @@ def record_recent(realtime: RealtimeStore, events: list[Event], now_ms: int,
                         recent_ids=recent_ids.get(key, [])[-RECENT_LIMIT:],
                         shown_ids=shown_ids.get(key, [])[-SHOWN_LIMIT:])
 
-    shoppers = sorted(recent.keys() | shown.keys())
-    if not shoppers:
+    return {key: functools.partial(update, key) for key in sorted(recent.keys() | shown.keys())}
+
+
+def run_writes(tasks: dict[str, Callable[[], object]], deadline: float | None = None) -> int:
+    """Run the writes on the shared pool and wait for them until ``deadline``; how many
+    failed or were not done then (those not started are dropped, the others left running).
+    Keys name a write for the log (shoppers' keys are logged as a count only)."""
+    if not tasks:
         return 0
-    futures: list[Future[None]] = [_writers().submit(update, key) for key in shoppers]
+    futures: list[Future[object]] = [_writers().submit(task) for task in tasks.values()]
     timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
     done, pending = wait(futures, timeout=timeout)
     dropped = sum(future.cancel() for future in pending)  # not started: skipped
     failed = [type(exc).__name__ for exc in (future.exception() for future in done) if exc]
     if failed or pending:
-        logger.warning("realtime state of %d of %d shoppers not updated in time: %d failed "
+        logger.warning("%d of %d realtime and experiment writes not done in time: %d failed "
                        "(%s), %d dropped before they started, %d still running",
-                       len(failed) + len(pending), len(shoppers), len(failed),
+                       len(failed) + len(pending), len(tasks), len(failed),
                        ", ".join(sorted(set(failed))) or "-", dropped, len(pending) - dropped)
     return len(failed) + len(pending)

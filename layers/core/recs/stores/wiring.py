@@ -63,8 +63,8 @@ def experiment_store(client: Any = None) -> DynamoExperimentStore:
     return DynamoExperimentStore(required_env(resources.EXPERIMENTS.env_var), client)
 
 
-def realtime_store() -> DynamoRealtimeStore:
-    return DynamoRealtimeStore(required_env(resources.REALTIME.env_var))
+def realtime_store(client: Any = None) -> DynamoRealtimeStore:
+    return DynamoRealtimeStore(required_env(resources.REALTIME.env_var), client)
 
 
 def serving_reader(client: Any = None, budget_s: float = READ_BUDGET_S) -> DynamoServingReader:
