@@ -25,6 +25,9 @@ SERVING_OVERRIDES: dict[str, tuple[bool, float, float]] = {
     "long_tail_share": (False, 0.0, 1.0),
     "max_per_category": (True, 1, 100),
 }
+# The environment variable each of them is read from (``ServingConfig.from_env``), for
+# rolling a winner's settings out to every shopper: they take effect on the next deploy.
+SERVING_OVERRIDE_ENV = {name: f"RECS_{name.upper()}" for name in SERVING_OVERRIDES}
 
 Surface = Literal["recommendations", "similar", "trending", "all"]
 Unit = Literal["user", "session"]
