@@ -11,7 +11,7 @@ def _demo(args: argparse.Namespace) -> int:
     from recs_local import demo
 
     demo.run(port=args.port, host=args.host, events_csv=args.events, users=args.users,
-             catalog_file=args.catalog)
+             catalog_file=args.catalog, simulate_shoppers=args.simulate)
     return 0
 
 
@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--catalog", type=Path, default=None,
                       help="catalog CSV or Parquet (item_id,category,title,price,available,"
                            "created_at); the generated data brings its own")
+    demo.add_argument("--simulate", type=int, default=0, metavar="SHOPPERS",
+                      help="shoppers who act on what they are shown, in an experiment of the "
+                           "personalised list against trending (default 0: none)")
     demo.set_defaults(run=_demo)
 
     imports = commands.add_parser(

@@ -22,6 +22,7 @@ from recs_local import sample_data
 from recs_local.catalog_files import read_catalog
 from recs_local.cloud import LocalCloud, moto_server
 from recs_local.server import make_server, proxy_event, serve_in_background
+from recs_local.simulation import Report, http_client, simulate, tastes
 
 INGEST_BATCH = 500
 
@@ -64,9 +65,57 @@ def as_of_after(events: list[dict[str, Any]]) -> str:
     return day.isoformat()
 
 
+# The experiment ``make demo`` runs on its simulated shoppers.
+DEMO_EXPERIMENT = {
+    "name": "demo: personalised against trending",
+    "surface": "recommendations", "unit": "user", "primary_metric": "ctr",
+    "minimum_detectable_effect": 0.1,
+    "variants": [{"name": "trending", "weight": 1, "control": True},
+                 {"name": "personalised", "weight": 1}],
+}
+
+
+def run_experiment(cloud: LocalCloud, base_url: str, api_key: str,
+                   events: list[dict[str, Any]], items: list[dict[str, Any]],
+                   shoppers: int) -> tuple[dict[str, Any], Report]:
+    """Run ``DEMO_EXPERIMENT`` on ``shoppers`` simulated shoppers over HTTP, stop it, and
+    return its report (what ``GET /experiments/{id}`` answers) and what they did.
+
+    The shoppers are the sample's users, with the tastes of their own history, so the
+    personalised arm earns its clicks rather than being given them. Stopped at the end, the
+    experiment no longer changes what the API serves; its results stay readable.
+    """
+    def admin(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        raw = json.dumps(body).encode() if body is not None else None
+        answer = cloud.invoke("admin", proxy_event(method, path, {}, raw))
+        result: dict[str, Any] = json.loads(answer["body"])
+        if answer["statusCode"] != 200:
+            raise SystemExit(f"{method} {path}: {answer['statusCode']} {result}")
+        return result
+
+    experiment = admin("POST", "/experiments", DEMO_EXPERIMENT)
+    chosen = dict(sorted(tastes(events).items())[:shoppers])
+    prices = {str(i["item_id"]): float(i["price"]) for i in items if i.get("price") is not None}
+    report = simulate(http_client(base_url, api_key), chosen, prices)
+    admin("POST", f"/experiments/{experiment['id']}/stop", {})
+    return admin("GET", f"/experiments/{experiment['id']}"), report
+
+
+def describe_results(report: dict[str, Any]) -> list[str]:
+    """The lines ``make demo`` and ``recs experiments report`` print before the JSON."""
+    results = report["results"]
+    lines = [f"{report['name']} ({report['id']}, {report['status']})",
+             f"  verdict: {results['verdict']}"]
+    for name, row in results["variants"].items():
+        lines.append(f"  {name:>14}: {row['units']:>5} units  CTR {row['ctr']:.1%}  "
+                     f"conversion {row['conversion_rate']:.1%}  "
+                     f"revenue/unit {row['revenue_per_unit']:.2f}")
+    return lines
+
+
 def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = None,
         users: int = 400, say: Say = _say, serve: bool = True,
-        catalog_file: Path | None = None) -> dict[str, Any]:
+        catalog_file: Path | None = None, simulate_shoppers: int = 0) -> dict[str, Any]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     started = time.perf_counter()
 
@@ -108,6 +157,17 @@ def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = Non
         pump = threading.Thread(target=_keep_landing, args=(cloud, stop), daemon=True)
         pump.start()
         base = f"http://{host}:{server.server_address[1]}"
+        experiment_id = None
+        if simulate_shoppers:
+            step(f"experiment: {simulate_shoppers} simulated shoppers, personalised against "
+                 "trending ...")
+            results, did = run_experiment(cloud, base, api_key, events, items,
+                                          simulate_shoppers)
+            experiment_id = results["id"]
+            step(f"simulated shoppers: {did.lists} lists, "
+                 + ", ".join(f"{n} {kind}s" for kind, n in sorted(did.events.items())))
+            for line in describe_results(results):
+                say(line)
         user = next((e["user_id"] for e in events if e.get("user_id")), "user-0001")
         item = events[-1]["item_id"]
         step(f"serving on {base}  (Swagger UI: {base}/swagger)")
@@ -118,13 +178,15 @@ def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = Non
             f"  curl {key} '{base}/items/{item}/similar?num_items=5'\n"
             f"  curl {key} '{base}/recommendations/trending?num_items=5'\n"
             f"  curl {key} '{base}/models/status'\n"
+            + (f"  .venv/bin/recs experiments report {experiment_id} --url {base}\n"
+               if experiment_id else "") +
             f"  curl {key} -X POST '{base}/events' -H 'content-type: application/json' "
             "-d '{\"events\": [{\"event_id\": \"e-1\", \"user_id\": \"u-1\", "
             f"\"item_id\": \"{item}\", \"event_type\": \"view\", "
             "\"timestamp\": \"" + datetime.now(UTC).isoformat(timespec="seconds") + "\"}]}'\n"
             "Press Ctrl-C to stop.", )
         summary = {"base_url": base, "version": output["version"], "counts": output["counts"],
-                   "api_key": api_key}
+                   "api_key": api_key, "experiment": experiment_id}
         if not serve:
             stop.set()
             server.shutdown()

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[str]:
-    with demo_server("--users", "200") as url:
+    with demo_server("--users", "200", "--simulate", "0") as url:
         yield url
 
 
