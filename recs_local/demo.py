@@ -86,7 +86,7 @@ def run_experiment(cloud: LocalCloud, base_url: str, api_key: str,
     experiment no longer changes what the API serves; its results stay readable.
     """
     def admin(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        raw = json.dumps(body).encode() if body is not None else None
+        raw = json.dumps(body).encode() if body is not None else b""
         answer = cloud.invoke("admin", proxy_event(method, path, {}, raw))
         result: dict[str, Any] = json.loads(answer["body"])
         if answer["statusCode"] != 200:
