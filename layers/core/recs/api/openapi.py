@@ -74,7 +74,7 @@ def operation(route: Route) -> dict[str, Any]:
     if route.description:
         described["description"] = route.description
     if route.body:
-        described["requestBody"] = {"required": True, "content": {
+        described["requestBody"] = {"required": route.body_required, "content": {
             _JSON: {"schema": _ref(route.body)}}}
     if route.access is not Access.API_KEY:
         described["security"] = _SECURITY[route.access]

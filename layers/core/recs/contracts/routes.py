@@ -22,6 +22,15 @@ from enum import Enum
 from typing import Any
 
 from recs.contracts.events import EVENT_TYPES
+from recs.contracts.experiments import (
+    METRICS,
+    RATES,
+    SERVING_OVERRIDES,
+    STATUSES,
+    SURFACES,
+    UNITS,
+    VariantCounts,
+)
 from recs.contracts.resources import ADMIN, API, INGEST
 
 Schema = dict[str, Any]
@@ -124,6 +133,7 @@ class Route:
     access: Access = Access.API_KEY
     params: tuple[Param, ...] = ()  # path parameters left out are strings of 1-256 characters
     body: str | None = None  # the request body's name in SCHEMAS
+    body_required: bool = True  # False: the body may be left out (it has defaults)
     responses: Mapping[int, Reply] = field(default_factory=dict)  # 200 included
     documented: bool = True  # False: served, but not an operation of the OpenAPI document
 
@@ -196,6 +206,8 @@ ITEM_ID = Param("item_id", str, "The item id", None, 1, 256, "path")
 VERSION = Param("version", str, "A stored model version", minimum=1, maximum=64,
                 location="path")
 FORMAT = Param("format", str, "json: the OpenAPI document itself; otherwise Swagger UI's page")
+EXPERIMENT_ID = Param("experiment_id", str, "An experiment's id, as POST /experiments answered",
+                      minimum=1, maximum=64, location="path")
 
 
 # --- schemas (OpenAPI 3.0 Schema Objects, the document's components) -----------------------
@@ -273,6 +285,92 @@ def _model_version() -> Schema:
         "prefix": {"type": "string"}, "reason": {"type": "string"},
         "promoted_at": {"type": "string"},
     }, ("version", "status", "created_at"))
+
+
+def _variant() -> Schema:
+    """A variant as declared and as stored (``recs.experiments.definition``). Only what the
+    validator refuses as sent is a constraint here; the rest is said in words."""
+    settings = {name: {"type": "integer" if whole else "number", "minimum": low,
+                       "maximum": high}
+                for name, (whole, low, high) in SERVING_OVERRIDES.items()}
+    return _object({
+        "name": {"type": "string", "minLength": 1,
+                 "description": "Unique in the experiment, at most 64 characters (trimmed)"},
+        "weight": {"type": "number", "exclusiveMinimum": True, "minimum": 0, "default": 1,
+                   "description": "Its share of the units is its weight over the sum"},
+        "control": {"type": "boolean", "description":
+                    "The baseline: serves trending, takes no model_version or settings"},
+        "model_version": {"type": "string", "minLength": 1, "description":
+                          "A stored model version to serve (default: the live model)"},
+        "settings": _object(settings, additionalProperties=False, description=(
+            "Serving settings over the function's own; new_arrival_share + "
+            "long_tail_share at most 1")),
+    }, ("name",), additionalProperties=False)
+
+
+def _experiment(required: tuple[str, ...] = (), **more: Schema) -> Schema:
+    """A stored experiment (``recs.contracts.experiments.Experiment``) and ``more``."""
+    return _object({
+        "id": {"type": "string", "description": "Its creation time and a random suffix"},
+        "name": {"type": "string"},
+        "surface": {"type": "string", "enum": list(SURFACES)},
+        "unit": {"type": "string", "enum": list(UNITS)},
+        "variants": {"type": "array", "items": _ref("Variant")},
+        "minimum_detectable_effect": {"type": "number"},
+        "primary_metric": {"type": "string", "enum": list(METRICS)},
+        "status": {"type": "string", "enum": list(STATUSES)},
+        "created_at": {"type": "string"},
+        "stopped_at": {"type": "string"},
+        "winner": {"type": "string"},
+        **more,
+    }, ("id", "name", "surface", "unit", "variants", "minimum_detectable_effect",
+        "primary_metric", "status", "created_at", *required))
+
+
+_NUMBER: Schema = {"type": "number"}
+_PAIR: Schema = {"type": "array", "items": _NUMBER, "minItems": 2, "maxItems": 2}
+
+
+def _results() -> Schema:
+    """What ``recs.experiments.results.summarise`` answers."""
+    comparison = _optional(_object({
+        "control": _NUMBER, "treatment": _NUMBER, "difference": _NUMBER, "interval": _PAIR,
+        "relative": _optional(_NUMBER), "relative_interval": _optional(_PAIR),
+        "p_value": _NUMBER,
+        "always_valid_p_value": {**_NUMBER, "description":
+                                 "Valid however often the results are read (mSPRT)"},
+    }, ("control", "treatment", "difference", "interval", "relative", "relative_interval",
+        "p_value", "always_valid_p_value")))
+    metrics = (*RATES, "revenue_per_unit")
+    return _object({
+        "control": {"type": "string"},
+        "primary_metric": {"type": "string", "enum": list(METRICS)},
+        "variants": {"type": "object", "description": "By variant name", "additionalProperties":
+                     _object({"units": _COUNT, "exposures": _COUNT, "clicks": _COUNT,
+                              **{metric: _NUMBER for metric in metrics}},
+                             ("units", "exposures", "clicks", *metrics))},
+        "comparisons": {"type": "object", "description":
+                        "Each variant but the control against it, per metric (null before "
+                        "both have units)",
+                        "additionalProperties": _object(
+                            {metric: comparison for metric in metrics}, metrics)},
+        "sample_ratio": _object({"p_value": _NUMBER, "mismatch": {"type": "boolean"}},
+                                ("p_value", "mismatch")),
+        "units_needed_per_variant": _optional({"type": "integer", "description":
+                                               "For the minimum detectable effect at 80 % "
+                                               "power; null before the control has data"}),
+        "verdict": {"type": "string", "description": "The result in words"},
+    }, ("control", "primary_metric", "variants", "comparisons", "sample_ratio",
+        "units_needed_per_variant", "verdict"))
+
+
+_PROMOTION = _object({
+    "live_version": {"type": "string"},
+    "previous_version": _optional({"type": "string"}),
+    "changed": {"type": "boolean", "description": "false: it was live already"},
+}, ("live_version", "previous_version", "changed"))
+_COUNTS: Schema = _object({name: _NUMBER for name in VariantCounts.__dataclass_fields__},
+                          tuple(VariantCounts.__dataclass_fields__))
 
 
 SCHEMAS: dict[str, Schema] = {
@@ -378,11 +476,61 @@ SCHEMAS: dict[str, Schema] = {
             "metrics": {"type": "object"}})},
         "error": {"type": "string", "description": "Only when the registry is unavailable"},
     }, ("live_version", "live", "recent")),
-    "Promotion": _object({
-        "live_version": {"type": "string"},
-        "previous_version": _optional({"type": "string"}),
-        "changed": {"type": "boolean", "description": "false: it was live already"},
-    }, ("live_version", "previous_version", "changed")),
+    "Promotion": _PROMOTION,
+    # The experiment routes (recs.experiments.registry)
+    "Variant": _variant(),
+    "ExperimentRequest": _object({
+        "name": {"type": "string", "minLength": 1,
+                 "description": "At most 128 characters (trimmed)"},
+        "surface": {"type": "string", "enum": list(SURFACES), "default": "recommendations",
+                    "description": "The route it splits; all: every recommendation route"},
+        "unit": {"type": "string", "enum": list(UNITS), "default": "user",
+                 "description": "What is randomised: user_id or session_id of the requests"},
+        "variants": {"type": "array", "minItems": 2, "maxItems": 10,
+                     "items": _ref("Variant"),
+                     "description": "Names unique; at most one control (default: the first "
+                                    "variant is compared against)"},
+        "minimum_detectable_effect": {"type": "number", "exclusiveMinimum": True, "minimum": 0,
+                                      "maximum": 10, "default": 0.05,
+                                      "description": "Relative: 0.05 for +5 %"},
+        "primary_metric": {"type": "string", "enum": list(METRICS), "default": "ctr"},
+    }, ("name", "variants"), additionalProperties=False,
+        description="One running experiment per surface: all overlaps every surface.",
+        example={"name": "blend vs trending", "surface": "recommendations",
+                 "variants": [{"name": "trending", "control": True},
+                              {"name": "blend", "settings": {"new_arrival_share": 0.3}}]}),
+    "Experiment": _experiment(),
+    "ExperimentList": _object({
+        "experiments": {"type": "array", "items": _ref("Experiment"),
+                        "description": "Newest first"},
+    }, ("experiments",)),
+    "ExperimentResults": _results(),
+    "ExperimentReport": _experiment(
+        ("results", "exact"),
+        results=_ref("ExperimentResults"),  # from the live counters
+        exact=_optional(_object({
+            "as_of": {"type": "string"},
+            "results": _ref("ExperimentResults"),
+            "days": {"type": "object", "description": "Per day, per variant name",
+                     "additionalProperties": {"type": "object",
+                                              "additionalProperties": _COUNTS}},
+        }, ("as_of", "results", "days"), description=(
+            "The nightly recount from the lake, deduplicated; null before the first")))),
+    "StopExperiment": _object({
+        "winner": _optional({"type": "string", "description": "One of its variants' names"}),
+        "roll_out": {"type": "boolean", "default": False, "description":
+                     "Make the winner everyone's: its model version goes live at once, its "
+                     "settings are listed to deploy; needs a winner"},
+    }, additionalProperties=False),
+    "StoppedExperiment": _experiment(
+        rolled_out=_optional({**_PROMOTION, "description": (
+            "Only with roll_out: the winner's model version made live; null when it has "
+            "none (it served the live model, or is the control)")}),
+        settings_to_apply={"type": "object", "additionalProperties": _NUMBER, "description": (
+            "Only with roll_out: the winner's settings by environment variable; they take "
+            "effect on the next deploy")},
+        roll_out={"type": "string", "description": "Only with roll_out: what was done, "
+                                                   "in words"}),
 }
 
 
@@ -395,6 +543,7 @@ def _ok(description: str, *schemas: str) -> dict[int, Reply]:
 _BAD_PARAMS = {400: Reply("A parameter is invalid; the body names every bad one")}
 _KEY = {403: Reply("No valid API key in the x-api-key header (API Gateway answers)")}
 _SIGNED = {403: Reply("Not signed (SigV4) by an IAM identity allowed to invoke it")}
+_EXPERIMENTS_DOWN = Reply("The experiments table failed after retries")
 _BATCH = {
     413: Reply(_LIMITS),
     503: Reply("The queue or a store failed after retries: nothing was acknowledged, "
@@ -456,4 +605,49 @@ ROUTES: tuple[Route, ...] = (
                      409: Reply("The version may not go live: never fully exported, or its "
                                 "rows have expired"),
                      503: Reply("The registry or the serving table failed after retries")}),
+    Route("POST", "/experiments", ADMIN.name, "create_experiment",
+          "Start an A/B experiment on a surface",
+          "Shoppers are split between the variants by a hash of their user or session id "
+          "from the next refresh of the API's cache (RECS_POINTER_TTL_S). For operators: "
+          "IAM-signed requests only.",
+          access=Access.IAM, body="ExperimentRequest",
+          responses={**_ok("The experiment, running", "Experiment"),
+                     400: Reply("The body is not a valid experiment; field names the first "
+                                "problem"),
+                     **_SIGNED,
+                     409: Reply("An experiment is running on an overlapping surface; the "
+                                "message names it"),
+                     503: _EXPERIMENTS_DOWN}),
+    Route("GET", "/experiments", ADMIN.name, "list_experiments",
+          "Every experiment, running and stopped, newest first",
+          access=Access.IAM,
+          responses={**_ok("The experiments", "ExperimentList"), **_SIGNED,
+                     503: _EXPERIMENTS_DOWN}),
+    Route("GET", "/experiments/{experiment_id}", ADMIN.name, "experiment_report",
+          "An experiment and its results: per variant, each comparison, the verdict in words",
+          "results reflect events within seconds (live counters); exact is the nightly "
+          "recount from the lake. The p-values stay valid however often this is read.",
+          access=Access.IAM, params=(EXPERIMENT_ID,),
+          responses={**_ok("The experiment and its results", "ExperimentReport"),
+                     **_BAD_PARAMS, **_SIGNED,
+                     404: Reply("No experiment has this id"), 503: _EXPERIMENTS_DOWN}),
+    Route("POST", "/experiments/{experiment_id}/stop", ADMIN.name, "stop_experiment",
+          "Stop an experiment, naming a winner and, if asked, rolling it out",
+          "Serving stops placing shoppers in it from the next refresh of its cache; the "
+          "counts stay readable. With roll_out the winner's model version is made live "
+          "first (as POST /models/{version}/promote does), and the experiment is stopped "
+          "only once that worked; its settings are answered by environment variable, to "
+          "deploy. A control winner rolls out nothing.",
+          access=Access.IAM, params=(EXPERIMENT_ID,), body="StopExperiment",
+          body_required=False,
+          responses={**_ok("The experiment, stopped", "StoppedExperiment"),
+                     400: Reply("A bad parameter or body: a winner that is not a variant, "
+                                "roll_out without a winner"),
+                     **_SIGNED,
+                     404: Reply("No experiment has this id, or the winner's model version "
+                                "is not in the registry"),
+                     409: Reply("The experiment was stopped already, or the winner's model "
+                                "version may not go live"),
+                     503: Reply("The experiments table, the registry or the serving table "
+                                "failed after retries")}),
 )

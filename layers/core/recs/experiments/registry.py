@@ -173,6 +173,7 @@ class RollOut:
     variant: str
     model_version: str | None = None
     settings: dict[str, float | int] = field(default_factory=dict)
+    control: bool = False
 
 
 def roll_out_of(experiment: Experiment, winner: str) -> RollOut:
@@ -180,7 +181,26 @@ def roll_out_of(experiment: Experiment, winner: str) -> RollOut:
     which no one would make everyone's list; keeping what runs is the choice it stands for."""
     variant: Variant = next(v for v in experiment["variants"] if v["name"] == winner)
     if variant.get("control"):
-        return RollOut(winner)
+        return RollOut(winner, control=True)
     return RollOut(winner, variant.get("model_version"),
                    {SERVING_OVERRIDE_ENV[name]: value
                     for name, value in sorted(variant.get("settings", {}).items())})
+
+
+def roll_out_words(plan: RollOut, promoted: Mapping[str, Any] | None) -> str:
+    """What a roll-out did and what is left to the operator, in words: settings live in the
+    deployment (``recs_config``), so no route can change them for every function at once."""
+    if plan.control:
+        return f"{plan.variant} is the control: nothing to roll out, serving stays as it is"
+    done = []
+    if promoted is not None:
+        done.append(f"model version {promoted['live_version']} is live"
+                    + ("" if promoted.get("changed") else " (it was already)"))
+    if plan.settings:
+        pairs = ", ".join(f"{name}={value}" for name, value in plan.settings.items())
+        done.append(f"set {pairs} (recs_config in the CDK context) and deploy: settings take "
+                    "effect on the next deploy")
+    if not done:
+        return (f"{plan.variant} served the live model with the deployed settings: nothing "
+                "to roll out")
+    return "; ".join(done)
