@@ -24,16 +24,22 @@ from recs.contracts.layout import iam_prefix
 # gets nothing.
 DYNAMODB_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     # The read path: one BatchGetItem over lists and shopper state; the registry's live
-    # pointer (GetItem) and, for /models/status, the versions (Query).
+    # pointer (GetItem) and, for /models/status, the versions (Query). Experiments: the
+    # running ones (Query, cached like the pointer), each served list an exposure counted
+    # on the unit's row and the variant's sums (UpdateItem).
     resources.API.name: {
         resources.RECOMMENDATIONS.logical_id: ("BatchGetItem",),
         resources.REALTIME.logical_id: ("BatchGetItem",),
         resources.REGISTRY.logical_id: ("GetItem", "Query"),
+        resources.EXPERIMENTS.logical_id: ("Query", "UpdateItem"),
     },
     # Shoppers' recent events (UpdateItem, list_append; the trim), the unavailable set
-    # (UpdateItem ADD/DELETE), new arrivals (GetItem, then a conditional PutItem).
+    # (UpdateItem ADD/DELETE), new arrivals (GetItem, then a conditional PutItem). An event
+    # of an experiment's arm counts on the unit's row (a conditional UpdateItem keyed by the
+    # event id; when it fails, GetItem tells a redelivery) and the variant's sums.
     resources.INGEST.name: {
         resources.REALTIME.logical_id: ("GetItem", "PutItem", "UpdateItem"),
+        resources.EXPERIMENTS.logical_id: ("GetItem", "UpdateItem"),
     },
     # The live model's record, to compare the candidate against it.
     resources.EVALUATE.name: {
@@ -54,10 +60,13 @@ DYNAMODB_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         resources.REGISTRY.logical_id: ("GetItem", "PutItem", "UpdateItem"),
     },
     # Rollback: the record and pointer (GetItem), the version's global trending row still
-    # stored (BatchGetItem), then the same transaction as promote.
+    # stored (BatchGetItem), then the same transaction as promote. Experiments: the
+    # definitions (Query to list, GetItem by id, PutItem to create and to stop), the live
+    # sums and the nightly recount of a report (Query).
     resources.ADMIN.name: {
         resources.REGISTRY.logical_id: ("GetItem", "PutItem", "UpdateItem"),
         resources.RECOMMENDATIONS.logical_id: ("BatchGetItem",),
+        resources.EXPERIMENTS.logical_id: ("GetItem", "PutItem", "Query"),
     },
 }
 

@@ -2,9 +2,11 @@
 
 The real handlers run on moto (``recs_local.cloud``): events and catalog upserts through the
 ingest function, the lander, two nightly runs of the real state machine (the second compares
-against the live model and archives it), the API's routes, a rollback through the admin
-function, and a third night whose export also retires a version out of service for longer
-than ``RECS_MODEL_TTL_DAYS`` (``recs.batch.retire``). Every DynamoDB call any of them makes
+against the live model and archives it), an experiment created through the admin function,
+the API's routes (one list served in the experiment), a click on it sent twice, the
+experiment's report and stop, a rollback through the admin function, and a third night
+whose export also retires a version out of service for longer than ``RECS_MODEL_TTL_DAYS``
+(``recs.batch.retire``). Every DynamoDB call any of them makes
 passes a botocore hook that notes the IAM action it needs, per function and table: the
 request's own operation, or for a transaction the action of each item (``Put`` needs
 ``dynamodb:PutItem``; IAM has no ``TransactWriteItems`` action). The recording must equal
@@ -128,13 +130,17 @@ def _run_the_shop(cloud: Any) -> None:
     assert output["promoted"] is True, output
     assert output["metrics"]["live_version"] == first["output"]["version"], output["metrics"]
 
+    experiment = _start_an_experiment(cloud)
     for path, query in (("/recommendations", {"user_id": "A"}),
                         ("/recommendations/trending", None),
                         ("/items/rice/similar", None),
                         ("/models/status", None)):
         status, answer = call(cloud, "api", api_event("GET", path, query))
         assert status == 200, (path, answer)
+        if path == "/recommendations":
+            shown = answer
     assert answer["live_version"] == output["version"]
+    _count_and_stop(cloud, experiment, shown, now)
 
     rollback = api_event("POST", f"/models/{first['output']['version']}/promote")
     status, answer = call(cloud, "admin", rollback)
@@ -153,6 +159,35 @@ def _run_the_shop(cloud: Any) -> None:
     third = cloud.run_batch((today + timedelta(days=1)).isoformat())
     assert third["status"] == "SUCCEEDED", third
     assert third["output"].get("retired") == [output["version"]], third["output"]
+
+
+def _start_an_experiment(cloud: Any) -> str:
+    """An experiment on the personalised list (the admin reads the running ones, then
+    writes the definition), so the API places shopper A in it."""
+    body = {"name": "grants", "variants": [{"name": "trending", "control": True},
+                                           {"name": "live"}]}
+    status, created = call(cloud, "admin", api_event("POST", "/experiments", body=body))
+    assert status == 200, created
+    return str(created["id"])
+
+
+def _count_and_stop(cloud: Any, experiment: str, shown: dict[str, Any], now: datetime) -> None:
+    """The API counted the list it showed A in the experiment (an exposure); A clicks its
+    first item, and the same click arrives again (a retry: ingest reads the unit's row to
+    tell it was counted). The admin reports the experiment and stops it."""
+    assert shown["experiment"]["id"] == experiment, shown
+    click = {**event("A", shown["items"][0]["item_id"], "click", at=now - timedelta(minutes=1)),
+             "event_id": "grants-click", "recommendation_id": shown["items"][0][
+                 "recommendation_id"]}
+    for _ in range(2):
+        status, answer = call(cloud, "ingest", api_event("POST", "/events",
+                                                         body={"events": [click]}))
+        assert status == 200, answer
+    status, report = call(cloud, "admin", api_event("GET", f"/experiments/{experiment}"))
+    assert status == 200, report
+    assert sum(row["clicks"] for row in report["results"]["variants"].values()) == 1, report
+    status, stopped = call(cloud, "admin", api_event("POST", f"/experiments/{experiment}/stop"))
+    assert status == 200 and stopped["status"] == "stopped", stopped
 
 
 def test_every_function_ran_and_the_batch_steps_reached_dynamodb(used: Used) -> None:

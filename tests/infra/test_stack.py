@@ -128,8 +128,38 @@ def test_each_table_has_the_spec_keys_ttl_on_demand_billing_and_pitr(
     )
 
 
-def test_there_are_exactly_the_three_spec_tables(template: Template) -> None:
+def test_there_are_exactly_the_spec_tables(template: Template) -> None:
     template.resource_count_is("AWS::DynamoDB::Table", len(resources.TABLES))
+
+
+def test_the_experiments_table_is_kept_like_the_registry(template: Template) -> None:
+    """Experiments are the record behind decisions (a stopped one's counts stay readable):
+    like the model registry, nothing in them expires, point-in-time recovery is on, the
+    encryption is the same, and deleting the stack keeps the table."""
+    deployed = template.find_resources("AWS::DynamoDB::Table")
+    by_spec = {spec: deployed[lid] for lid, spec in _table_ids(template).items()}
+    experiments = by_spec[resources.EXPERIMENTS.logical_id]
+    registry = by_spec[resources.REGISTRY.logical_id]
+    for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
+        assert experiments[policy] == registry[policy] == "Retain"
+    properties = experiments["Properties"]
+    assert properties["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"},
+                                       {"AttributeName": "sk", "KeyType": "RANGE"}]
+    assert "TimeToLiveSpecification" not in properties
+    for setting in ("PointInTimeRecoverySpecification", "SSESpecification", "BillingMode"):
+        assert properties.get(setting) == registry["Properties"].get(setting), setting
+
+
+def test_the_functions_that_run_experiments_are_told_the_experiments_table(
+    template: Template, functions: dict[str, tuple[str, dict[str, Any]]]
+) -> None:
+    """The API places and exposes, ingest counts events, the admin runs the routes."""
+    table = next(lid for lid, spec in _table_ids(template).items()
+                 if spec == resources.EXPERIMENTS.logical_id)
+    told = {name for name, (_, props) in functions.items()
+            if props["Environment"]["Variables"].get(resources.EXPERIMENTS.env_var)
+            == {"Ref": table}}
+    assert told == {resources.API.name, resources.INGEST.name, resources.ADMIN.name}
 
 
 def test_data_bucket_is_encrypted_private_and_logged(template: Template) -> None:
@@ -375,17 +405,24 @@ def test_no_role_in_the_stack_may_scan_or_delete_dynamodb_items(template: Templa
     assert not actions & {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:DescribeTable"}
 
 
-def test_api_role_only_reads_dynamodb(
+def test_api_role_only_reads_dynamodb_but_counts_exposures(
     template: Template, functions: dict[str, tuple[str, dict[str, Any]]]
 ) -> None:
+    """The read path writes one thing: an exposure of a running experiment, counted on the
+    experiments table (UpdateItem ADD). Lists, shoppers and the registry it only reads."""
+    role = _role_of(functions["api"][1])
     actions = {
         action
-        for statement in _policy_statements(template, _role_of(functions["api"][1]))
+        for statement in _policy_statements(template, role)
         for action in _as_list(statement["Action"])
     }
-    dynamodb = {a.removeprefix("dynamodb:") for a in actions if a.startswith("dynamodb:")}
-    assert dynamodb
-    assert not {a for a in dynamodb if a.startswith(("Put", "Update", "Delete", "BatchWrite"))}
+    writes = ("Put", "Update", "Delete", "BatchWrite")
+    access = _dynamodb_access(template, role)
+    assert set(access) == {spec.logical_id for spec in resources.TABLES}
+    for table, granted in access.items():
+        written = {a for a in granted if a.startswith(writes)}
+        assert written == ({"UpdateItem"} if table == resources.EXPERIMENTS.logical_id
+                           else set()), table
     assert not any(a.startswith(("s3:", "sqs:")) for a in actions)
 
 
