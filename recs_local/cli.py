@@ -121,8 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(run=_sample)
 
     from recs_local.evaluation.commands import add_parsers
+    from recs_local.experiments_cli import add_parser as add_experiments
 
     add_parsers(commands)  # evaluate, recommend-batch
+    add_experiments(commands)  # experiments create|list|report|stop
     return parser
 
 
