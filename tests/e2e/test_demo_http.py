@@ -72,7 +72,9 @@ def test_model_status_and_swagger(base_url: str) -> None:
         spec = json.loads(response.read())
     assert set(spec["paths"]) == {"/recommendations", "/recommendations/trending",
                                   "/items/{item_id}/similar", "/models/status",
-                                  "/events", "/items", "/models/{version}/promote"}
+                                  "/events", "/items", "/models/{version}/promote",
+                                  "/experiments", "/experiments/{experiment_id}",
+                                  "/experiments/{experiment_id}/stop"}
     parameters = spec["paths"]["/recommendations"]["get"]["parameters"]
     assert [p["name"] for p in parameters] == ["user_id", "session_id", "category", "num_items"]
     assert parameters[-1]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100,
