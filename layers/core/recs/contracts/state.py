@@ -17,6 +17,8 @@ Who writes what (in the state machine's order):
 - export: the row ``counts``, and ``retired`` (superseded versions whose rows it deleted)
 - promote: ``promoted``, ``changed``, ``live_version``, and ``reason`` or
   ``previous_version``
+- attribution: ``attribution`` (the experiments recounted and the live CTR's change); when
+  it fails, the state machine puts its error in ``attribution_error`` and still succeeds
 """
 
 from __future__ import annotations
@@ -110,6 +112,19 @@ class Metrics(TypedDict, total=False):
     live_skipped: str  # why live was not compared
 
 
+class AttributionCounts(TypedDict, total=False):
+    """What the attribution step read and recounted (``recs.batch.steps.attribution``)."""
+
+    experiments: dict[str, int]  # experiment id -> units in its recount
+    partitions: int
+    files: int
+    attributed_events: int  # distinct events with a recommendation id read
+    experiment_events: int  # of those, the ones that count toward a recounted arm
+    skipped_event_files: int
+    skipped: list[SkippedInput]  # at most MAX_REPORTED
+    ctr_change: float | None  # percent; None when there is nothing to compare
+
+
 class BatchState(TypedDict, total=False):
     """The JSON object each batch step receives and returns."""
 
@@ -138,3 +153,6 @@ class BatchState(TypedDict, total=False):
     live_version: str | None
     previous_version: str | None
     reason: str
+    # attribution (after promote; its failure is caught, see recs.batch.pipeline)
+    attribution: AttributionCounts
+    attribution_error: dict[str, str]  # Step Functions' Error and Cause
