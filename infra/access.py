@@ -68,6 +68,11 @@ DYNAMODB_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         resources.RECOMMENDATIONS.logical_id: ("BatchGetItem",),
         resources.EXPERIMENTS.logical_id: ("GetItem", "PutItem", "Query"),
     },
+    # The nightly recount: the experiments (Query), each one's units for their served lists
+    # (Query), its exact counts (BatchWriteItem).
+    resources.ATTRIBUTION.name: {
+        resources.EXPERIMENTS.logical_id: ("BatchWriteItem", "Query"),
+    },
 }
 
 # S3, per function: whole top-level prefixes of recs.contracts.layout, the module every writer
@@ -78,6 +83,8 @@ BUCKET_READ: dict[str, tuple[str, ...]] = {
     resources.TRAIN.name: (iam_prefix(layout.INTERACTIONS), iam_prefix(layout.MODELS)),
     resources.EVALUATE.name: (iam_prefix(layout.INTERACTIONS), iam_prefix(layout.MODELS)),
     resources.EXPORT.name: (iam_prefix(layout.MODELS), iam_prefix(layout.INTERACTIONS)),
+    # The recount and the live CTR read the landed events themselves.
+    resources.ATTRIBUTION.name: (iam_prefix(layout.EVENTS),),
 }
 BUCKET_WRITE: dict[str, tuple[str, ...]] = {
     resources.INGEST.name: (iam_prefix(layout.CATALOG),),

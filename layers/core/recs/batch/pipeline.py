@@ -11,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from recs.contracts.resources import BATCH_STEPS
+from recs.contracts.resources import ATTRIBUTION, BATCH_STEPS
 
 STEP_ORDER = tuple(spec.name for spec in BATCH_STEPS)
+# Steps after promote whose failure ends the run in a Succeed state of its own, not Failed:
+# the model's side of the night is done by then, and a failed execution would set off the
+# alarms that watch the batch for the model's sake (a failed run; no successful run in 36
+# hours) while the right model is serving. Their own errors still show: the function's
+# Errors metric, the execution's history, and the state's ``<step>_error``.
+ADVISORY = (ATTRIBUTION.name,)
 
 _RETRY_TRANSIENT = [
     {
@@ -34,13 +40,23 @@ def _state_name(step: str) -> str:
     return step.capitalize()
 
 
+def _skipped_name(step: str) -> str:
+    return f"{_state_name(step)}Skipped"
+
+
 def build_definition(function_arns: Mapping[str, str]) -> dict[str, Any]:
-    """weight -> train -> evaluate -> gate -> export -> promote; any failure -> Failed.
+    """weight -> train -> evaluate -> gate -> export -> promote -> attribution; a failure
+    before attribution -> Failed, of attribution -> AttributionSkipped (Succeed).
 
     The gate sends a refused candidate straight to ``promote``, which records it as rejected
     with the reason (nothing is exported). A failure stops the run before ``promote`` flips
     the live pointer, so the live model is untouched; the execution's FAILED status is what
-    the CloudWatch alarm watches.
+    the CloudWatch alarm watches. ``attribution`` (the experiments' nightly recount and the
+    live CTR's change) runs after promote, so it can never keep a model from being promoted,
+    and it is ``ADVISORY``: its failure is caught into ``$.attribution_error`` and the run
+    succeeds, because the run's status speaks for the model (the failed-run and no-success
+    alarms), and the recount of every experiment starts over from its creation the next
+    night, so a failed night only leaves the previous recount standing a day longer.
     """
     missing = [s for s in STEP_ORDER if s not in function_arns]
     if missing:
@@ -56,6 +72,14 @@ def build_definition(function_arns: Mapping[str, str]) -> dict[str, Any]:
             "Retry": _RETRY_TRANSIENT,
             "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}],
         }
+        if step in ADVISORY:
+            state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": f"$.{step}_error",
+                               "Next": _skipped_name(step)}]
+            states[_skipped_name(step)] = {
+                "Type": "Succeed",
+                "Comment": f"{step} failed after the model's side of the run was done: the "
+                           f"run stands, the error is in $.{step}_error",
+            }
         if index + 1 < len(STEP_ORDER):
             following = STEP_ORDER[index + 1]
             state["Next"] = "Gate" if following == "export" else _state_name(following)
@@ -76,7 +100,8 @@ def build_definition(function_arns: Mapping[str, str]) -> dict[str, Any]:
         "CausePath": "$.error.Cause",  # the failed step's own error, for the operator
     }
     return {
-        "Comment": "recs nightly batch: weight, train (tuned), evaluate, gate, export, promote",
+        "Comment": "recs nightly batch: weight, train (tuned), evaluate, gate, export, promote, "
+                   "attribution",
         "StartAt": _state_name(STEP_ORDER[0]),
         "States": states,
     }

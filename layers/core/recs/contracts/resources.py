@@ -101,5 +101,9 @@ PROMOTE = FunctionSpec("promote", "promote", ("core",), memory_mb=256, timeout_s
                        env=(REGISTRY.env_var,))
 ADMIN = FunctionSpec("admin", "admin", ("core",), memory_mb=256, timeout_s=30,
                      env=(REGISTRY.env_var, RECOMMENDATIONS.env_var, EXPERIMENTS.env_var))
-FUNCTIONS = (API, INGEST, LANDER, WEIGHT, TRAIN, EVALUATE, EXPORT, PROMOTE, ADMIN)
-BATCH_STEPS = (WEIGHT, TRAIN, EVALUATE, EXPORT, PROMOTE)
+# The nightly recount of experiments and the live CTR's change, after promote: it reads only
+# the events that carry a recommendation id (recs.batch.attribution).
+ATTRIBUTION = FunctionSpec("attribution", "attribution", ("core", "arrow"), memory_mb=2048,
+                           timeout_s=900, env=(BUCKET_ENV, EXPERIMENTS.env_var))
+FUNCTIONS = (API, INGEST, LANDER, WEIGHT, TRAIN, EVALUATE, EXPORT, PROMOTE, ADMIN, ATTRIBUTION)
+BATCH_STEPS = (WEIGHT, TRAIN, EVALUATE, EXPORT, PROMOTE, ATTRIBUTION)
