@@ -243,6 +243,9 @@ def _base_environment() -> dict[str, str]:
         "POWERTOOLS_SERVICE_NAME": "recs",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         "POWERTOOLS_TRACE_DISABLED": "true",
+        # No CloudWatch reads the functions' metric lines here: they would only bury the
+        # demo's console (POWERTOOLS_METRICS_DISABLED=false shows them).
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
     }
 
 

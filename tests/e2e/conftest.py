@@ -6,12 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -21,12 +22,12 @@ API_KEY = "e2e-test-key"
 
 
 @contextmanager
-def demo_server(*args: str) -> Iterator[str]:
+def demo_server(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "recs_local.cli", "demo", "--port", str(port), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "RECS_API_KEY": API_KEY},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "RECS_API_KEY": API_KEY, **(env or {})},
     )
     output: list[str] = []
     deadline = time.monotonic() + 180
@@ -41,6 +42,8 @@ def demo_server(*args: str) -> Iterator[str]:
                 break
         if not any("serving on" in line for line in output):
             pytest.fail("demo did not start:\n" + "".join(output))
+        # Keep reading what it prints: a full pipe would block the server mid-request.
+        threading.Thread(target=_drain, args=(process.stdout, output), daemon=True).start()
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -48,6 +51,11 @@ def demo_server(*args: str) -> Iterator[str]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _drain(stream: IO[str], into: list[str]) -> None:
+    for line in stream:
+        into.append(line)
 
 
 def request(url: str, method: str = "GET", body: Any = None,
