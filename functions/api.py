@@ -6,20 +6,24 @@ each handler here names the entry it serves and gets its parameters typed and ch
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from recs.api.errors import map_errors
 from recs.api.routing import Routes
-from recs.contracts.resources import API
+from recs.api.telemetry import Recorder
+from recs.contracts.resources import API, METRICS_NAMESPACE, SERVICE
 from recs.serving.service import RecommendationService
 from recs.serving.settings import ServingConfig
 from recs.stores import wiring
 
 logger = Logger(service="recs")
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+recorder = Recorder()  # the list routes note their answers; the handler publishes them
 app = map_errors(APIGatewayRestResolver())
 routes = Routes(app, API.name)
 routes.serve_swagger("GET /swagger")
@@ -35,6 +39,7 @@ def recommendations(user_id: str | None, session_id: str | None, category: str |
                     num_items: int) -> dict[str, Any]:
     """Items for a shopper, personalised when we know them, trending otherwise."""
     result = service.for_user(user_id, session_id, num_items, category).to_dict()
+    recorder.answer("recommendations", result, shopper=bool(user_id or session_id))
     return {"user_id": user_id, "session_id": session_id, **result}
 
 
@@ -42,16 +47,18 @@ def recommendations(user_id: str | None, session_id: str | None, category: str |
 def trending(category: str | None, num_items: int, user_id: str | None,
              session_id: str | None) -> dict[str, Any]:
     """Trending items, in a category (falling back to its parent, then global) or overall."""
-    return {"category": category,
-            **service.trending(category, num_items, user_id, session_id).to_dict()}
+    result = service.trending(category, num_items, user_id, session_id).to_dict()
+    recorder.answer("trending", result, shopper=bool(user_id or session_id))
+    return {"category": category, **result}
 
 
 @routes.serve("GET /items/{item_id}/similar")
 def similar(item_id: str, num_items: int, user_id: str | None,
             session_id: str | None) -> dict[str, Any]:
     """Customers who liked this item also liked these."""
-    return {"item_id": item_id,
-            **service.similar(item_id, num_items, user_id, session_id).to_dict()}
+    result = service.similar(item_id, num_items, user_id, session_id).to_dict()
+    recorder.answer("similar", result, shopper=bool(user_id or session_id))
+    return {"item_id": item_id, **result}
 
 
 @routes.serve("GET /models/status")
@@ -65,4 +72,8 @@ routes.complete()
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    started = time.perf_counter()
+    try:
+        return app.resolve(event, context)
+    finally:
+        recorder.publish(metrics, (time.perf_counter() - started) * 1000)

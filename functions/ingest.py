@@ -11,18 +11,20 @@ import binascii
 import time
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from recs.api.errors import json_response, map_errors
 from recs.api.routing import Routes
-from recs.contracts.resources import INGEST
+from recs.api.telemetry import ingest_data, publish
+from recs.contracts.resources import INGEST, METRICS_NAMESPACE, SERVICE
 from recs.intake import catalog
 from recs.intake.ingest import ingest, now_ms, parse_body
 from recs.stores import wiring
 
 logger = Logger(service="recs")
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 app = map_errors(APIGatewayRestResolver())
 routes = Routes(app, INGEST.name)
 queue = wiring.event_queue()
@@ -63,6 +65,8 @@ def post_events() -> Response:
     result = ingest(events, queue, realtime, deadline=_deadline(), experiments=experiments)
     logger.info("ingested", extra={"accepted": result.accepted,
                                    "rejected": len(result.rejected)})
+    publish(metrics, ingest_data(result.accepted, len(result.rejected), result.duplicates,
+                                 result.stored))
     return json_response(_status(result.accepted, len(result.rejected)), result.to_dict())
 
 

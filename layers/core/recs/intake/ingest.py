@@ -68,6 +68,8 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    # The events the queue took, each once: what the request's metrics count (not answered).
+    stored: list[Event] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -238,6 +240,7 @@ def ingest(
             _not_stored(result, [messages[n][1] for n in exc.unsent], positions)
             logger.warning("%d of %d messages not enqueued: %s", len(exc.unsent),
                            len(messages), type(exc.__cause__ or exc).__name__)
+    result.stored = [e for events in sent for e in events]
     tasks: dict[str, Callable[[], object]] = {}
     if realtime is not None:
         horizon = now - REALTIME_HORIZON_MS
