@@ -18,11 +18,12 @@ from recs.batch.steps.attribution import attribution_step, still_counted
 from recs.contracts import layout
 from recs.contracts.experiments import Experiment, Outcome, VariantCounts, outcome_of
 from recs.contracts.ids import Arm, recommendation_id
+from recs.exceptions import StoreError
 from recs.experiments.registry import experiment_report
 from recs.intake.ingest import ingest
 from recs.intake.landing import land_messages
 from recs.stores.memory import MemoryEventQueue, MemoryExperimentStore, MemoryObjectStore
-from tests.conftest import event
+from tests.conftest import api_event, call, event, rice_milk_lamb
 
 AS_OF = date(2026, 11, 23)
 DAY1 = datetime(2026, 11, 21, 10, tzinfo=UTC)
@@ -268,3 +269,60 @@ def test_the_step_reports_the_ctr_change() -> None:
     state = attribution_step({"as_of": AS_OF.isoformat()}, _ctr_lake(), MemoryExperimentStore())
     assert state["attribution"]["ctr_change"] == pytest.approx(25.0)
     assert state["attribution"]["experiments"] == {}
+
+
+# -- the nightly state machine (local runner on moto, the real handlers) ----------------------
+class _Unreachable:
+    """An experiments table that cannot be read: every call fails."""
+
+    def __getattr__(self, name: str) -> Any:
+        def fail(*_: Any, **__: Any) -> Any:
+            raise StoreError(f"experiments {name}: unreachable")
+        return fail
+
+
+def test_the_nightly_run_recounts_and_a_failed_recount_leaves_the_run_and_the_model(
+        cloud: Any) -> None:
+    from recs.stores import wiring
+
+    store = wiring.experiment_store()
+    store.create(_experiment(SHOP))
+    day = datetime(2026, 11, 20, 13, tzinfo=UTC)
+    shown = [
+        _ev("A", "lamb", "impression", day, "x1", recommendation_id=CONTROL),
+        _ev("A", "lamb", "click", day + timedelta(minutes=1), "x2", recommendation_id=CONTROL),
+        _ev("C", "lamb", "impression", day, "x3", recommendation_id=TREATMENT),
+        _ev("C", "lamb", "purchase", day + timedelta(minutes=2), "x4",
+            recommendation_id=TREATMENT, price=7.25, quantity=2),
+    ]
+    # One request per event of an arm: ingest counts a request's events concurrently, and
+    # moto (unlike DynamoDB) does not serialise two updates of one unit's row.
+    for events in (rice_milk_lamb(), *([e] for e in shown), shown[1:2]):  # a click resent
+        status, answer = call(cloud, "ingest", api_event("POST", "/events",
+                                                         body={"events": events}))
+        assert status == 200, answer
+    assert cloud.pump_queue() >= 6
+
+    result = cloud.run_batch("2026-11-21")
+    assert result["status"] == "SUCCEEDED", result
+    output = result["output"]
+    assert output["promoted"] is True and "attribution_error" not in output
+    assert output["attribution"]["experiments"] == {SHOP: 2}
+    exact = store.exact(SHOP)
+    assert exact is not None and exact.as_of == "2026-11-21"
+    assert exact.totals == store.live_counts(SHOP) == {
+        0: VariantCounts(units=1, exposures=1, clicks=1, clicking_units=1),
+        1: VariantCounts(units=1, exposures=1, purchasing_units=1, revenue=14.5,
+                         revenue_squares=14.5 ** 2)}
+    assert sorted(exact.days) == ["2026-11-20"]
+
+    # The recount fails: the run still succeeds, the model it trained is live.
+    cloud.module("attribution").experiments = _Unreachable()
+    again = cloud.run_batch("2026-11-22")
+    assert again["status"] == "SUCCEEDED", again
+    output = again["output"]
+    assert output["promoted"] is True and "attribution" not in output
+    assert output["attribution_error"]["Error"] == "StoreError"
+    status, models = call(cloud, "api", api_event("GET", "/models/status"))
+    assert status == 200 and models["live_version"] == output["version"]
+    assert store.exact(SHOP) == exact  # the last recount stands

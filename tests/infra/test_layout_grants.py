@@ -18,6 +18,7 @@ import pytest
 
 from infra.access import BUCKET_READ, BUCKET_WRITE
 from recs.batch.config import BatchConfig
+from recs.batch.steps.attribution import attribution_step
 from recs.batch.steps.evaluate import evaluate_step
 from recs.batch.steps.export import export_step
 from recs.batch.steps.promote import promote_step
@@ -30,6 +31,7 @@ from recs.intake.ingest import ingest
 from recs.intake.landing import land_messages
 from recs.stores.memory import (
     MemoryEventQueue,
+    MemoryExperimentStore,
     MemoryModelRegistry,
     MemoryObjectStore,
     MemoryRealtimeStore,
@@ -94,7 +96,11 @@ def touched() -> Iterator[dict[str, Recording]]:
         state = evaluate_step(state, store(resources.EVALUATE.name), registry, config)
         state = export_step(state, store(resources.EXPORT.name), MemoryRecommendationStore(),
                             registry, config)
-        assert promote_step(state, registry)["promoted"] is True
+        state = promote_step(state, registry)
+        assert state["promoted"] is True
+        state = attribution_step(state, store(resources.ATTRIBUTION.name),
+                                 MemoryExperimentStore())
+        assert state["attribution"]["files"] >= 1  # the last eight days' events
     assert "live" in json.dumps(state["metrics"])  # the second evaluation read live's model
     yield recorders
 

@@ -153,13 +153,15 @@ def test_the_experiments_table_is_kept_like_the_registry(template: Template) -> 
 def test_the_functions_that_run_experiments_are_told_the_experiments_table(
     template: Template, functions: dict[str, tuple[str, dict[str, Any]]]
 ) -> None:
-    """The API places and exposes, ingest counts events, the admin runs the routes."""
+    """The API places and exposes, ingest counts events, the admin runs the routes, the
+    nightly attribution step recounts."""
     table = next(lid for lid, spec in _table_ids(template).items()
                  if spec == resources.EXPERIMENTS.logical_id)
     told = {name for name, (_, props) in functions.items()
             if props["Environment"]["Variables"].get(resources.EXPERIMENTS.env_var)
             == {"Ref": table}}
-    assert told == {resources.API.name, resources.INGEST.name, resources.ADMIN.name}
+    assert told == {resources.API.name, resources.INGEST.name, resources.ADMIN.name,
+                    resources.ATTRIBUTION.name}
 
 
 def test_data_bucket_is_encrypted_private_and_logged(template: Template) -> None:
@@ -281,7 +283,7 @@ def test_queues_deny_requests_without_tls(template: Template) -> None:
 
 def test_one_function_per_spec(template: Template) -> None:
     template.resource_count_is("AWS::Lambda::Function", len(resources.FUNCTIONS))
-    assert len(resources.FUNCTIONS) == 9
+    assert len(resources.FUNCTIONS) == 10
 
 
 @pytest.mark.parametrize("spec", resources.FUNCTIONS, ids=lambda s: s.name)
@@ -435,6 +437,7 @@ def test_api_role_only_reads_dynamodb_but_counts_exposures(
         ("train", {"interactions/*", "models/*"}),
         ("evaluate", {"interactions/*", "models/*"}),
         ("export", {"models/*", "interactions/*"}),
+        ("attribution", {"events/*"}),
     ],
 )
 def test_bucket_access_is_limited_to_the_function_prefixes(
