@@ -89,9 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--catalog", type=Path, default=None,
                       help="catalog CSV or Parquet (item_id,category,title,price,available,"
                            "created_at); the generated data brings its own")
-    demo.add_argument("--simulate", type=int, default=0, metavar="SHOPPERS",
+    demo.add_argument("--simulate", type=int, default=200, metavar="SHOPPERS",
                       help="shoppers who act on what they are shown, in an experiment of the "
-                           "personalised list against trending (default 0: none)")
+                           "personalised list against trending, stopped when they are done "
+                           "(default 200; 0: none)")
     demo.set_defaults(run=_demo)
 
     imports = commands.add_parser(
