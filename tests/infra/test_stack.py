@@ -643,7 +643,7 @@ def _alarm_on(template: Template, metric: str) -> dict[str, Any]:
 def test_every_alarm_notifies_the_alarm_topic(template: Template) -> None:
     (topic,) = template.find_resources("AWS::SNS::Topic")
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    assert len(alarms) == 5
+    assert len(alarms) == 9
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
 

@@ -215,3 +215,13 @@ def test_a_metric_that_cannot_be_published_never_fails_the_request() -> None:
     sink = _Broken()
     assert publish(sink, [latency("trending", 1.0)]) == 0
     assert sink.cleared
+
+
+def test_with_metrics_disabled_nothing_piles_up(capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    sink = _metrics()
+    for _ in range(3):
+        publish(sink, answer_data("trending", _answer("trending"), shopper=False))
+    assert capsys.readouterr().out == ""
+    assert sink.metric_set == {} and set(sink.dimension_set) <= {"service"}
