@@ -18,6 +18,7 @@ included); the medians are printed as a Markdown table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -148,10 +149,9 @@ def child(bucket: Path, users: int) -> None:
 
 
 def reset_peak_memory() -> None:
-    try:
+    """Start the peak-RSS count afresh (Linux ``clear_refs``), where there is one."""
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def peak_memory_mb() -> float:
