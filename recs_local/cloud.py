@@ -243,9 +243,6 @@ def _base_environment() -> dict[str, str]:
         "POWERTOOLS_SERVICE_NAME": "recs",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         "POWERTOOLS_TRACE_DISABLED": "true",
-        # No CloudWatch reads the functions' metric lines here: they would only bury the
-        # demo's console (POWERTOOLS_METRICS_DISABLED=false shows them).
-        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
     }
 
 
@@ -295,6 +292,10 @@ def moto_server(port: int | None = None) -> Iterator[LocalCloud]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     os.environ.update(_base_environment())
+    # No CloudWatch reads the functions' metric lines in the demo: they would only bury its
+    # console (POWERTOOLS_METRICS_DISABLED=false shows them; the in-process cloud of the
+    # tests keeps them, where tests read them).
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
     os.environ["MOTO_PORT"] = str(port)
     cloud = LocalCloud()
