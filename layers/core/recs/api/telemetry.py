@@ -156,7 +156,8 @@ def publish(sink: Sink, data: Iterable[Datum]) -> int:
                 sink.flush_metrics()
                 # Flushing clears, except with POWERTOOLS_METRICS_DISABLED (the local cloud):
                 # then the figures would pile up in memory, request after request.
-                sink.clear_metrics()
+                if getattr(sink, "metric_set", None):
+                    sink.clear_metrics()
         except Exception as exc:  # a metric is worth less than the answer it describes
             logger.warning("metrics not published: %s: %s", type(exc).__name__, exc)
             sink.clear_metrics()  # nothing half-added rides on the next request's figures
