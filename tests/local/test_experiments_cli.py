@@ -4,6 +4,7 @@ moto behind ``recs_local.server``), as an operator would use it after ``make dem
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ from tests.local_stack import API_KEY, LocalStack, local_stack
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     with local_stack() as running:
+        # The CLI's output is read from stdout, where the API's metric lines (EMF) would mix
+        # in; off for this stack, as in the demo (in_process restores the environment).
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
         yield running
 
 
