@@ -29,26 +29,18 @@ from typing import TypeVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from recs.batch.window import REASON_CHARS, FileReport
+from recs.batch import window
+from recs.batch.window import FileReport
 from recs.contracts.experiments import Outcome, VariantCounts, add_outcome, combine, outcome_of
 from recs.contracts.ids import Arm, parse_recommendation_id
 from recs.exceptions import NotFound
-from recs.formats import event_files
 from recs.stores.ports import ExactCounts, ObjectStore, UnitTotals
 
 # What the recount and the CTR read of each file; item_id only for the CTR's distinct pairs.
 COLUMNS = ("event_id", "event_type", "user_id", "session_id", "recommendation_id", "item_id",
            "price", "quantity", "ts")
-_EXPECTED = pa.schema([pa.field(name, pa.string() if name == "event_type"
-                                else event_files.SCHEMA.field(name).type) for name in COLUMNS])
-# Without these a file is not an event file (the weight step skips it too).
-_REQUIRED = ("event_id", "item_id", "event_type", "ts")
-_NOT_NULL = ("item_id", "event_type", "ts")
-_READ_ERRORS = (pa.ArrowException, OSError, ValueError, TypeError, KeyError, IndexError,
-                EOFError)
-_ATTRIBUTED = pc.field("recommendation_id").is_valid()
+_EXPECTED = window.conformed(COLUMNS)
 DAY_MS = 86_400_000
 _EPOCH = date(1970, 1, 1)
 _OUTCOME_FIELDS = tuple(f.name for f in fields(Outcome))
@@ -86,38 +78,9 @@ def read_attributed(objects: ObjectStore, keys: Sequence[str],
 
 
 def read_file(blob: bytes) -> tuple[pa.Table | None, str]:
-    """One event file's rows that carry a recommendation id, as ``COLUMNS`` of the lander's
-    types (a column the file lacks is nulls), or None and why the file cannot be used. The
-    checks are the weight step's (``recs.batch.window.read_file``) on fewer columns."""
-    if not blob:
-        return None, "empty file"
-    try:
-        schema = pq.read_schema(pa.BufferReader(blob))
-    except _READ_ERRORS as exc:
-        return None, _reason("not a readable Parquet file", exc)
-    present = [name for name in COLUMNS if name in schema.names]
-    missing = [name for name in _REQUIRED if name not in present]
-    if missing:
-        return None, f"foreign schema: no column {', '.join(missing)}"
-    for name in present:
-        found, expected = schema.field(name).type, _EXPECTED.field(name).type
-        if not _readable_as(found, expected):
-            return None, f"foreign schema: column {name} is {found}, expected {expected}"
-    if "recommendation_id" not in present:  # written before ids were kept: none attributed
-        return _EXPECTED.empty_table(), ""
-    try:
-        table = pq.read_table(pa.BufferReader(blob), columns=present, filters=_ATTRIBUTED)
-        table.validate(full=True)  # offsets in bounds, strings valid UTF-8
-        columns = [table[name].cast(_EXPECTED.field(name).type) if name in present
-                   else pa.nulls(table.num_rows, _EXPECTED.field(name).type)
-                   for name in COLUMNS]
-    except _READ_ERRORS as exc:
-        return None, _reason("corrupt", exc)
-    table = pa.Table.from_arrays(columns, schema=_EXPECTED)
-    for name in _NOT_NULL:
-        if table[name].null_count:
-            return None, f"column {name} holds {table[name].null_count} nulls"
-    return table, ""
+    """One event file's rows that carry a recommendation id, as ``COLUMNS``: the weight
+    step's reading and checks (``recs.batch.window.read_file``) on fewer columns and rows."""
+    return window.read_file(blob, COLUMNS, where_set="recommendation_id")
 
 
 def first_of_each_event(table: pa.Table) -> pa.Table:
@@ -133,22 +96,6 @@ def first_of_each_event(table: pa.Table) -> pa.Table:
     keep[first] = True
     keep |= ~valid
     return table if keep.all() else table.filter(pa.array(keep))
-
-
-def _readable_as(found: pa.DataType, expected: pa.DataType) -> bool:
-    if pa.types.is_null(found):
-        return True
-    if pa.types.is_dictionary(found):
-        found = found.value_type
-    if pa.types.is_timestamp(expected):
-        return pa.types.is_timestamp(found)
-    if pa.types.is_string(expected):
-        return pa.types.is_string(found) or pa.types.is_large_string(found)
-    return bool(found == expected)
-
-
-def _reason(what: str, exc: BaseException) -> str:
-    return f"{what}: {' '.join(str(exc).split())}"[:REASON_CHARS]
 
 
 # -- the recount -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from recs.batch.reclaim import release_memory
@@ -34,10 +35,16 @@ COLUMNS = tuple(c for c in EVENT_COLUMNS if c != "event_id")
 # Rows per compacted chunk: a few hundred MB, far below Arrow's 2 GB per string array.
 COMPACT_ROWS = 2_000_000
 
-# The table every file is conformed to: the lander's types, dictionaries read as strings.
-_EXPECTED = pa.schema([pa.field(name, pa.string() if name == "event_type"
-                                else event_files.SCHEMA.field(name).type)
-                       for name in EVENT_COLUMNS])
+
+
+def conformed(columns: Sequence[str]) -> pa.Schema:
+    """The schema every file is conformed to: the lander's types, dictionaries read as
+    strings."""
+    return pa.schema([pa.field(name, pa.string() if name == "event_type"
+                               else event_files.SCHEMA.field(name).type) for name in columns])
+
+
+_EXPECTED = conformed(EVENT_COLUMNS)
 # Columns a file must have (and one of the shopper's ids); the others are filled with nulls.
 _REQUIRED = ("event_id", "item_id", "event_type", "ts")
 # Columns the lander never leaves null: a null there would be counted as some other event.
@@ -116,36 +123,45 @@ def read_window(objects: ObjectStore, keys: Sequence[str],
     return window
 
 
-def read_file(blob: bytes) -> tuple[pa.Table | None, str]:
-    """One event file as a table of ``EVENT_COLUMNS`` of the lander's types, or None and why
-    it cannot be used."""
+def read_file(blob: bytes, columns: Sequence[str] = EVENT_COLUMNS,
+              where_set: str | None = None) -> tuple[pa.Table | None, str]:
+    """One event file as a table of ``columns`` (the lander's) of the lander's types
+    (a column the file lacks is nulls), or None and why it cannot be used. With ``where_set``
+    only the rows where that column is set are read, none when the file lacks the column."""
     if not blob:
         return None, "empty file"
     try:
         schema = pq.read_schema(io.BytesIO(blob))
     except _READ_ERRORS as exc:
         return None, _reason("not a readable Parquet file", exc)
-    present = [name for name in EVENT_COLUMNS if name in schema.names]
-    missing = [name for name in _REQUIRED if name not in present]
-    if "user_id" not in present and "session_id" not in present:
+    expected = conformed(columns)
+    missing = [name for name in _REQUIRED if name not in schema.names]
+    if "user_id" not in schema.names and "session_id" not in schema.names:
         missing.append("user_id or session_id")
     if missing:
         return None, f"foreign schema: no column {', '.join(missing)}"
+    present = [name for name in columns if name in schema.names]
     for name in present:
-        found, expected = schema.field(name).type, _EXPECTED.field(name).type
-        if not _readable_as(found, expected):
-            return None, f"foreign schema: column {name} is {found}, expected {expected}"
+        found, wanted = schema.field(name).type, expected.field(name).type
+        if not _readable_as(found, wanted):
+            return None, f"foreign schema: column {name} is {found}, expected {wanted}"
+    if where_set is not None and where_set not in present:
+        return expected.empty_table(), ""
     try:
-        table = event_files.decode([blob], columns=present)
+        if where_set is None:
+            table = event_files.decode([blob], columns=present)
+        else:
+            table = pq.read_table(io.BytesIO(blob), columns=present,
+                                  filters=pc.field(where_set).is_valid())
         table.validate(full=True)  # offsets in bounds, strings valid UTF-8
-        columns = [table[name].cast(_EXPECTED.field(name).type) if name in present
-                   else pa.nulls(table.num_rows, _EXPECTED.field(name).type)
-                   for name in EVENT_COLUMNS]
+        arrays = [table[name].cast(expected.field(name).type) if name in present
+                  else pa.nulls(table.num_rows, expected.field(name).type)
+                  for name in columns]
     except _READ_ERRORS as exc:
         return None, _reason("corrupt", exc)
-    table = pa.Table.from_arrays(columns, schema=_EXPECTED)
+    table = pa.Table.from_arrays(arrays, schema=expected)
     for name in _NOT_NULL:
-        if table[name].null_count:
+        if name in columns and table[name].null_count:
             return None, f"column {name} holds {table[name].null_count} nulls"
     return table, ""
 
