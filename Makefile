@@ -17,7 +17,7 @@ PORT ?= 8000
 EVENTS ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help demo test lint typecheck unit layers synth deploy bench lock clean
+.PHONY: help demo test lint typecheck unit layers synth deploy bench lock clean chromium
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -25,7 +25,7 @@ help: ## list the targets
 demo: $(INSTALLED) ## ingest sample events (or EVENTS=file.csv), run the batch, serve the API on PORT (8000)
 	$(PY) -m recs_local.cli demo --port $(PORT) $(if $(EVENTS),--events $(EVENTS))
 
-test: $(INSTALLED) $(LAYERS) lint typecheck ## lint, type-check and run every test
+test: $(INSTALLED) $(LAYERS) node_modules/.installed chromium lint typecheck ## lint, type-check and run every test
 	$(PY) -m pytest
 
 unit: $(INSTALLED) ## run the tests that need neither the layers nor the local server
@@ -69,6 +69,13 @@ $(LAYERS): $(INSTALLED) uv.lock layers/build_layers.py $(shell find layers/core/
 	$(PY) layers/build_layers.py --out build/layers
 	touch $@
 
-node_modules/.installed: package.json
+# Without root the browser tests (tests/browser) skip and say chromium is missing.
+chromium: ## install Debian's chromium for the browser tests when missing (as root)
+	@test -x /usr/bin/chromium || if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "chromium is missing and this is not root: the browser tests will skip" \
+		"(sudo apt-get install chromium)"; fi
+
+node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund || npm install --no-audit --no-fund
 	touch $@

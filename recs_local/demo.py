@@ -23,6 +23,7 @@ from recs_local.catalog_files import read_catalog
 from recs_local.cloud import LocalCloud, moto_server
 from recs_local.server import make_server, proxy_event, serve_in_background
 from recs_local.simulation import Report, http_client, simulate, tastes
+from recs_local.storefront import Storefront
 
 INGEST_BATCH = 500
 
@@ -151,7 +152,8 @@ def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = Non
              f"promoted={output.get('promoted')} counts={json.dumps(output['counts'])}")
 
         api_key = os.environ.get("RECS_API_KEY") or secrets.token_urlsafe(18)
-        server = make_server(host, port, cloud.invoke, api_key=api_key)
+        server = make_server(host, port, cloud.invoke, api_key=api_key,
+                             storefront=Storefront.for_demo(api_key, events, items))
         serve_in_background(server)
         stop = threading.Event()
         pump = threading.Thread(target=_keep_landing, args=(cloud, stop), daemon=True)
@@ -171,6 +173,7 @@ def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = Non
         user = next((e["user_id"] for e in events if e.get("user_id")), "user-0001")
         item = events[-1]["item_id"]
         step(f"serving on {base}  (Swagger UI: {base}/swagger)")
+        say(f"Storefront: {base}/  (as a shopper: {base}/?user_id={user})")
         key = f"-H 'x-api-key: {api_key}'"
         say(f"\nAPI key (set RECS_API_KEY to choose it): {api_key}\nTry:\n"
             f"  curl {key} '{base}/recommendations?user_id={user}&num_items=5'\n"

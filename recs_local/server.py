@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from recs.contracts.resources import API
 from recs.contracts.routes import API_KEY_HEADER, Access, Route, routes_at
+from recs_local.storefront import Storefront
 
 logger = logging.getLogger(__name__)
 
@@ -98,9 +99,11 @@ def needs_key(route: Route | None) -> bool:
     return route is None or route.access is not Access.PUBLIC
 
 
-def make_server(host: str, port: int, invoke: Invoke,
-                api_key: str | None = None) -> ThreadingHTTPServer:
-    """``api_key``: like API Gateway with a usage plan, refuse requests without it (403)."""
+def make_server(host: str, port: int, invoke: Invoke, api_key: str | None = None,
+                storefront: Storefront | None = None) -> ThreadingHTTPServer:
+    """``api_key``: like API Gateway with a usage plan, refuse requests without it (403).
+    ``storefront``: serve the demo storefront's files, keyless, at paths no route has (as
+    CloudFront serves them from their own origin in the cloud)."""
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "recs-local/0.1"
@@ -114,7 +117,13 @@ def make_server(host: str, port: int, invoke: Invoke,
                 return
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            function, route = route_for(self.command, urlsplit(self.path).path)
+            path = urlsplit(self.path).path
+            if storefront is not None and not routes_at(path):
+                static = storefront.answer(self.command, path, headers.get("host"))
+                if static is not None:
+                    self._write(static.status, static.headers, static.body)
+                    return
+            function, route = route_for(self.command, path)
             if api_key and needs_key(route) and not hmac.compare_digest(
                     headers.get(API_KEY_HEADER, ""), api_key):
                 self._write(403, {"Content-Type": "application/json"},
