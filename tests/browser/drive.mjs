@@ -10,7 +10,8 @@
 //   {"fill": "css", "value": "..."}     type into a field
 //   {"select": "css", "value": "..."}   choose an option
 //   {"collect": "name", "js": "expression"}   evaluate in the page, keep the value
-//   {"tab": n, "collect": "name"}       press Tab n times, keep what each press focused
+//   {"tab": n, "collect": "name"}       press Tab n times (n: a number or an expression),
+//                                       keep what each press focused
 //   {"screenshot": "path"}
 // and every step may set "collect_ms": "name" to keep how long it took. The output holds
 // the collected values, the console errors and page errors, every POST /events (what was
@@ -104,7 +105,8 @@ async function run(page, step) {
     await page.locator(step.select).selectOption(step.value);
   } else if (step.tab !== undefined) {
     const focused = [];
-    for (let press = 0; press < step.tab; press += 1) {
+    const presses = typeof step.tab === "number" ? step.tab : await page.evaluate(step.tab);
+    for (let press = 0; press < presses; press += 1) {
       await page.keyboard.press("Tab");
       focused.push(await page.evaluate(() => {
         const el = document.activeElement;

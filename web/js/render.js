@@ -25,7 +25,7 @@ export const topCategory = (category) => (category ?? "").split("/")[0];
 export function picture(category, className = "picture") {
   const top = topCategory(category);
   return el("img", {
-    class: className, alt: "", width: 96, height: 96,
+    class: className, alt: "", width: 56, height: 56,
     src: `img/${ICONS.has(top) ? top : "other"}.svg`,
   });
 }
