@@ -1,20 +1,24 @@
-"""Admin function: model promotion and the experiment routes (IAM-authorised in API Gateway).
+"""Admin function: model promotion, the experiment routes and the operator console's data
+(IAM-authorised in API Gateway).
 
 The routes and their access are declared in ``recs.contracts.routes``; what they do is
-``recs.batch.rollback`` and ``recs.experiments.registry``. Each change is logged with the
-caller's IAM identity, so the log says who moved the live model or stopped an experiment.
+``recs.batch.rollback``, ``recs.experiments.registry`` and ``recs.api.ops``. Each change is
+logged with the caller's IAM identity, so the log says who moved the live model or stopped an
+experiment.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from recs.api import ops as console
 from recs.api.errors import map_errors
 from recs.api.routing import Routes
 from recs.batch.rollback import rollback
@@ -30,6 +34,8 @@ dynamodb = wiring.dynamodb_client()
 registry = wiring.model_registry(dynamodb)
 recommendations = wiring.recommendation_store(dynamodb)
 experiment_store = wiring.experiment_store(dynamodb)
+ops = wiring.ops_store(dynamodb)
+dead_letters = wiring.dead_letter_queue()
 
 
 def _caller() -> str:
@@ -99,6 +105,18 @@ def stop_experiment(experiment_id: str) -> dict[str, Any]:
         "experiment": experiment_id, "winner": winner, "roll_out": roll_out,
         "rolled_out": rolled.get("rolled_out"), "caller": _caller()})
     return {**experiment, **rolled}
+
+
+@routes.serve("GET /ops/health")
+def ops_health(days: int) -> dict[str, Any]:
+    """Data health per day, and the dead-letter queue's depth."""
+    return console.health_report(ops, dead_letters, datetime.now(UTC).date(), days)
+
+
+@routes.serve("GET /ops/attribution")
+def ops_attribution(days: int) -> dict[str, Any]:
+    """CTR and conversion by model version and tier, per day."""
+    return console.attribution_report(ops, datetime.now(UTC).date(), days)
 
 
 routes.complete()

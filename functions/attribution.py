@@ -22,11 +22,12 @@ logger = Logger(service=resources.SERVICE)
 metrics = Metrics(namespace=names.NAMESPACE, service=resources.SERVICE)
 objects = wiring.object_store()
 experiments = wiring.experiment_store()
+ops = wiring.ops_store(experiments.client)
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: BatchState, context: LambdaContext) -> BatchState:
-    state = attribution_step(event, objects, experiments)
+    state = attribution_step(event, objects, experiments, ops)
     summary = state.get("attribution", {})
     change = summary.get("ctr_change")
     if change is not None:

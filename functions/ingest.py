@@ -31,6 +31,7 @@ queue = wiring.event_queue()
 dynamodb = wiring.dynamodb_client()
 realtime = wiring.realtime_store(dynamodb)
 experiments = wiring.experiment_store(dynamodb)
+ops = wiring.ops_store(dynamodb)
 objects = wiring.object_store()
 
 
@@ -62,7 +63,8 @@ def _deadline() -> float | None:
 @routes.serve("POST /events")
 def post_events() -> Response:
     events = parse_body(_body())
-    result = ingest(events, queue, realtime, deadline=_deadline(), experiments=experiments)
+    result = ingest(events, queue, realtime, deadline=_deadline(), experiments=experiments,
+                    ops=ops)
     logger.info("ingested", extra={"accepted": result.accepted,
                                    "rejected": len(result.rejected)})
     publish(metrics, ingest_data(result.accepted, len(result.rejected), result.duplicates,

@@ -37,9 +37,14 @@ DYNAMODB_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     # (UpdateItem ADD/DELETE), new arrivals (GetItem, then a conditional PutItem). An event
     # of an experiment's arm counts on the unit's row (a conditional UpdateItem keyed by the
     # event id; when it fails, GetItem tells a redelivery) and the variant's sums.
+    # The day's health row (UpdateItem ADD, recs.contracts.ops) rides on the same grant.
     resources.INGEST.name: {
         resources.REALTIME.logical_id: ("GetItem", "PutItem", "UpdateItem"),
         resources.EXPERIMENTS.logical_id: ("GetItem", "UpdateItem"),
+    },
+    # The day's health row: events landed, messages quarantined (UpdateItem ADD).
+    resources.LANDER.name: {
+        resources.EXPERIMENTS.logical_id: ("UpdateItem",),
     },
     # The live model's record, to compare the candidate against it.
     resources.EVALUATE.name: {
@@ -62,14 +67,15 @@ DYNAMODB_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     # Rollback: the record and pointer (GetItem), the version's global trending row still
     # stored (BatchGetItem), then the same transaction as promote. Experiments: the
     # definitions (Query to list, GetItem by id, PutItem to create and to stop), the live
-    # sums and the nightly recount of a report (Query).
+    # sums and the nightly recount of a report (Query). The console's days (Query).
     resources.ADMIN.name: {
         resources.REGISTRY.logical_id: ("GetItem", "PutItem", "UpdateItem"),
         resources.RECOMMENDATIONS.logical_id: ("BatchGetItem",),
         resources.EXPERIMENTS.logical_id: ("GetItem", "PutItem", "Query"),
     },
     # The nightly recount: the experiments (Query), each one's units for their served lists
-    # (Query), its exact counts (BatchWriteItem).
+    # (Query), its exact counts and the console's attribution by version and tier
+    # (BatchWriteItem).
     resources.ATTRIBUTION.name: {
         resources.EXPERIMENTS.logical_id: ("BatchWriteItem", "Query"),
     },
@@ -96,6 +102,8 @@ BUCKET_WRITE: dict[str, tuple[str, ...]] = {
 # SQS: who sends to the events queue. The lander's receive and delete come with its event
 # source mapping.
 QUEUE_SEND: tuple[str, ...] = (resources.INGEST.name,)
+# Who reads the dead-letter queue's depth (sqs:GetQueueAttributes): the console's health route.
+DEAD_LETTER_DEPTH: tuple[str, ...] = (resources.ADMIN.name,)
 
 
 def dynamodb_iam_actions(logical_id: str, actions: tuple[str, ...]) -> list[str]:

@@ -61,6 +61,7 @@ from constructs import Construct
 from infra.access import (
     BUCKET_READ,
     BUCKET_WRITE,
+    DEAD_LETTER_DEPTH,
     DYNAMODB_ACTIONS,
     QUEUE_SEND,
     dynamodb_iam_actions,
@@ -75,6 +76,7 @@ from infra.constructs_layers import (
 )
 from infra.constructs_monitoring import RecsMonitoring
 from infra.constructs_nag import acknowledge, arn_ref
+from infra.constructs_storefront import RecsStorefront
 from recs.batch.config import BatchConfig
 from recs.batch.pipeline import build_definition
 from recs.contracts import layout, resources
@@ -269,6 +271,7 @@ class RecsStack(Stack):
             **{spec.env_var: self.tables[spec.logical_id].table_name for spec in resources.TABLES},
             resources.BUCKET_ENV: self.bucket.bucket_name,
             resources.QUEUE_ENV: self.queue.queue_url,
+            resources.DLQ_ENV: self.dead_letter_queue.queue_url,
         }
 
         self.layers = layer_versions(
@@ -317,6 +320,10 @@ class RecsStack(Stack):
             functions=self.functions,
             alarm_email=settings.alarm_email,
             stale_model_days=settings.stale_model_days,
+        )
+        # The demo storefront; its config.json publishes the key it is given.
+        self.storefront = RecsStorefront(
+            self, "Storefront", rest_api=self.api.rest_api, api_key=self.api.api_key
         )
         self._outputs()
 
@@ -494,6 +501,8 @@ class RecsStack(Stack):
             )
         for name in QUEUE_SEND:
             self.queue.grant_send_messages(self.functions[name])
+        for name in DEAD_LETTER_DEPTH:
+            self.dead_letter_queue.grant(self.functions[name], "sqs:GetQueueAttributes")
 
     @staticmethod
     def _acknowledge_prefix(role: iam.IRole, bucket_arn: str, prefix: str, verb: str) -> None:

@@ -60,11 +60,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def resource_env(queue_url: str) -> dict[str, str]:
+def resource_env(queue_url: str, dlq_url: str = "") -> dict[str, str]:
     """The environment the deployed functions get, with the local resource names."""
     env = {table.env_var: table.local_name for table in resources.TABLES}
     env[resources.BUCKET_ENV] = resources.LOCAL_BUCKET
     env[resources.QUEUE_ENV] = queue_url
+    env[resources.DLQ_ENV] = dlq_url
     return env
 
 
@@ -120,7 +121,7 @@ class LocalCloud:
                                              "maxReceiveCount": "5"}),
             },
         )["QueueUrl"]
-        os.environ.update(resource_env(self.queue_url))
+        os.environ.update(resource_env(self.queue_url, self.dlq_url))
 
         role = boto3.client("iam", region_name=REGION).create_role(
             RoleName="recs-local", AssumeRolePolicyDocument="{}"

@@ -4,15 +4,16 @@ The real handlers run on moto (``recs_local.cloud``): events and catalog upserts
 ingest function, the lander, two nightly runs of the real state machine (the second compares
 against the live model and archives it), an experiment created through the admin function,
 the API's routes (one list served in the experiment), a click on it sent twice, the
-experiment's report and stop, a rollback through the admin function, and a third night
-whose export also retires a version out of service for longer than ``RECS_MODEL_TTL_DAYS``
-(``recs.batch.retire``). Every DynamoDB call any of them makes
-passes a botocore hook that notes the IAM action it needs, per function and table: the
-request's own operation, or for a transaction the action of each item (``Put`` needs
-``dynamodb:PutItem``; IAM has no ``TransactWriteItems`` action). The recording must equal
-``infra.access.DYNAMODB_ACTIONS``, the table ``infra/stack.py`` grants from: no call without
-a grant (AccessDenied in the cloud), no grant without a call (such as the ``Scan`` and
-``DeleteItem`` of CDK's read-write grants). No synthesis.
+experiment's report and stop, the operator console's data (``GET /ops/health`` and
+``/ops/attribution``), a rollback through the admin function, and a third night whose export
+also retires a version out of service for longer than ``RECS_MODEL_TTL_DAYS``
+(``recs.batch.retire``). Every DynamoDB call any of them makes passes a botocore hook that
+notes the IAM action it needs, per function and table: the request's own operation, or for a
+transaction the action of each item (``Put`` needs ``dynamodb:PutItem``; IAM has no
+``TransactWriteItems`` action). The recording must equal ``infra.access.DYNAMODB_ACTIONS``,
+the table ``infra/stack.py`` grants from: no call without a grant (AccessDenied in the
+cloud), no grant without a call (such as the ``Scan`` and ``DeleteItem`` of CDK's read-write
+grants). No synthesis.
 """
 
 from __future__ import annotations
@@ -142,6 +143,8 @@ def _run_the_shop(cloud: Any) -> None:
     assert answer["live_version"] == output["version"]
     _count_and_stop(cloud, experiment, shown, now)
 
+    _read_the_console(cloud)
+
     rollback = api_event("POST", f"/models/{first['output']['version']}/promote")
     status, answer = call(cloud, "admin", rollback)
     assert status == 200 and answer["changed"] is True, answer
@@ -159,6 +162,17 @@ def _run_the_shop(cloud: Any) -> None:
     third = cloud.run_batch((today + timedelta(days=1)).isoformat())
     assert third["status"] == "SUCCEEDED", third
     assert third["output"].get("retired") == [output["version"]], third["output"]
+
+
+def _read_the_console(cloud: Any) -> None:
+    """The operator console's data: ingest counted each request and the lander each batch
+    on today's health row; the nights stored attribution by version and tier. The admin
+    reads both (a Query each)."""
+    status, health = call(cloud, "admin", api_event("GET", "/ops/health", {"days": "3"}))
+    assert status == 200, health
+    assert health["days"][-1]["accepted"] >= 21 and health["days"][-1]["landed"] >= 21, health
+    status, attribution = call(cloud, "admin", api_event("GET", "/ops/attribution"))
+    assert status == 200, attribution
 
 
 def _start_an_experiment(cloud: Any) -> str:

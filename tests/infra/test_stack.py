@@ -154,14 +154,15 @@ def test_the_functions_that_run_experiments_are_told_the_experiments_table(
     template: Template, functions: dict[str, tuple[str, dict[str, Any]]]
 ) -> None:
     """The API places and exposes, ingest counts events, the admin runs the routes, the
-    nightly attribution step recounts."""
+    nightly attribution step recounts; ingest and the lander also count the day's health
+    there (the operator console's rows)."""
     table = next(lid for lid, spec in _table_ids(template).items()
                  if spec == resources.EXPERIMENTS.logical_id)
     told = {name for name, (_, props) in functions.items()
             if props["Environment"]["Variables"].get(resources.EXPERIMENTS.env_var)
             == {"Ref": table}}
     assert told == {resources.API.name, resources.INGEST.name, resources.ADMIN.name,
-                    resources.ATTRIBUTION.name}
+                    resources.ATTRIBUTION.name, resources.LANDER.name}
 
 
 def test_data_bucket_is_encrypted_private_and_logged(template: Template) -> None:
@@ -462,6 +463,24 @@ def test_functions_that_do_not_need_the_bucket_cannot_reach_it(
 ) -> None:
     for statement in _policy_statements(template, _role_of(functions[function][1])):
         assert not any(a.startswith("s3:") for a in _as_list(statement["Action"]))
+
+
+def test_only_the_admin_may_read_the_dead_letter_queue_depth_and_is_told_its_url(
+    template: Template, functions: dict[str, tuple[str, dict[str, Any]]]
+) -> None:
+    """GET /ops/health counts the dead-lettered messages: sqs:GetQueueAttributes on the
+    dead-letter queue alone, and nothing else of it (no receive, no delete)."""
+    (dlq,) = [lid for lid in template.find_resources("AWS::SQS::Queue") if "DeadLetter" in lid]
+    for name, (_, props) in functions.items():
+        reads = [statement for statement in _policy_statements(template, _role_of(props))
+                 if any(r == {"Fn::GetAtt": [dlq, "Arn"]}
+                        for r in _as_list(statement["Resource"]))]
+        told = props["Environment"]["Variables"].get(resources.DLQ_ENV)
+        if name == resources.ADMIN.name:
+            assert [_as_list(s["Action"]) for s in reads] == [["sqs:GetQueueAttributes"]]
+            assert told == {"Ref": dlq}
+        else:
+            assert reads == [] and told is None, name
 
 
 def test_lander_consumes_the_queue_in_batches_reporting_item_failures(

@@ -45,6 +45,7 @@ SCRIPT = textwrap.dedent("""
     sys.meta_path.insert(0, Refuse())
     os.environ.update({
         "RECS_BUCKET": "b", "RECS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q",
+        "RECS_DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/dlq",
         "RECS_RECOMMENDATIONS_TABLE": "r", "RECS_REGISTRY_TABLE": "g",
         "RECS_REALTIME_TABLE": "t", "RECS_EXPERIMENTS_TABLE": "x",
         "AWS_DEFAULT_REGION": "us-east-1",

@@ -370,6 +370,8 @@ def test_every_answer_of_the_functions_matches_its_documented_schema(
     items = [{"item_id": "rice", "title": "Rice"}, {"item_id": "tea", "colour": "green"}]
     for body in ({"items": items[:1]}, {"items": items}, {"items": items[1:]}):
         check_body(spec, "PUT", "/items", *answer(cloud, "ingest", "PUT", "/items", body=body))
+    for path in ("/ops/health", "/ops/attribution"):
+        check_body(spec, "GET", path, *answer(cloud, "admin", "GET", path, {"days": "3"}))
     status, refused = answer(cloud, "admin", "POST", "/models/nope/promote")
     assert status == 404
     check_body(spec, "POST", "/models/{version}/promote", status, refused)

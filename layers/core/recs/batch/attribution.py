@@ -34,6 +34,7 @@ from recs.batch import window
 from recs.batch.window import FileReport
 from recs.contracts.experiments import Outcome, VariantCounts, add_outcome, combine, outcome_of
 from recs.contracts.ids import Arm, parse_recommendation_id
+from recs.contracts.ops import TierCounts, bounded
 from recs.exceptions import NotFound
 from recs.stores.ports import ExactCounts, ObjectStore, UnitTotals
 
@@ -277,3 +278,43 @@ def lake_days(first: date, as_of: date) -> tuple[str, str]:
     the day before ``as_of`` (the run counts whole days, up to the as-of midnight)."""
     return first.isoformat(), (as_of - timedelta(days=1)).isoformat()
 
+
+# -- attribution by model version and tier (the operator console) -----------------------------
+_KINDS = {"impression": "impressions", "click": "clicks", "cart": "carts",
+          "purchase": "purchases"}
+
+
+def tier_counts(events: pa.Table, first_day: date, last_day: date) -> dict[str, list[TierCounts]]:
+    """Per UTC day from ``first_day`` to ``last_day`` (every day present, maybe empty), the
+    distinct (recommendation id, item) pairs impressed, clicked, carted and bought, by model
+    version and tier: ``ctr``'s rule (an item clicked twice in one list counts once), kept
+    as counts so any span's rates can be summed from them. Each distinct id is parsed once,
+    with the contract's parser."""
+    span = events.filter(pc.and_(
+        pc.and_(pc.greater_equal(events["day"], day_number(first_day)),
+                pc.less_equal(events["day"], day_number(last_day))),
+        pc.is_in(events["event_type"], pa.array(list(_KINDS)))))
+    pairs = span.select(["day", "event_type", "recommendation_id", "item_id"]).group_by(
+        ["day", "event_type", "recommendation_id", "item_id"]).aggregate([])
+    per_id = pairs.group_by(["day", "event_type", "recommendation_id"]).aggregate(
+        [("item_id", "count")])
+    encoded = pc.dictionary_encode(per_id["recommendation_id"]).combine_chunks()
+    parts = [bounded(ref.version, ref.tier) for ref in map(
+        parse_recommendation_id, encoded.dictionary.to_pylist())]
+    indices = encoded.indices
+    labelled = pa.table({
+        "day": per_id["day"], "event_type": per_id["event_type"],
+        "version": pa.array([p[0] for p in parts], pa.string()).take(indices),
+        "tier": pa.array([p[1] for p in parts], pa.string()).take(indices),
+        "pairs": per_id["item_id_count"]})
+    sums = labelled.group_by(["day", "version", "tier", "event_type"]).aggregate(
+        [("pairs", "sum")])
+    cells: dict[tuple[int, str, str], dict[str, int]] = {}
+    for row in sums.to_pylist():
+        counts = cells.setdefault((row["day"], row["version"], row["tier"]), {})
+        counts[_KINDS[row["event_type"]]] = int(row["pairs_sum"])
+    days: dict[str, list[TierCounts]] = {
+        day_name(day): [] for day in range(day_number(first_day), day_number(last_day) + 1)}
+    for (day, version, tier), counts in sorted(cells.items()):
+        days[day_name(day)].append(TierCounts(version, tier, **counts))
+    return days

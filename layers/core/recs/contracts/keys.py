@@ -13,7 +13,8 @@ Four tables (``recs.contracts.resources``):
   unavailable items ``CATALOG#UNAVAILABLE#<n>`` and the new arrivals ``CATALOG#NEW``.
 - registry, ``pk``/``sk``: ``MODEL``/``<version>`` per model version, and ``LIVE``/``LIVE``
   for the pointer to the version being served.
-- experiments, ``pk``/``sk``: definitions and their counts (below, "experiments table").
+- experiments, ``pk``/``sk``: definitions and their counts (below, "experiments table"),
+  and the operator console's daily counters ("operations rows").
 
 A key is its kind's prefix followed by the id as given: ids may contain ``#``, ``/`` or any
 other character, and ``parse_list_key`` splits on the prefix alone, so no id is escaped.
@@ -199,6 +200,22 @@ def experiment_counts_key(experiment_id: str) -> str:
 
 def experiment_exact_key(experiment_id: str) -> str:
     return f"{EXPERIMENT_PARTITION}#{experiment_id}#EXACT"
+
+
+# -- operations rows (experiments table) ----------------------------------------------------
+# The operator console's per-day counters (``recs.contracts.ops``), beside the experiments
+# because ingest may already update that table and the admin function query it:
+# ``OPS#HEALTH``/``DAY#<yyyy-mm-dd>`` (numbers ADDed by ingest and the lander) and
+# ``OPS#ATTRIBUTION``/``DAY#<yyyy-mm-dd>`` (``cells``: a JSON list of ``TierCounts.row``,
+# put whole by the nightly attribution step).
+OPS_HEALTH = "OPS#HEALTH"
+OPS_ATTRIBUTION = "OPS#ATTRIBUTION"
+OPS_DAY_PREFIX = "DAY#"
+
+
+def ops_day_key(day: str) -> str:
+    """``DAY#2026-12-01``: the sort key of one day's operations row."""
+    return OPS_DAY_PREFIX + day
 
 
 # -- the stored list entry -----------------------------------------------------------------

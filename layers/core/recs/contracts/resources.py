@@ -70,6 +70,8 @@ LOCAL_BUCKET = "recs-data"
 QUEUE_ENV = "RECS_QUEUE_URL"
 LOCAL_QUEUE = "recs-events"
 LOCAL_DLQ = "recs-events-dlq"
+# The dead-letter queue's URL, for the operator console's count of dead-lettered messages.
+DLQ_ENV = "RECS_DEAD_LETTER_QUEUE_URL"
 STATE_MACHINE_NAME = "recs-nightly-batch"
 
 # Every function's POWERTOOLS_SERVICE_NAME: the service its logs name and, with Powertools
@@ -88,7 +90,7 @@ API = FunctionSpec("api", "api", ("core",), memory_mb=1024, timeout_s=10,
 INGEST = FunctionSpec("ingest", "ingest", ("core",), memory_mb=512, timeout_s=10,
                       env=(QUEUE_ENV, REALTIME.env_var, BUCKET_ENV, EXPERIMENTS.env_var))
 LANDER = FunctionSpec("lander", "lander", ("core", "arrow"), memory_mb=1024, timeout_s=120,
-                      env=(BUCKET_ENV,))
+                      env=(BUCKET_ENV, EXPERIMENTS.env_var))
 WEIGHT = FunctionSpec("weight", "weight", ("core", "arrow"), memory_mb=3008, timeout_s=900,
                       env=(BUCKET_ENV,))
 TRAIN = FunctionSpec("train", "train", ("core", "batch"), memory_mb=4096, timeout_s=900,
@@ -100,7 +102,8 @@ EXPORT = FunctionSpec("export", "export", ("core", "batch"), memory_mb=2048, tim
 PROMOTE = FunctionSpec("promote", "promote", ("core",), memory_mb=256, timeout_s=60,
                        env=(REGISTRY.env_var,))
 ADMIN = FunctionSpec("admin", "admin", ("core",), memory_mb=256, timeout_s=30,
-                     env=(REGISTRY.env_var, RECOMMENDATIONS.env_var, EXPERIMENTS.env_var))
+                     env=(REGISTRY.env_var, RECOMMENDATIONS.env_var, EXPERIMENTS.env_var,
+                          DLQ_ENV))
 # The nightly recount of experiments and the live CTR's change, after promote: it reads only
 # the events that carry a recommendation id (recs.batch.attribution).
 ATTRIBUTION = FunctionSpec("attribution", "attribution", ("core", "arrow"), memory_mb=2048,

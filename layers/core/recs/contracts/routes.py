@@ -31,6 +31,7 @@ from recs.contracts.experiments import (
     UNITS,
     VariantCounts,
 )
+from recs.contracts.ops import ATTRIBUTION_COUNTS, DEFAULT_DAYS, HEALTH_COUNTS, MAX_DAYS
 from recs.contracts.resources import ADMIN, API, INGEST
 
 Schema = dict[str, Any]
@@ -206,6 +207,8 @@ ITEM_ID = Param("item_id", str, "The item id", None, 1, 256, "path")
 VERSION = Param("version", str, "A stored model version", minimum=1, maximum=64,
                 location="path")
 FORMAT = Param("format", str, "json: the OpenAPI document itself; otherwise Swagger UI's page")
+DAYS = Param("days", int, f"How many UTC days, today included (1-{MAX_DAYS})", DEFAULT_DAYS,
+             1, MAX_DAYS)
 EXPERIMENT_ID = Param("experiment_id", str, "An experiment's id, as POST /experiments answered",
                       minimum=1, maximum=64, location="path")
 
@@ -477,6 +480,42 @@ SCHEMAS: dict[str, Schema] = {
         "error": {"type": "string", "description": "Only when the registry is unavailable"},
     }, ("live_version", "live", "recent")),
     "Promotion": _PROMOTION,
+    # The operator console's routes (recs.contracts.ops, recs.api.ops)
+    "DayHealth": _object({
+        "day": {"type": "string", "description": "yyyy-mm-dd, UTC"},
+        "accepted": {**_COUNT, "description": "Events ingest accepted (repeats included)"},
+        "rejected": {**_COUNT, "description": "Events ingest refused, each with a reason"},
+        "duplicates": {**_COUNT, "description": "Accepted events whose id came twice in "
+                                                "a request"},
+        "landed": {**_COUNT, "description": "Events the lander wrote to the lake"},
+        "quarantined": {**_COUNT, "description": "Messages the lander could not land, filed "
+                                                 "under events-rejected/"},
+        "rejected_share": _optional({"type": "number", "description":
+                                     "rejected / (accepted + rejected); null: none sent"}),
+    }, ("day", *HEALTH_COUNTS, "rejected_share")),
+    "OpsHealth": _object({
+        "days": {"type": "array", "items": _ref("DayHealth"),
+                 "description": "Every day asked, oldest first; zeros where nothing counted"},
+        "dead_letters": _optional({**_COUNT, "description": (
+            "Messages in the dead-letter queue now (recs redrive); null when SQS did not "
+            "answer")}),
+    }, ("days", "dead_letters")),
+    "TierCounts": _object({
+        "version": {"type": "string", "description": "A model version, none or other"},
+        "tier": {"type": "string", "description": "A tier, none (a list's own id) or other"},
+        **{name: _COUNT for name in ATTRIBUTION_COUNTS},
+        "ctr": _optional({"type": "number", "description": "clicks / impressions"}),
+        "conversion": _optional({"type": "number", "description": "purchases / clicks"}),
+    }, ("version", "tier", *ATTRIBUTION_COUNTS, "ctr", "conversion"),
+        description="Distinct recommended items (recommendation id and item) per outcome"),
+    "OpsAttribution": _object({
+        "days": {"type": "object", "description": (
+            "Per day the nightly step recounted (the eight days before its run), each "
+            "version and tier"),
+            "additionalProperties": {"type": "array", "items": _ref("TierCounts")}},
+        "totals": {"type": "array", "items": _ref("TierCounts"),
+                   "description": "Summed over the days, newest version first"},
+    }, ("days", "totals")),
     # The experiment routes (recs.experiments.registry)
     "Variant": _variant(),
     "ExperimentRequest": _object({
@@ -605,6 +644,22 @@ ROUTES: tuple[Route, ...] = (
                      409: Reply("The version may not go live: never fully exported, or its "
                                 "rows have expired"),
                      503: Reply("The registry or the serving table failed after retries")}),
+    Route("GET", "/ops/health", ADMIN.name, "ops_health",
+          "Data health per day: events accepted and rejected, landed and quarantined",
+          "Counted by ingest (per request) and the lander (per batch) on the UTC day they "
+          "answered, best effort; with the dead-letter queue's depth now. For operators: "
+          "IAM-signed requests only.",
+          access=Access.IAM, params=(DAYS,),
+          responses={**_ok("The days, oldest first", "OpsHealth"), **_BAD_PARAMS, **_SIGNED,
+                     503: _EXPERIMENTS_DOWN}),
+    Route("GET", "/ops/attribution", ADMIN.name, "ops_attribution",
+          "CTR and conversion of recommended items by model version and tier, per day",
+          "The nightly attribution step's recount from the lake of the eight days before "
+          "its run: today and yesterday are empty until the next night. For operators: "
+          "IAM-signed requests only.",
+          access=Access.IAM, params=(DAYS,),
+          responses={**_ok("The days with a recount, and their totals", "OpsAttribution"),
+                     **_BAD_PARAMS, **_SIGNED, 503: _EXPERIMENTS_DOWN}),
     Route("POST", "/experiments", ADMIN.name, "create_experiment",
           "Start an A/B experiment on a surface",
           "Shoppers are split between the variants by a hash of their user or session id "

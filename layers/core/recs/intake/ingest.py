@@ -24,6 +24,7 @@ from typing import Any
 
 from recs.contracts import keys
 from recs.contracts.events import EXPOSURES, Event
+from recs.contracts.ops import day_of
 from recs.exceptions import PartlyEnqueued, PayloadTooLarge, ValidationError
 from recs.intake.attribution import attribution_tasks
 from recs.intake.validation import echo_id, event_date, validate_event
@@ -32,6 +33,7 @@ from recs.stores.ports import (
     SHOWN_LIMIT,
     EventQueue,
     ExperimentStore,
+    OpsStore,
     RealtimeStore,
 )
 
@@ -195,6 +197,7 @@ def ingest(
     now: int | None = None,
     deadline: float | None = None,
     experiments: ExperimentStore | None = None,
+    ops: OpsStore | None = None,
 ) -> IngestResult:
     """Validate, deduplicate within the batch, enqueue, then update the realtime store and
     the live counts of experiments (events whose recommendation id names an arm).
@@ -207,7 +210,8 @@ def ingest(
     nothing it does changes the answer: writes still running at ``deadline`` (a
     ``time.monotonic()`` instant), or ``REALTIME_WAIT_S`` after the enqueue, are left to
     finish on their own. The experiment counts are written beside it on the same terms: a
-    count lost there is restored by the nightly recount from the lake.
+    count lost there is restored by the nightly recount from the lake. The day's health
+    count (``ops``: one write per request) goes beside them too; one lost there stays lost.
     """
     now = now_ms() if now is None else now
     result = IngestResult()
@@ -249,6 +253,10 @@ def ingest(
     if experiments is not None:
         tasks.update(attribution_tasks(experiments, [e for events in sent for e in events],
                                        now))
+    if ops is not None and (result.accepted or result.rejected):
+        tasks["health"] = functools.partial(ops.add_health, day_of(now), {
+            "accepted": result.accepted, "rejected": len(result.rejected),
+            "duplicates": result.duplicates})
     if tasks:
         wait_until = time.monotonic() + REALTIME_WAIT_S
         try:

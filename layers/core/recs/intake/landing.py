@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -84,6 +84,7 @@ class Landing:
 
     written: dict[str, str] = field(default_factory=dict)  # dt -> the file's key
     landed: list[str] = field(default_factory=list)  # message ids
+    events: int = 0  # the events of the landed messages (before deduplication by id)
     refused: list[Refused] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # message ids whose write failed
 
@@ -116,6 +117,7 @@ def land_messages(messages: Sequence[tuple[str, str]], objects: ObjectStore,
             landing.failed.extend(ids)
             continue
         landing.landed.extend(ids)
+        landing.events += sum(table.num_rows for _, table in parts)
     day = datetime.fromtimestamp(now_ms / 1000, tz=UTC).date().isoformat()
     bodies = dict(messages)
     for refused in landing.refused:
@@ -128,6 +130,16 @@ def land_messages(messages: Sequence[tuple[str, str]], objects: ObjectStore,
             continue  # still reported as failed: SQS keeps it, and the DLQ holds it at last
         refused.key = key
     return landing
+
+
+def health_counts(landing: Landing, first_receipts: Collection[str]) -> dict[str, int]:
+    """What a batch adds to the day's health row: the events landed, and the messages
+    refused on their first receive (``first_receipts``: message ids). SQS hands a refused
+    message back until its last receive, so counting every refusal would count it five
+    times; whether a message is refused depends on its body alone, so its first receive
+    refuses it too."""
+    return {"landed": landing.events,
+            "quarantined": sum(r.message_id in first_receipts for r in landing.refused)}
 
 
 def write_partition(dt: str, tables: Sequence[pa.Table], objects: ObjectStore) -> str:

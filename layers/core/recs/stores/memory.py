@@ -6,7 +6,7 @@ import copy
 import itertools
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from recs.contracts.experiments import (
@@ -17,6 +17,7 @@ from recs.contracts.experiments import (
     combine,
 )
 from recs.contracts.keys import NEW_ARRIVALS_KEY, StoredEntry, row_keys_key, unavailable_shard
+from recs.contracts.ops import HEALTH_COUNTS, DayHealth, TierCounts
 from recs.exceptions import Conflict, NotFound, PromotionRefused
 from recs.stores.ports import (
     RECENT_LIMIT,
@@ -308,3 +309,38 @@ class MemoryExperimentStore:
     def exact(self, experiment_id: str) -> ExactCounts | None:
         found = self.recounts.get(experiment_id)
         return copy.deepcopy(found) if found else None
+
+
+class MemoryOpsStore:
+    def __init__(self) -> None:
+        self.health_rows: dict[str, dict[str, int]] = {}
+        self.attribution_rows: dict[str, list[TierCounts]] = {}
+        self._lock = threading.Lock()
+
+    def add_health(self, day: str, counts: Mapping[str, int]) -> None:
+        unknown = set(counts) - set(HEALTH_COUNTS)
+        if unknown:
+            raise ValueError(f"not health counts: {sorted(unknown)}")
+        with self._lock:
+            row = self.health_rows.setdefault(day, {})
+            for name, count in counts.items():
+                row[name] = row.get(name, 0) + count
+
+    def health(self, days: Sequence[str]) -> list[DayHealth]:
+        return [DayHealth(day, **self.health_rows.get(day, {})) for day in days]
+
+    def put_attribution(self, days: Mapping[str, Sequence[TierCounts]]) -> None:
+        for day, cells in days.items():
+            self.attribution_rows[day] = list(cells)
+
+    def attribution(self, days: Sequence[str]) -> dict[str, list[TierCounts]]:
+        return {day: list(self.attribution_rows[day]) for day in days
+                if day in self.attribution_rows}
+
+
+class MemoryQueueDepth:
+    def __init__(self, messages: int = 0) -> None:
+        self.messages = messages
+
+    def depth(self) -> int:
+        return self.messages

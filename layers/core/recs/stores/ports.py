@@ -25,6 +25,7 @@ from recs.contracts.keys import (
     loggable_key,
     unavailable_shard,
 )
+from recs.contracts.ops import DayHealth, TierCounts
 from recs.contracts.state import Counts, Skipped
 from recs.exceptions import StateLimitExceeded
 
@@ -471,3 +472,26 @@ class ExperimentStore(Protocol):
 
     def exact(self, experiment_id: str) -> ExactCounts | None:
         """The last nightly recount, None before the first."""
+
+
+class OpsStore(Protocol):
+    """The operator console's daily rows (``recs.contracts.ops``): health counters that
+    ingest and the lander add to, attribution the nightly step puts whole."""
+
+    def add_health(self, day: str, counts: Mapping[str, int]) -> None:
+        """Add each count (``HEALTH_COUNTS`` names) to the day's row, in one write."""
+
+    def health(self, days: Sequence[str]) -> list[DayHealth]:
+        """One ``DayHealth`` per day asked (consecutive, oldest first); zeros for a day
+        with no row."""
+
+    def put_attribution(self, days: Mapping[str, Sequence[TierCounts]]) -> None:
+        """Replace each day's attribution with the cells given (none: an empty day)."""
+
+    def attribution(self, days: Sequence[str]) -> dict[str, list[TierCounts]]:
+        """The stored cells of the days asked (consecutive), by day; days with none absent."""
+
+
+class QueueDepth(Protocol):
+    def depth(self) -> int:
+        """Messages in the queue, visible or in flight (SQS's approximate counts)."""

@@ -26,6 +26,7 @@ from recs.stores.aws import (
     read_path_config,
 )
 from recs.stores.dynamo_experiments import DynamoExperimentStore
+from recs.stores.dynamo_ops import DynamoOpsStore, SqsQueueDepth
 
 
 def object_store() -> S3ObjectStore:
@@ -61,6 +62,15 @@ def model_registry(client: Any = None) -> DynamoModelRegistry:
 
 def experiment_store(client: Any = None) -> DynamoExperimentStore:
     return DynamoExperimentStore(required_env(resources.EXPERIMENTS.env_var), client)
+
+
+def ops_store(client: Any = None) -> DynamoOpsStore:
+    """The operator console's daily rows, in the experiments table."""
+    return DynamoOpsStore(required_env(resources.EXPERIMENTS.env_var), client)
+
+
+def dead_letter_queue() -> SqsQueueDepth:
+    return SqsQueueDepth(required_env(resources.DLQ_ENV))
 
 
 def realtime_store(client: Any = None) -> DynamoRealtimeStore:

@@ -6,11 +6,14 @@ day and those that landed late are counted once the day is whole), from the lake
 of the experiment's creation day up to the as-of midnight, and writes the counts with
 ``ExperimentStore.put_exact``. Each night recounts from the start, so a night that fails or
 is skipped loses nothing but that night's freshness. The same read gives the change in the
-click-through rate of recommended items, yesterday against the seven days before it.
+click-through rate of recommended items, yesterday against the seven days before it, and the
+operator console's attribution by model version and tier for each of those eight days
+(``OpsStore.put_attribution``, rewritten each night, so late events count).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, timedelta
 
 from recs.batch.attribution import (
@@ -19,22 +22,28 @@ from recs.batch.attribution import (
     lake_days,
     read_attributed,
     recount,
+    tier_counts,
 )
 from recs.batch.steps import as_of, midnight_ms
 from recs.batch.window import FileReport
 from recs.contracts import layout
 from recs.contracts.experiments import Experiment
 from recs.contracts.state import MAX_REPORTED, AttributionCounts, BatchState
-from recs.stores.ports import ExperimentStore, ObjectStore
+from recs.exceptions import StoreError
+from recs.stores.ports import ExperimentStore, ObjectStore, OpsStore
+
+logger = logging.getLogger(__name__)
 
 RECENTLY_STOPPED = 2  # days after its stop an experiment is still recounted
 CTR_DAYS = 8  # yesterday and the seven days before it
 
 
 def attribution_step(state: BatchState, objects: ObjectStore,
-                     experiments: ExperimentStore) -> BatchState:
-    """Recount the experiments still being watched, and measure the live CTR's change; the
-    state gains ``attribution`` (what was read and recounted, and the change)."""
+                     experiments: ExperimentStore, ops: OpsStore | None = None) -> BatchState:
+    """Recount the experiments still being watched, measure the live CTR's change and, with
+    ``ops``, store the last ``CTR_DAYS`` days' attribution by version and tier; the state
+    gains ``attribution`` (what was read and recounted, and the change). A failed write of
+    the console's attribution is logged and leaves the recount standing."""
     day = as_of(state)
     watched = [e for e in experiments.list() if still_counted(e, day)]
     first = min([day - timedelta(days=CTR_DAYS), *(created_on(e) for e in watched)])
@@ -50,6 +59,12 @@ def attribution_step(state: BatchState, objects: ObjectStore,
                          day.isoformat())
         experiments.put_exact(experiment["id"], counts)
         recounted[experiment["id"]] = sum(c.units for c in counts.totals.values())
+    if ops is not None:
+        try:
+            ops.put_attribution(tier_counts(events, day - timedelta(days=CTR_DAYS),
+                                            day - timedelta(days=1)))
+        except StoreError as exc:
+            logger.warning("attribution by tier not stored: %s", exc)
     summary: AttributionCounts = {
         "experiments": recounted,  # id -> units counted
         "partitions": len({layout.event_file_date(key) for key in keys}),
