@@ -16,10 +16,20 @@ Formats:
   interaction (``purchase``: a watched-and-liked film, not recommended again); lower ratings
   are dropped, since a disliked film is not a signal to recommend its neighbours. When
   ``movies.csv`` lies beside it, an item's category is its first listed genre.
+- ``online_retail``: UCI Online Retail order lines
+  (``InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country``, the
+  file may be gzipped), cleaned by the rules of its README: a purchase is a line whose invoice
+  does not start with ``C`` (cancellation) or ``A`` (bad-debt adjustment), with a quantity and
+  a unit price above zero and a customer; only product stock codes (five digits first, so
+  ``POST``, ``DOT``, ``M``, ``BANK CHARGES``, gift vouchers and the like are not items). The
+  invoice is the session (a basket), and an item counts once per basket: the event id is
+  invoice and stock code, so the weighting's deduplication drops repeated lines. Invoice times
+  are the shop's local time, read as UTC. ``retail_catalog`` gives the items' titles and prices.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,11 +42,16 @@ from recs.batch.weighting import EVENT_COLUMNS
 from recs.contracts.events import EVENT_TYPES
 from recs.exceptions import ValidationError
 
-FORMATS = ("events", "taobao", "retailrocket", "movielens")
+FORMATS = ("events", "taobao", "retailrocket", "movielens", "online_retail")
 MOVIELENS_MIN_RATING = 3.5
 
 TAOBAO_TYPES = {"pv": "view", "cart": "cart", "fav": "wishlist", "buy": "purchase"}
 RETAILROCKET_TYPES = {"view": "view", "addtocart": "cart", "transaction": "purchase"}
+# A product's stock code starts with five digits (85123A, 22138); the rest are postage,
+# fees, manual lines, samples and vouchers.
+RETAIL_PRODUCT_CODE = r"^[0-9]{5}"
+RETAIL_COLUMNS = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
+                  "UnitPrice", "CustomerID")
 
 SCHEMA = pa.schema([
     ("event_id", pa.string()),
@@ -58,7 +73,7 @@ def load(path: str | Path, fmt: str) -> pa.Table:
     if not path.is_file():
         raise ValidationError("events", f"no such file: {path}")
     reader = {"events": _events, "taobao": _taobao, "retailrocket": _retailrocket,
-              "movielens": _movielens}[fmt]
+              "movielens": _movielens, "online_retail": _online_retail}[fmt]
     table = reader(path)
     order = pc.sort_indices(table, sort_keys=[("ts", "ascending")])
     return table.take(order)
@@ -227,3 +242,74 @@ def _movielens(path: Path) -> pa.Table:
         ts_ms=table["timestamp"].to_numpy().astype(np.int64) * 1000,
         category=category,
     )
+
+
+def _retail_purchases(path: Path) -> pa.Table:
+    """The README's purchases: product lines of customers, not cancelled, positive."""
+    table = _read(path, types={"InvoiceNo": pa.string(), "StockCode": pa.string(),
+                               "Description": pa.string(), "Quantity": pa.float64(),
+                               "InvoiceDate": pa.string(), "UnitPrice": pa.float64(),
+                               "CustomerID": pa.string()})
+    missing = [c for c in RETAIL_COLUMNS if c not in table.column_names]
+    if missing:
+        raise ValidationError("events", f"{path}: missing Online Retail columns {missing}")
+    invoice = table["InvoiceNo"]
+    keep = pc.and_(
+        pc.and_(pc.invert(pc.starts_with(invoice, "C")), pc.invert(pc.starts_with(invoice, "A"))),
+        pc.and_(pc.greater(table["Quantity"], 0), pc.greater(table["UnitPrice"], 0)))
+    keep = pc.and_(keep, pc.and_(pc.is_valid(table["CustomerID"]),
+                                 pc.match_substring_regex(table["StockCode"],
+                                                          RETAIL_PRODUCT_CODE)))
+    return table.filter(pc.fill_null(keep, False))
+
+
+def _retail_customer(column: pa.ChunkedArray) -> pa.Array:
+    """``17850.0`` -> ``17850``: the ids are written as floats."""
+    as_int = pc.cast(pc.cast(column, pa.float64()), pa.int64())
+    return pc.cast(as_int, pa.string()).combine_chunks()
+
+
+def _online_retail(path: Path) -> pa.Table:
+    table = _retail_purchases(path)
+    n = table.num_rows
+    invoice = table["InvoiceNo"].combine_chunks()
+    item = pc.utf8_upper(table["StockCode"]).combine_chunks()
+    return _table(
+        n,
+        user=_retail_customer(table["CustomerID"]),
+        item=item,
+        event_type=pa.array(np.full(n, "purchase")),
+        ts_ms=parse_timestamps(table["InvoiceDate"]),
+        event_id=pc.binary_join_element_wise(invoice, item, ":"),
+        session=invoice,
+    )
+
+
+def retail_catalog(path: str | Path) -> pa.Table:
+    """Online Retail items as a catalog: ``item_id``, ``title`` (the most common description),
+    ``price`` (the lower median unit price) and ``first_ms`` (the first sale), from the same cleaned
+    purchases as the ``online_retail`` format."""
+    table = _retail_purchases(Path(path))
+    item = np.asarray(pc.utf8_upper(table["StockCode"]).to_pylist(), dtype=str)
+    title = np.asarray(pc.fill_null(pc.utf8_trim_whitespace(table["Description"]), "")
+                       .to_pylist(), dtype=str)
+    price = table["UnitPrice"].to_numpy()
+    ts = parse_timestamps(table["InvoiceDate"])
+    ids, code = np.unique(item, return_inverse=True)
+    first = np.full(ids.size, np.iinfo(np.int64).max)
+    np.minimum.at(first, code, ts)
+    order = np.lexsort((price, code))
+    starts = np.searchsorted(code[order], np.arange(ids.size))
+    counts = np.bincount(code, minlength=ids.size)
+    median = price[order][starts + (counts - 1) // 2]
+    # The most common description per item (ties: the one seen first).
+    seen: dict[str, Counter[str]] = {}
+    for it, t in zip(item.tolist(), title.tolist(), strict=True):
+        seen.setdefault(it, Counter())[t] += 1
+    best = {it: counter.most_common(1)[0][0] for it, counter in seen.items()}
+    return pa.table({
+        "item_id": pa.array(ids.tolist(), pa.string()),
+        "title": pa.array([best[i] for i in ids.tolist()], pa.string()),
+        "price": pa.array(median, pa.float64()),
+        "first_ms": pa.array(first, pa.int64()),
+    })
