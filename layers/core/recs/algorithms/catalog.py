@@ -222,6 +222,12 @@ POPULARITY = Spec("popularity", "global popularity: users per item, or summed we
     Param("by", str, "users", choices=("users", "weight")),
 ), discovery=True)
 
+SKNN = Spec("sknn", "session kNN: items of the most similar past sessions or shoppers", (
+    Param("neighbours", int, 200, low=1),
+    Param("beta", float, 0.0, low=0),
+    Param("recency", float, 1.0, low=0),
+), discovery=True)
+
 REPURCHASE = Spec("repurchase", "the user's own history, ranked by weight and recency",
                   repeats="always")
 
@@ -243,7 +249,8 @@ ENSEMBLE = Spec("ensemble", "a weighted sum of discovery models' per-user normal
 ), similarity=True, configurable=False)
 
 SPECS: dict[str, Spec] = {spec.name: spec for spec in (
-    COSINE, BM25, TFIDF, SWING, RP3BETA, EASE, ALS, POPULARITY, REPURCHASE, BLEND, ENSEMBLE)}
+    COSINE, BM25, TFIDF, SWING, RP3BETA, EASE, ALS, POPULARITY, REPURCHASE, BLEND, ENSEMBLE,
+    SKNN)}
 
 
 def is_ensemble(name: str) -> bool:
