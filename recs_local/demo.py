@@ -174,6 +174,7 @@ def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = Non
         item = events[-1]["item_id"]
         step(f"serving on {base}  (Swagger UI: {base}/swagger)")
         say(f"Storefront: {base}/  (as a shopper: {base}/?user_id={user})")
+        say(f"Operator console: {base}/ops#key={api_key}  (the link signs in with the key)")
         key = f"-H 'x-api-key: {api_key}'"
         say(f"\nAPI key (set RECS_API_KEY to choose it): {api_key}\nTry:\n"
             f"  curl {key} '{base}/recommendations?user_id={user}&num_items=5'\n"

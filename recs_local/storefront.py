@@ -82,6 +82,10 @@ class Storefront:
         if path == "/catalog.json":
             return _json({"items": list(self.catalog)})
         file = static_file(self.root, path)
+        if file is None and not path.endswith("/") and static_file(self.root, path + "/"):
+            # A folder named without its slash (/ops): its pages' relative links need it. A
+            # browser keeps the fragment (the console's #key=) across the redirect.
+            return Answer(301, {"Location": path + "/", **HEADERS}, b"")
         if file is None:
             return None
         return Answer(200, {"Content-Type": CONTENT_TYPES[file.suffix], **HEADERS},

@@ -176,3 +176,16 @@ def test_ids_count_under_bounded_versions_and_tiers() -> None:
     summed = totals([TierCounts(V1, "session", 4, 1), TierCounts(V1, "session", 6, 1, 0, 1)])
     assert summed == [TierCounts(V1, "session", 10, 2, 0, 1)]
     assert summed[0].ctr == 0.2 and TierCounts(V1, "session").ctr is None
+
+
+# -- the page's address on the local server ----------------------------------------------------
+def test_the_local_server_serves_the_console_at_ops_with_its_slash() -> None:
+    from recs_local.storefront import Storefront
+
+    front = Storefront("key")
+    moved = front.answer("GET", "/ops", "127.0.0.1:8000")
+    assert moved is not None and (moved.status, moved.headers["Location"]) == (301, "/ops/")
+    page = front.answer("GET", "/ops/", "127.0.0.1:8000")
+    assert page is not None and page.status == 200 and b'id="live-version"' in page.body
+    assert front.answer("GET", "/nowhere", None) is None  # the API's 404
+    assert front.answer("GET", "/ops/../../README.md", None) is None

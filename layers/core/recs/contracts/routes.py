@@ -655,7 +655,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/ops/attribution", ADMIN.name, "ops_attribution",
           "CTR and conversion of recommended items by model version and tier, per day",
           "The nightly attribution step's recount from the lake of the eight days before "
-          "its run: today and yesterday are empty until the next night. For operators: "
+          "its run: a day fills in with the run of the night after it. For operators: "
           "IAM-signed requests only.",
           access=Access.IAM, params=(DAYS,),
           responses={**_ok("The days with a recount, and their totals", "OpsAttribution"),
