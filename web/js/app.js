@@ -50,6 +50,7 @@ export async function start(page) {
   app.fail = (container, error) => {
     container.replaceChildren(el("li", { class: "empty" },
       `Recommendations are unavailable right now (${error.message}).`));
+    container.setAttribute("aria-busy", "false");
   };
 
   header(app);

@@ -15,18 +15,21 @@ async function show() {
     app.api.recommendations(app.shopper, { numItems: 12 }),
     app.api.trending(app.shopper, { numItems: 2 * SHOWN }),
   ]);
+  const items = personal.status === "fulfilled" ? personal.value.items : [];
+  const fresh = items.filter((item) => item.tier === "new_arrival");
   if (personal.status === "fulfilled") {
-    const items = personal.value.items;
     app.fill(forYou, items.filter((item) => item.tier !== "new_arrival"));
-    const fresh = items.filter((item) => item.tier === "new_arrival");
-    if (fresh.length || popular.status === "fulfilled") {
-      app.fill(arrivals, fresh.length ? fresh : popular.value.items.slice(SHOWN));
-    }
   } else {
     app.fail(forYou, personal.reason);
   }
-  if (popular.status === "fulfilled") app.fill(trending, popular.value.items.slice(0, SHOWN));
-  else app.fail(trending, popular.reason);
+  if (popular.status === "fulfilled") {
+    app.fill(trending, popular.value.items.slice(0, SHOWN));
+    app.fill(arrivals, fresh.length ? fresh : popular.value.items.slice(SHOWN));
+  } else {
+    app.fail(trending, popular.reason);
+    if (fresh.length) app.fill(arrivals, fresh);
+    else app.fail(arrivals, popular.reason);
+  }
 }
 
 await show();
