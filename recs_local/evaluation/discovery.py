@@ -1,0 +1,217 @@
+"""The discovery comparison: lists of items new to the shopper, tuned and scored on that.
+
+A discovery list has every item the shopper interacted with removed (``exclude=seen``), so
+its measure is NDCG@K of the test items new to the user (``core.score``'s ``new`` view, where
+every ranker is asked to filter known items: implicit's ``filter_already_liked_items=True``).
+Each candidate's grid is tried on the validation split once, scoring both objectives, and it
+is refitted with the best setting for each: the next-basket one (all test items) and the
+discovery one. "Ours" in the discovery comparison is the one of our models with the best
+validation score on discovery, chosen before the test is looked at.
+
+Session-based candidates need what the user-item matrix has lost: which events came together
+(a basket, a visit) and in what order. ``SessionData`` holds, for one prepared split, the
+sessions x items matrix (a session is the ``session_id``, or a shopper's events with less
+than ``gap_ms`` between them) and each shopper's position-weighted recent events, both in
+the prepared data's item index.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import scipy.sparse as sp
+
+from recs.algorithms.base import Recommender
+from recs.algorithms.registry import create
+from recs.algorithms.sknn import position_weights
+from recs.batch.config import BatchConfig
+from recs.batch.evaluation import core, metrics
+from recs.batch.evaluation.split import DEFAULT_SESSION_GAP_MS, ts_ms
+from recs.batch.weighting import DAY_MS, user_keys
+from recs_local.evaluation.run import Candidate
+
+SHORT_EVENTS = 3
+
+
+@dataclass
+class SessionData:
+    sessions: sp.csr_matrix  # sessions x items: summed event weights, times the recency
+    queries: sp.csr_matrix  # users x items: each user's last events, position-weighted
+
+
+def _positive(table: pa.Table, config: BatchConfig) -> pa.Table:
+    kinds = [t for t, w in config.event_weights.items() if w > 0]
+    return table.filter(pc.is_in(table["event_type"], pa.array(kinds)))
+
+
+def session_data(train: pa.Table, data: core.EvalData, decay: float = 0.8,
+                 last: int = 20, gap_ms: int = DEFAULT_SESSION_GAP_MS) -> SessionData:
+    """Sessions and position-weighted queries of ``train`` in ``data``'s indices."""
+    t = _positive(train, data.config)
+    users = np.asarray(user_keys(t).to_pylist(), dtype=str)
+    items = core._index_of(np.asarray(data.interactions.item_ids, dtype=str),
+                           np.asarray(t["item_id"].cast(pa.string()).to_pylist(), dtype=str))
+    rows = core._index_of(np.asarray(data.interactions.user_ids, dtype=str), users)
+    ts = ts_ms(t)
+    weight = np.asarray([data.config.weight_of(e) for e in t["event_type"].to_pylist()],
+                        dtype=np.float32)
+    keep = (items >= 0) & (rows >= 0)
+    users, items, rows, ts, weight = users[keep], items[keep], rows[keep], ts[keep], weight[keep]
+    order = np.lexsort((ts, rows))
+    users, items, rows, ts, weight = (users[order], items[order], rows[order], ts[order],
+                                      weight[order])
+    n_items = data.x.shape[1]
+
+    # Sessions: the session id where there is one, else a gap of gap_ms starts a new one.
+    sid = t["session_id"].filter(pa.array(keep)).take(pa.array(order)) if (
+        "session_id" in t.column_names) else None
+    new_user = np.r_[True, rows[1:] != rows[:-1]]
+    if sid is not None and sid.null_count == 0 and len(sid):
+        ids = np.asarray(sid.cast(pa.string()).to_pylist(), dtype=str)
+        _, session = np.unique(np.char.add(np.char.add(users, "|"), ids), return_inverse=True)
+    else:
+        starts = new_user | np.r_[True, np.diff(ts) > gap_ms]
+        session = np.cumsum(starts) - 1
+    n_sessions = int(session.max()) + 1 if session.size else 0
+    last_ts = np.full(n_sessions, np.iinfo(np.int64).min)
+    np.maximum.at(last_ts, session, ts)
+    half_life = data.config.half_life_days * DAY_MS
+    recency = np.power(0.5, (data.as_of_ms - last_ts) / half_life).astype(np.float32)
+    s = sp.csr_matrix((weight * recency[session], (session, items)),
+                      shape=(n_sessions, n_items), dtype=np.float32)
+    s.sum_duplicates()
+
+    # Queries: each user's last ``last`` events, the latest weighing 1.
+    position_from_end = np.zeros(rows.size, dtype=np.int64)
+    if rows.size:
+        user_end = np.r_[np.flatnonzero(new_user)[1:], rows.size]
+        ends = np.repeat(user_end, np.diff(np.r_[np.flatnonzero(new_user), rows.size]))
+        position_from_end = ends - 1 - np.arange(rows.size)
+    recent = position_from_end < last
+    steps = position_weights(last, decay)[::-1]  # steps[p]: p events before the last
+    q = sp.csr_matrix((weight[recent] * steps[position_from_end[recent]],
+                       (rows[recent], items[recent])),
+                      shape=(data.x.shape[0], n_items), dtype=np.float32)
+    q.sum_duplicates()
+    return SessionData(s, q)
+
+
+def short_users(train: pa.Table, holdout: core.Holdout, max_events: int = SHORT_EVENTS
+                ) -> np.ndarray:
+    """Test users with at most ``max_events`` training events of any type."""
+    users, counts = np.unique(np.asarray(user_keys(train).to_pylist(), dtype=str),
+                              return_counts=True)
+    where = core._index_of(users, np.asarray(holdout.user_ids, dtype=str))
+    events = np.where(where >= 0, counts[np.maximum(where, 0)], 0)
+    return events <= max_events
+
+
+class SessionRegistry:
+    """The ``SessionData`` of each prepared split, by identity (builds see only the data)."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, SessionData] = {}
+
+    def add(self, data: core.EvalData, sessions: SessionData) -> None:
+        self._by_id[id(data)] = sessions
+
+    def __getitem__(self, data: core.EvalData) -> SessionData:
+        return self._by_id[id(data)]
+
+
+def _ranker(model: Recommender, queries: sp.csr_matrix, known: sp.csr_matrix,
+            filter_liked: bool) -> core.Ranker:
+    """Rank from ``queries`` rows; known items (the whole history) are dropped on request."""
+
+    def rank(users: np.ndarray, k: int, filter_known: bool) -> np.ndarray:
+        rows = np.maximum(users, 0)
+        q = sp.csr_matrix(queries[rows])
+        ex = sp.csr_matrix(known[rows]) if (filter_known or filter_liked) else None
+        return model.rank(q, k, filter_already_liked_items=False, exclude=ex).padded(k)[0]
+
+    return rank
+
+
+def session_candidate(name: str, algorithm: str, registry: SessionRegistry,
+                      grid: Sequence[dict[str, Any]], fit_on: str = "sessions",
+                      query: str = "history") -> Candidate:
+    """``algorithm`` fitted on sessions (or the user-item matrix) and queried with the
+    user's weighted history or their position-weighted recent events."""
+
+    def build(params: dict[str, Any], data: core.EvalData) -> tuple[core.Ranker, float]:
+        p = dict(params)
+        filter_liked = bool(p.pop("filter", False))
+        s = registry[data]
+        started = time.perf_counter()
+        model = create(algorithm, **p)
+        model.fit(s.sessions if fit_on == "sessions" else data.x)
+        q = s.queries if query == "recent" else data.x
+        return _ranker(model, q, data.x, filter_liked), time.perf_counter() - started
+
+    return Candidate(name, [{**g, "filter": f} for g in grid for f in (False, True)], build)
+
+
+@dataclass
+class Tuned:
+    main: core.Result
+    discovery: core.Result
+    valid_discovery: float  # the best validation NDCG on items new to the user
+
+
+def tune_both(cand: Candidate, valid: core.EvalData, data: core.EvalData, k: int) -> Tuned:
+    """Try the grid on ``valid`` once, pick the best setting for each objective, refit each
+    on ``data`` and score it on the test (both views)."""
+    best_main, best_new = (-1.0, dict(cand.grid[0])), (-1.0, dict(cand.grid[0]))
+    seen_new: set[str] = set()
+    for params in cand.grid:
+        ranker, _ = cand.build(params, valid)
+        key = repr(sorted((a, b) for a, b in params.items() if a != "filter"))
+        new = key not in seen_new  # the discovery view ignores ``filter``: score it once
+        seen_new.add(key)
+        result = core.score(cand.name, ranker, valid, k, new_items=new)
+        if len(cand.grid) > 1 and result.mean("ndcg") > best_main[0]:
+            best_main = (result.mean("ndcg"), dict(params))
+        if new and result.mean("ndcg", True) > best_new[0]:
+            best_new = (result.mean("ndcg", True), dict(params))
+    ranker, seconds = cand.build(best_main[1], data)
+    main = core.score(cand.name, ranker, data, k, seconds, best_main[1])
+    if best_new[1] == best_main[1]:
+        discovery = main
+    else:
+        ranker, seconds = cand.build(best_new[1], data)
+        discovery = core.score(cand.name, ranker, data, k, seconds, best_new[1])
+    return Tuned(main, discovery, best_new[0])
+
+
+def _cell(values: np.ndarray) -> str:
+    e = metrics.estimate(values[~np.isnan(values)])
+    return "-" if e.n == 0 else f"{e.mean:.4f} ± {(e.high - e.low) / 2:.4f}"
+
+
+def paired_text(a: core.Result, b: core.Result, mask: np.ndarray | None = None) -> str:
+    va, vb = a.per_user_new["ndcg"], b.per_user_new["ndcg"]
+    if mask is not None:
+        va, vb = va[mask], vb[mask]
+    p = metrics.paired(va, vb)
+    return (f"{a.name} - {b.name}: {p.mean:+.4f} [{p.low:+.4f}, {p.high:+.4f}] over {p.n} "
+            f"users (wins {p.wins}, losses {p.losses}): {p.verdict}")
+
+
+def table(rows: Sequence[tuple[str, core.Result, float]], short: np.ndarray, k: int) -> str:
+    """One line per model: discovery NDCG on all users and short histories, validation, time."""
+    head = (f"| model | NDCG@{k} new items, all users | ≤{SHORT_EVENTS} events "
+            f"({int(short.sum())} users) | validation | train s | setting |")
+    lines = [head, "|---|---|---|---|---|---|"]
+    for label, r, valid in rows:
+        params = {a: b for a, b in r.params.items() if a != "filter"}
+        lines.append(f"| {label} | {_cell(r.per_user_new['ndcg'])} | "
+                     f"{_cell(r.per_user_new['ndcg'][short])} | "
+                     f"{'-' if valid < 0 else f'{valid:.4f}'} | {r.fit_seconds:.2f} | "
+                     f"{params or ''} |")
+    return "\n".join(lines)
