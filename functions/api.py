@@ -36,9 +36,9 @@ service = RecommendationService(wiring.serving_reader(dynamodb, config.read_budg
 
 @routes.serve("GET /recommendations")
 def recommendations(user_id: str | None, session_id: str | None, category: str | None,
-                    num_items: int) -> dict[str, Any]:
+                    num_items: int, exclude: str) -> dict[str, Any]:
     """Items for a shopper, personalised when we know them, trending otherwise."""
-    result = service.for_user(user_id, session_id, num_items, category).to_dict()
+    result = service.for_user(user_id, session_id, num_items, category, exclude).to_dict()
     recorder.answer("recommendations", result, shopper=bool(user_id or session_id))
     return {"user_id": user_id, "session_id": session_id, **result}
 

@@ -12,7 +12,7 @@ import dataclasses
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,17 @@ import numpy as np
 from recs.batch.config import BatchConfig
 from recs.batch.evaluation.split import SPLITS
 from recs.batch.interactions import EVENT_RANK
+from recs.batch.model import Model
+from recs.batch.steps.export import export_rows
+from recs.contracts.routes import EXCLUDE_SEEN
+from recs.serving.service import RecommendationList, RecommendationService
+from recs.serving.settings import ServingConfig
+from recs.stores.memory import (
+    MemoryModelRegistry,
+    MemoryRealtimeStore,
+    MemoryRecommendationStore,
+    MemoryServingReader,
+)
 from recs_local.evaluation.loaders import FORMATS
 
 
@@ -54,6 +65,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
     rb.add_argument("--out", required=True, type=Path, help="output CSV")
     rb.add_argument("--no-tune", dest="tune", action="store_false",
                     help="train with the configuration as is (no validation grid)")
+    rb.add_argument("--exclude-seen", action="store_true",
+                    help="only items new to each user: the list GET /recommendations?"
+                    "exclude=seen serves them (the same rows, read by the serving code, with "
+                    "RECS_* serving settings), for a user with no events in the last two days")
     rb.set_defaults(func=cmd_recommend_batch)
 
 
@@ -116,6 +131,8 @@ def cmd_recommend_batch(args: argparse.Namespace) -> int:
 
     users = [line.strip() for line in args.users.read_text(encoding="utf-8").splitlines()]
     users = [u for u in users if u]
+    if args.exclude_seen:
+        return _write_served(model, users, args.num_items, args.out)
     index = {u: i for i, u in enumerate(model.user_ids.tolist())}
     items = model.item_ids.tolist()
     trending = list(zip(model.trending_items.tolist(), model.trending_scores.tolist(),
@@ -149,6 +166,42 @@ def cmd_recommend_batch(args: argparse.Namespace) -> int:
     known = sum(1 for u in users if u in index)
     print(f"wrote {written} rows for {len(users)} users ({known} with history) to {args.out}",
           file=sys.stderr)
+    return 0
+
+
+# The version the offline rows are stored under (no registry names it: nothing else reads them).
+OFFLINE_VERSION = "offline"
+
+
+def served_lists(model: Model, users: Sequence[str], num_items: int,
+                 exclude: str = EXCLUDE_SEEN) -> Iterator[tuple[str, RecommendationList]]:
+    """Each user's answer to ``GET /recommendations?user_id=<user>&exclude=<exclude>``: the
+    model exported as the nightly export writes it into in-memory stores, read by the
+    serving code with the ``RECS_*`` serving settings. There are no realtime rows, so it is
+    the list of a user with no events in the last two days (no session tier), and no catalog
+    state (no unavailable items, no new arrivals)."""
+    recommendations = MemoryRecommendationStore()
+    recommendations.write(export_rows(model, OFFLINE_VERSION, 0))
+    registry = MemoryModelRegistry()
+    registry.live = OFFLINE_VERSION
+    service = RecommendationService(
+        MemoryServingReader(recommendations, MemoryRealtimeStore()), registry,
+        ServingConfig.from_env())
+    for user in users:
+        yield user, service.for_user(user, None, num_items, exclude=exclude)
+
+
+def _write_served(model: Model, users: Sequence[str], num_items: int, out: Path) -> int:
+    written = 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["user_id", "item_id", "rank", "score", "reason"])
+        for user, answer in served_lists(model, users, num_items):
+            for rank, item in enumerate(answer.items, start=1):
+                writer.writerow([user, item.item_id, rank, f"{item.score:.6f}", item.reason])
+                written += 1
+    print(f"wrote {written} rows of items new to {len(users)} users to {out}", file=sys.stderr)
     return 0
 
 

@@ -74,6 +74,9 @@ def test_a_rerun_of_the_version_trains_with_the_first_runs_choice(
     again = train_step(dict(weighed_state), objects, CONFIG, clock=ticking(0.5))  # type: ignore[arg-type]
     assert again["tuning"]["reused"] is True
     assert {k: v for k, v in again["tuning"].items() if k != "reused"} == first["tuning"]
+    # Both objectives' choices come back: the discovery part's with its own score.
+    assert again["tuning"]["discovery"]["params"]["discovery"] == again["tuning"]["params"][
+        "discovery"]
     assert objects.get(again["params_key"]) == params
     assert objects.get(again["model_key"]) == model
     assert again["counts"] == first["counts"]

@@ -53,6 +53,10 @@ class Param:
     its order: ``lead`` first and again last, ``choice`` (picks a part) before and after the
     ``early`` parameters, ``late`` after them. ``refit=False`` marks a parameter that
     takes effect when ranking, so a fitted model can take a new value (``set_params``).
+    ``new_items_only`` marks a parameter that changes only how items new to the user rank
+    (a blend's popularity prior): the tuning chooses it, as it does a ``names_discovery``
+    parameter and every parameter of the model that one names, on the discovery objective
+    (items new to the user), and the others on the next-basket one.
     """
 
     name: str
@@ -68,6 +72,7 @@ class Param:
     tune: Tune = "late"
     refit: bool = True
     derive: Callable[[str, Settings], object] | None = None
+    new_items_only: bool = False
 
     def problem(self, value: object) -> str | None:
         """Why ``value`` is refused, or None when it is accepted."""
@@ -238,7 +243,7 @@ BLEND = Spec("blend", "the user's history mixed with a discovery model, per cate
           grid=("cosine", "bm25", "swing", "rp3beta", "als", "rp3beta+als"), tune="choice"),
     Param("discovery_params", dict, None, derive=_discovery_arguments),
     Param("popularity", float, 0.0, low=0, high=1, setting="blend_popularity",
-          grid=(0.0, 0.1, 0.3, 0.6), refit=False),
+          grid=(0.0, 0.1, 0.3, 0.6), refit=False, new_items_only=True),
 ), similarity=True, item_weights=True, repeats="by_category", new_items=True)
 
 ENSEMBLE = Spec("ensemble", "a weighted sum of discovery models' per-user normalised scores", (

@@ -6,7 +6,7 @@ Stored as one ``.npz`` without pickle under ``models/<version>/model.npz``.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,6 +30,10 @@ class Model:
     category_indptr: np.ndarray
     category_items: np.ndarray
     category_scores: np.ndarray
+    # CSR-shaped per user row: the items the user's interactions held (what ``exclude=seen``
+    # leaves out, exported as the row's ``history``). Empty for a model saved before them.
+    history_indptr: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    history_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
     def to_bytes(self) -> bytes:
         sim = self.similarity
@@ -50,6 +54,8 @@ class Model:
             category_indptr=self.category_indptr,
             category_items=self.category_items,
             category_scores=self.category_scores,
+            history_indptr=self.history_indptr,
+            history_items=self.history_items,
         ))
 
     @classmethod
@@ -74,4 +80,6 @@ class Model:
                 category_indptr=f["category_indptr"],
                 category_items=f["category_items"],
                 category_scores=f["category_scores"],
+                **({"history_indptr": f["history_indptr"], "history_items": f["history_items"]}
+                   if "history_items" in f.files else {}),
             )

@@ -137,6 +137,9 @@ def train(interactions: Interactions, config: BatchConfig) -> Model:
     # ``recommend``'s ``new_items``).
     new_items = config.num_recommendations // 2 if model.spec.new_items else 0
     recs = recommend(model, x, config.num_recommendations, exclude=exclude, new_items=new_items)
+    # Each user's items, what a list of items new to them leaves out (the weights are not
+    # needed: only which items).
+    history_indptr, history_items = x.indptr.astype(np.int64), x.indices.astype(np.int32)
     del x, exclude  # the lists are the largest arrays from here on: make room
     release_memory()  # and what the ranking's worker threads freed
     # Made again rather than held through the ranking, the train step's memory peak.
@@ -166,4 +169,6 @@ def train(interactions: Interactions, config: BatchConfig) -> Model:
         category_indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64),
         category_items=category_items.astype(np.int32),
         category_scores=interactions.trending[category_items].astype(np.float32),
+        history_indptr=history_indptr,
+        history_items=history_items,
     )

@@ -19,6 +19,11 @@ Four tables (``recs.contracts.resources``):
 A key is its kind's prefix followed by the id as given: ids may contain ``#``, ``/`` or any
 other character, and ``parse_list_key`` splits on the prefix alone, so no id is escaped.
 
+A shopper's list row (``U#``/``S#``) also holds ``history``: a JSON list of the items of
+their nightly history (every item of theirs the model trained on, in item order), at most
+``HISTORY_MAX_BYTES`` of it, so a list that leaves out everything the shopper saw
+(``exclude=seen``) knows their past without a second read.
+
 A list is stored as one JSON string of entries, each entry a JSON list laid out as ``Entry``.
 The API decodes a whole list with one ``json.loads`` and reads the decoded lists by position
 (``ITEM`` ... ``BECAUSE_TITLE``): turning hundreds of entries per request into objects would
@@ -64,6 +69,12 @@ def category_key(category: str) -> str:
     """``POP#C#<category path>``: trending in one category, the path as the export names it."""
     return CATEGORY_PREFIX + category
 
+
+# The attribute of a shopper's list row holding their nightly history (a JSON list of item
+# ids), and its bound: 500 items of 256 four-byte characters would pass DynamoDB's 400 KB per
+# item; ids past the bound are left out (a shopper's usual history is a few hundred bytes).
+HISTORY = "history"
+HISTORY_MAX_BYTES = 64_000
 
 # The keys of a version's rows, kept beside them (the table has no index by version, and the
 # rows must be found again to be deleted): chunk n of the list under ``KEYS#<n>``.

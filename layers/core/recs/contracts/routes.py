@@ -54,7 +54,8 @@ class Access(Enum):
 
 @dataclass(frozen=True)
 class Param:
-    """One query or path parameter: an integer within bounds, or a string of bounded length.
+    """One query or path parameter: an integer within bounds, a string of bounded length, or
+    one of a few strings (``choices``, an OpenAPI ``enum``).
 
     Checked by hand per request (``recs.api.params``) rather than by Powertools' pydantic
     validation: pydantic and the OpenAPI models cost the API function about 90 ms of its cold
@@ -69,6 +70,7 @@ class Param:
     minimum: int | None = None  # the smallest value (int) or length (str)
     maximum: int | None = None  # the largest value (int) or length (str)
     location: str = "query"
+    choices: tuple[str, ...] = ()  # a string parameter that must be one of these
 
     def parse(self, raw: str | None) -> int | str | None:
         """The typed value, the default when absent; ValueError names what is wrong."""
@@ -82,6 +84,10 @@ class Param:
             value = int(raw)
             self._within(value, "")
             return value
+        if self.choices:
+            if raw not in self.choices:
+                raise ValueError(f"must be one of {', '.join(self.choices)}, got {raw[:40]!r}")
+            return raw
         self._within(len(raw), "character")
         return raw
 
@@ -93,7 +99,7 @@ class Param:
 
     def with_default(self, default: int | str) -> Param:
         return Param(self.name, self.kind, self.description, default, self.minimum,
-                     self.maximum, self.location)
+                     self.maximum, self.location, self.choices)
 
     def schema(self) -> Schema:
         """This parameter as an OpenAPI 3 Parameter Object."""
@@ -102,6 +108,8 @@ class Param:
         for key, bound in zip(bounds, (self.minimum, self.maximum), strict=True):
             if bound is not None:
                 schema[key] = bound
+        if self.choices:
+            schema["enum"] = list(self.choices)
         if self.default is not None:
             schema["default"] = self.default
         return {"name": self.name, "in": self.location, "required": self.location == "path",
@@ -209,6 +217,16 @@ VERSION = Param("version", str, "A stored model version", minimum=1, maximum=64,
 FORMAT = Param("format", str, "json: the OpenAPI document itself; otherwise Swagger UI's page")
 DAYS = Param("days", int, f"How many UTC days, today included (1-{MAX_DAYS})", DEFAULT_DAYS,
              1, MAX_DAYS)
+# What a shopper's list leaves out of what they did (``recs.serving.service``): ``purchased``
+# their bought items outside repeat-purchase categories (the default), ``seen`` every item
+# they interacted with (their recent events and their nightly history: a discovery list),
+# ``none`` nothing of theirs.
+EXCLUDE_PURCHASED, EXCLUDE_SEEN, EXCLUDE_NONE = "purchased", "seen", "none"
+EXCLUDE = Param("exclude", str,
+                "Which of the shopper's own items to leave out: purchased (bought items, "
+                "except in repeat-purchase categories), seen (every item they interacted "
+                "with, recently or in their nightly history: only items new to them) or none",
+                EXCLUDE_PURCHASED, choices=(EXCLUDE_PURCHASED, EXCLUDE_SEEN, EXCLUDE_NONE))
 EXPERIMENT_ID = Param("experiment_id", str, "An experiment's id, as POST /experiments answered",
                       minimum=1, maximum=64, location="path")
 
@@ -617,7 +635,7 @@ ROUTES: tuple[Route, ...] = (
           body="Items", responses=_batch("CatalogResult", "item")),
     Route("GET", "/recommendations", API.name, "recommendations",
           "Items for a shopper, personalised when we know them, trending otherwise",
-          params=(USER_ID, SESSION_ID, CATEGORY, NUM_ITEMS),
+          params=(USER_ID, SESSION_ID, CATEGORY, NUM_ITEMS, EXCLUDE),
           responses={**_ok("The list", "Recommendations"), **_BAD_PARAMS, **_KEY}),
     Route("GET", "/recommendations/trending", API.name, "trending",
           "Trending items, in a category (falling back to its parent, then global) or overall",

@@ -59,7 +59,10 @@ class TuningRecord(TypedDict, total=False):
 
     params: dict[str, Any]  # BatchConfig fields, values of each field's own type
     category_weights: int
-    validation: dict[str, float]
+    validation: dict[str, float]  # the next-basket objective's, of the chosen setting
+    # The discovery objective's choice (``params``: the settings of the discovery part) and
+    # its ``validation`` on items new to the user; only for a model with a discovery part.
+    discovery: dict[str, Any]
     trials: int
     seconds: float
     complete: bool

@@ -4,7 +4,9 @@ Tiers, best first: session (the shopper's last events x item neighbours, so an e
 the very next answer), personalised (the nightly list), category trending, global trending;
 a share of the slots goes to new arrivals. Filters drop what the shopper bought (outside
 repeat-purchase categories), unavailable items, items shown many times without engagement,
-and cap each category's share of a list.
+and cap each category's share of a list. A request may instead leave out every item the
+shopper interacted with (``exclude=seen``: their recent events and their nightly history, a
+list of items new to them) or none of theirs (``exclude=none``), in every tier alike.
 
 Round trips: the live pointer is cached; then one BatchGetItem over both tables (lists,
 shopper state, catalog state) and, only when the shopper has recent events, a second for
@@ -43,6 +45,7 @@ from recs.contracts.keys import (
     StoredEntry,
     category_keys,
 )
+from recs.contracts.routes import EXCLUDE_NONE, EXCLUDE_PURCHASED, EXCLUDE_SEEN
 from recs.exceptions import StoreError
 from recs.serving import reasons
 from recs.serving.arms import Arms, Placement
@@ -173,11 +176,15 @@ class RecommendationService:
 
     def _read(
         self, deadline: Deadline, list_keys: Sequence[str], version: str | None,
-        shoppers: Sequence[str] = (), catalog: bool = False,
+        shoppers: Sequence[str] = (), catalog: bool = False, history: bool = False,
     ) -> tuple[dict[str, list[StoredEntry]], dict[str, RealtimeState], CatalogState]:
         try:
-            lists, states, state = self.reader.read(list_keys, version, shoppers, catalog,
-                                                    deadline)
+            if history:
+                lists, states, state = self.reader.read(list_keys, version, shoppers, catalog,
+                                                        deadline, history=True)
+            else:
+                lists, states, state = self.reader.read(list_keys, version, shoppers,
+                                                        catalog, deadline)
         except StoreError as exc:
             logger.warning("serving stores unavailable, falling back: %s", exc)
             return {}, {}, CatalogState()
@@ -186,14 +193,19 @@ class RecommendationService:
     # -- routes -----------------------------------------------------------------------------
     def for_user(
         self, user_id: str | None, session_id: str | None, num_items: int,
-        category: str | None = None,
+        category: str | None = None, exclude: str = EXCLUDE_PURCHASED,
     ) -> RecommendationList:
+        """``exclude`` (``recs.contracts.routes.EXCLUDE``): which of the shopper's own items
+        no tier may recommend."""
+        if exclude not in (EXCLUDE_PURCHASED, EXCLUDE_SEEN, EXCLUDE_NONE):
+            raise ValueError(f"exclude: unknown value {exclude!r}")
         placement = self._place("recommendations", user_id, session_id)
         if placement and placement.control:  # the control arm: non-personalised trending
             return self._served(self._trending(category, num_items, self.live_version()),
                                 placement)
         return self._served(self._for_user(user_id, session_id, num_items, category,
-                                           self._version(placement), self._config(placement)),
+                                           self._version(placement), self._config(placement),
+                                           exclude),
                             placement)
 
     def similar(self, item_id: str, num_items: int, user_id: str | None = None,
@@ -241,21 +253,24 @@ class RecommendationService:
     def _for_user(
         self, user_id: str | None, session_id: str | None, num_items: int,
         category: str | None, version: str | None, config: ServingConfig,
+        exclude: str = EXCLUDE_PURCHASED,
     ) -> RecommendationList:
         deadline = self._deadline()
         shoppers = keys.shopper_keys(user_id, session_id)
         popular = [*_category_keys(category), GLOBAL_TRENDING]
         lists, states, catalog = self._read(deadline, shoppers + popular, version, shoppers,
-                                            catalog=True)
+                                            catalog=True, history=exclude == EXCLUDE_SEEN)
         recent = sorted((e for s in states.values() for e in s.recent), key=lambda e: e[2])
         shown = [item for s in states.values() for item in s.shown]
+        personal = [e for k in shoppers for e in lists.get(k, [])]
 
         # A shopper who asked for a category gets that category: no diversity cap then.
         builder = _Builder(num_items, None if category else config.max_per_category,
-                           category, exclude=catalog.unavailable | self._bought(recent, lists)
+                           category, exclude=catalog.unavailable
+                           | self._theirs(exclude, recent, states, personal, lists)
                            | self._overshown(shown, recent))
-        session = self._session(deadline, recent, version, 3 * num_items + 10)
-        personal = [e for k in shoppers for e in lists.get(k, [])]
+        session = self._session(deadline, recent, version, 3 * num_items + 10,
+                                drop_sources=exclude != EXCLUDE_NONE)
         # New arrivals and the long tail take their share first (so neither the list nor a
         # category's cap is already full), and are shown after the ranked items.
         quota = int(num_items * config.new_arrival_share)
@@ -316,8 +331,10 @@ class RecommendationService:
 
     # -- tiers ------------------------------------------------------------------------------
     def _session(self, deadline: Deadline, recent: list[tuple[str, str, int]],
-                 version: str | None, limit: int) -> list[StoredEntry]:
-        """Neighbours of the shopper's latest items, newer and stronger events weighing more."""
+                 version: str | None, limit: int,
+                 drop_sources: bool = True) -> list[StoredEntry]:
+        """Neighbours of the shopper's latest items, newer and stronger events weighing more;
+        the items it starts from are among them only without ``drop_sources``."""
         if not recent or not version:
             return []
         weights: dict[str, tuple[float, str]] = {}
@@ -340,8 +357,9 @@ class RecommendationService:
                 scores[item] = scores.get(item, 0.0) + contribution
                 if item not in best or best[item][0] < contribution:
                     best[item] = (contribution, entry, event)
-        for item in weights:
-            scores.pop(item, None)
+        if drop_sources:
+            for item in weights:
+                scores.pop(item, None)
         ranked = heapq.nsmallest(limit, scores, key=lambda i: (-scores[i], i))
         session = []
         for item in ranked:
@@ -351,6 +369,26 @@ class RecommendationService:
             entry[EVENT] = best[item][2]
             session.append(entry)
         return session
+
+    def _theirs(self, exclude: str, recent: list[tuple[str, str, int]],
+                states: dict[str, RealtimeState], personal: list[StoredEntry],
+                lists: dict[str, list[StoredEntry]]) -> set[str]:
+        """The shopper's own items the request leaves out.
+
+        ``seen``: every item of their recent events and of their nightly history (their list
+        row's ``history``; the entries that name themselves as their reason, repeats, for a
+        row written without one). ``purchased``: what they bought recently, outside
+        repeat-purchase categories (the nightly list already left out what they bought
+        before). ``none``: nothing."""
+        if exclude == EXCLUDE_NONE:
+            return set()
+        if exclude == EXCLUDE_PURCHASED:
+            return self._bought(recent, lists)
+        seen = {item for item, _, _ in recent}
+        for state in states.values():
+            seen.update(state.history)
+        seen.update(e[ITEM] for e in personal if e[BECAUSE] == e[ITEM])
+        return seen
 
     def _bought(self, recent: Iterable[tuple[str, str, int]],
                 lists: dict[str, list[StoredEntry]]) -> set[str]:

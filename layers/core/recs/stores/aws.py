@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from recs.contracts.keys import (
+    HISTORY,
     LIVE_POINTER,
     MODEL_PARTITION,
     NEW_ARRIVALS_KEY,
@@ -47,6 +48,7 @@ from recs.stores.ports import (
     RecRow,
     check_unavailable_fits,
     decode_entries,
+    decode_history,
     decode_json,
     merge_new_arrivals,
     row_key_chunks,
@@ -358,6 +360,8 @@ def _row_item(row: RecRow) -> dict[str, Any]:
     }
     if row.expires_at:
         item["expires_at"] = {"N": str(row.expires_at)}
+    if row.history:
+        item[HISTORY] = {"S": json.dumps(list(row.history), separators=(",", ":"))}
     return item
 
 
@@ -770,7 +774,7 @@ class DynamoServingReader:
 
     def read(
         self, list_keys: Sequence[str], version: str | None, shopper_keys: Sequence[str],
-        catalog: bool = False, deadline: Deadline | None = None,
+        catalog: bool = False, deadline: Deadline | None = None, history: bool = False,
     ) -> tuple[dict[str, list[StoredEntry]], dict[str, RealtimeState], CatalogState | None]:
         deadline = deadline or Deadline.after(self.budget_s)
         request: dict[str, Any] = {}
@@ -778,8 +782,9 @@ class DynamoServingReader:
             request[self.recommendations_table] = {
                 "Keys": [{"pk": {"S": k}, "sk": {"S": version}}
                          for k in dict.fromkeys(list_keys)],
-                "ProjectionExpression": "pk, #items",
-                "ExpressionAttributeNames": {"#items": "items"},
+                "ProjectionExpression": "pk, #items, #history" if history else "pk, #items",
+                "ExpressionAttributeNames": ({"#items": "items", "#history": HISTORY}
+                                             if history else {"#items": "items"}),
             }
         realtime_keys = list(dict.fromkeys(shopper_keys))
         if catalog:
@@ -825,6 +830,12 @@ class DynamoServingReader:
                  shoppers: dict[str, RealtimeState], state: CatalogState | None) -> None:
         for item in responses.get(self.recommendations_table, []):
             _collect_list(item, lists)
+            if HISTORY in item:
+                items = decode_history(item[HISTORY].get("S"))
+                if items is None:
+                    skip_unreadable(item["pk"]["S"], "history")
+                else:
+                    shoppers.setdefault(item["pk"]["S"], RealtimeState()).history = items
         for item in responses.get(self.realtime_table, []):
             pk = item["pk"]["S"]
             if pk.startswith(UNAVAILABLE_PREFIX):
@@ -844,7 +855,8 @@ class DynamoServingReader:
                 shopper = _realtime_state(item)
                 if shopper is None:
                     skip_unreadable(pk, "realtime")
-                else:
+                else:  # the history its list row gave, in this answer or an earlier one
+                    shopper.history = shoppers[pk].history if pk in shoppers else []
                     shoppers[pk] = shopper
 
 

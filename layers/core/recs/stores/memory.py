@@ -34,6 +34,7 @@ from recs.stores.ports import (
     UnitTotals,
     check_unavailable_fits,
     decode_entries,
+    decode_history,
     merge_new_arrivals,
     row_key_chunks,
     skip_unreadable,
@@ -80,6 +81,7 @@ class MemoryRecommendationStore:
         self.rows: dict[tuple[str, str], str] = {}
         self.expires_at: dict[tuple[str, str], int] = {}
         self.row_keys: dict[tuple[str, str], str] = {}  # (KEYS#<n>, version): JSON list
+        self.history: dict[tuple[str, str], str] = {}  # a shopper row's ``history``: JSON
         self.clock = clock
 
     def write(self, rows: Iterable[RecRow]) -> int:
@@ -87,6 +89,11 @@ class MemoryRecommendationStore:
         for row in rows:
             self.rows[(row.key, row.version)] = json.dumps(row.items, separators=(",", ":"))
             self.expires_at[(row.key, row.version)] = row.expires_at
+            if row.history:
+                self.history[(row.key, row.version)] = json.dumps(
+                    list(row.history), separators=(",", ":"))
+            else:
+                self.history.pop((row.key, row.version), None)
             written += 1
         return written
 
@@ -95,6 +102,7 @@ class MemoryRecommendationStore:
         for key in keys:
             self.rows.pop((key, version), None)
             self.expires_at.pop((key, version), None)
+            self.history.pop((key, version), None)
             self.row_keys.pop((key, version), None)
             sent += 1
         return sent
@@ -123,6 +131,20 @@ class MemoryRecommendationStore:
                 skip_unreadable(key, "list")
             else:
                 found[key] = entries
+        return found
+
+    def get_history(self, keys: Sequence[str], version: str) -> dict[str, list[str]]:
+        """The ``history`` of each of ``keys``' rows that has one (and is not expired)."""
+        found = {}
+        for key in keys:
+            stored = self.history.get((key, version))
+            if stored is None or (key, version) not in self.rows or self._expired(key, version):
+                continue
+            items = decode_history(stored)
+            if items is None:
+                skip_unreadable(key, "history")
+            else:
+                found[key] = items
         return found
 
     def _expired(self, key: str, version: str) -> bool:
@@ -226,7 +248,7 @@ class MemoryServingReader:
 
     def read(
         self, list_keys: Sequence[str], version: str | None, shopper_keys: Sequence[str],
-        catalog: bool = False, deadline: Deadline | None = None,
+        catalog: bool = False, deadline: Deadline | None = None, history: bool = False,
     ) -> tuple[dict[str, list[StoredEntry]], dict[str, RealtimeState], CatalogState | None]:
         """As DynamoDB's reader: rows of the wrong shape are absent (and logged once). Nothing
         here waits, so ``deadline`` changes nothing."""
@@ -241,6 +263,10 @@ class MemoryServingReader:
                 shoppers[key] = RealtimeState(list(stored.recent), list(stored.shown))
             else:
                 skip_unreadable(key, "realtime")
+        if history and version:
+            wanted = [key for key in dict.fromkeys(shopper_keys) if key in list_keys]
+            for key, items in self.recommendations.get_history(wanted, version).items():
+                shoppers.setdefault(key, RealtimeState()).history = items
         state = None
         if catalog:
             arrivals = self.realtime.catalog.new_arrivals

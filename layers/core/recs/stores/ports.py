@@ -39,13 +39,16 @@ class RecRow:
 
     ``items`` holds entries laid out as ``recs.contracts.keys.Entry`` (lists or the tuple
     itself); it is stored as one JSON string so the API decodes a whole list in one
-    ``json.loads``, and read back as lists.
+    ``json.loads``, and read back as lists. ``history``, on a shopper's row only, holds the
+    items of their nightly history (``recs.contracts.keys.HISTORY``), which a list that
+    leaves out everything the shopper saw reads beside their entries.
     """
 
     key: str
     version: str
     items: Sequence[Sequence[Any]]
     expires_at: int = 0
+    history: Sequence[str] = ()
 
 
 @dataclass
@@ -261,6 +264,17 @@ def decode_entries(text: Any) -> list[StoredEntry] | None:
     return value if valid_entries(value) else None
 
 
+def decode_history(text: Any) -> list[str] | None:
+    """The item ids of a shopper row's ``history``, or None when it is not a list of them."""
+    try:
+        value = decode_json(text)
+    except ValueError:
+        return None
+    if type(value) is not list or not all(type(item) is str for item in value):
+        return None
+    return value
+
+
 def valid_arrivals(value: Any) -> bool:
     """The new-arrivals list: entries laid out as ``recs.contracts.keys.NewArrival``."""
     if type(value) is not list:
@@ -319,11 +333,13 @@ class RealtimeState:
     """What the read path knows within seconds: a shopper's recent events and impressions.
 
     ``recent`` holds ``(item_id, event_type, ts_ms)`` oldest first; ``shown`` the item ids of
-    impressions, oldest first.
+    impressions, oldest first. ``history``: the items of the shopper's nightly history, read
+    from their list row in the same round trip, and only when the reader is asked for it.
     """
 
     recent: list[tuple[str, str, int]] = field(default_factory=list)
     shown: list[str] = field(default_factory=list)
+    history: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -381,10 +397,13 @@ class RealtimeStore(Protocol):
 class ServingReader(Protocol):
     def read(
         self, list_keys: Sequence[str], version: str | None, shopper_keys: Sequence[str],
-        catalog: bool = False, deadline: Deadline | None = None,
+        catalog: bool = False, deadline: Deadline | None = None, history: bool = False,
     ) -> tuple[dict[str, list[StoredEntry]], dict[str, RealtimeState], CatalogState | None]:
         """One round trip: precomputed lists of ``version``, shoppers' realtime state, and
-        (when ``catalog``) the catalog state.
+        (when ``catalog``) the catalog state. With ``history``, a shopper whose list row is
+        among ``list_keys`` gets its nightly history in their state (``history``), with or
+        without a realtime row: the attribute costs bytes, so only a request that leaves out
+        seen items reads it.
 
         A row that cannot be decoded or has the wrong shape is absent (and logged once). Waits
         at most until ``deadline``: keys still unread then are absent too; raises

@@ -12,6 +12,15 @@ Every trial trains with the nightly code (``weight_events`` + the configured alg
 the same exclusions as ``train``), and a setting the grid comes back to is not scored twice.
 When the time box runs out the best setting so far is kept.
 
+Two objectives: a model with a discovery part (the blend) has that part chosen for the
+list of items new to the user (``exclude=seen``: NDCG@K of the validation items the user
+had not interacted with, every known item left out of the ranking) and the rest for the
+next basket (NDCG@K of every validation item, repeats included). The discovery settings are
+the parameter naming the part, every setting of the models it may name, and the parameters
+declared ``new_items_only`` (the popularity prior); each stage of the one descent is judged
+on its own objective, against the current best setting's score on it. Both choices and both
+scores are in the record (``validation`` and ``discovery``).
+
 The grid and its order come from the algorithms' declarations (``recs.algorithms.catalog``):
 each tuned parameter names its setting, its values and its place (``stages``). For the
 default blend that is: blend weight, half-life, discovery model (item-item models, numpy
@@ -109,6 +118,23 @@ def stages(algorithm: str, config: BatchConfig, grid: dict[str, tuple[Any, ...]]
     return order + ([PER_CATEGORY] if top.item_weights else [])
 
 
+def discovery_settings(algorithm: str, config: BatchConfig,
+                       grid: dict[str, tuple[Any, ...]]) -> set[str]:
+    """The settings tuned on the discovery objective (see the module docstring): empty for
+    a model without a parameter naming a discovery part."""
+    settings = config.as_dict()
+    top = catalog.spec(algorithm)
+    choices = [p.setting for p in top.params if p.names_discovery and p.setting is not None]
+    if not choices:
+        return set()
+    out = set(choices) | {p.setting for p in top.params
+                          if p.new_items_only and p.setting is not None}
+    for setting in choices:
+        for value in {*grid.get(setting, ()), settings[setting]}:
+            out.update(catalog.settings_of(str(value), settings, tuned=True))
+    return out
+
+
 def applies(stage: str, config: BatchConfig) -> bool:
     """Whether ``stage`` can change anything for ``config``: the weighting always, an
     algorithm setting while the algorithm as configured (its parts included) reads it."""
@@ -139,14 +165,24 @@ class TuningResult:
     # Events in the window, events tuned on, and the share of users kept (see sample_users).
     sample: dict[str, float] = field(default_factory=dict)
 
+    # The discovery objective's choice (its settings) and its validation metrics on items
+    # new to the user; empty for a model without a discovery part.
+    discovery: dict[str, Any] = field(default_factory=dict)
+    discovery_metrics: dict[str, float] = field(default_factory=dict)
+
     def record(self) -> TuningRecord:
-        """What the registry keeps beside the model version (small, JSON-ready)."""
+        """What the registry keeps beside the model version (small, JSON-ready): the
+        next-basket choice's validation, and the discovery choice with its own."""
         params = dict(self.params)
         weights = params.pop("blend_category_weights", {})
-        return {"params": params, "category_weights": len(weights),
-                "validation": self.metrics, "trials": len(self.trials),
-                "seconds": round(self.seconds, 2), "complete": self.complete,
-                "sample": self.sample}
+        record: TuningRecord = {
+            "params": params, "category_weights": len(weights), "validation": self.metrics,
+            "trials": len(self.trials), "seconds": round(self.seconds, 2),
+            "complete": self.complete, "sample": self.sample}
+        if self.discovery:
+            record["discovery"] = {"params": dict(self.discovery),
+                                   "validation": dict(self.discovery_metrics)}
+        return record
 
 
 def apply(config: BatchConfig, params: dict[str, Any]) -> BatchConfig:
@@ -221,8 +257,10 @@ class _Trials:
     pools the users of every fold (more users: a less noisy choice)."""
 
     def __init__(self, splits: list[Split], k: int, share: float,
-                 per: dict[str, tuple[int, int]]) -> None:
+                 per: dict[str, tuple[int, int]], discovery: bool = False) -> None:
+        """``discovery``: score the discovery objective too (a second ranking per fold)."""
         self.splits, self.k, self.share, self.per = splits, k, share, per
+        self.discovery = discovery
         self.data: dict[tuple[int, float], core.EvalData] = {}
         self.models: dict[int, tuple[tuple[Any, ...], Any]] = {}
         self.trials: list[dict[str, Any]] = []
@@ -245,9 +283,12 @@ class _Trials:
         started = time.perf_counter()
         sums = dict.fromkeys(metrics.METRICS, 0.0)
         counts = dict.fromkeys(metrics.METRICS, 0)
+        new_sums = dict.fromkeys(metrics.METRICS, 0.0)
+        new_counts = dict.fromkeys(metrics.METRICS, 0)
         users = 0
         ids: list[np.ndarray] = []
         values: list[np.ndarray] = []
+        new_values: list[np.ndarray] = []
         cfg = config
         for fold, split in enumerate(self.splits):
             data = self.data.get((fold, config.half_life_days))
@@ -276,30 +317,47 @@ class _Trials:
                         category_weights(data.interactions.item_category, cfg)[0])
             ranker = core.recommender_ranker(model, data.x,
                                              exclude=exclusions(model, data.interactions, cfg))
-            result = core.score("trial", ranker, data, self.k, new_items=False)
+            result = core.score("trial", ranker, data, self.k, new_items=self.discovery)
             n = int(data.holdout.users.size)
             for m in metrics.METRICS:
-                v = result.per_user[m]
-                sums[m] += float(np.nansum(v))
-                counts[m] += int(np.count_nonzero(~np.isnan(v)))
+                for per_user, into, counted in ((result.per_user, sums, counts),
+                                                (result.per_user_new, new_sums, new_counts)):
+                    v = per_user[m]
+                    into[m] += float(np.nansum(v))
+                    counted[m] += int(np.count_nonzero(~np.isnan(v)))
             users += n
             ids.append(np.char.add(f"{fold}\x1f", data.holdout.user_ids.astype(str)))
             values.append(result.per_user["ndcg"])
+            new_values.append(result.per_user_new["ndcg"])
         out: dict[str, Any] = {m: sums[m] / max(counts[m], 1) for m in metrics.METRICS}
         out["users"] = float(users)
+        if self.discovery:
+            out["discovery"] = {m: new_sums[m] / max(new_counts[m], 1)
+                                for m in metrics.METRICS}
+            out["discovery"]["users"] = float(new_counts["ndcg"])
         out["seconds"] = time.perf_counter() - started
         self.trials.append({"params": _tuned_fields(cfg), "per_category": per_category, **out})
         all_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=str)
         order = np.argsort(all_ids, kind="stable")
         all_values = np.concatenate(values) if values else np.zeros(0)
         out["per_user"] = (all_ids[order], all_values[order])
+        if self.discovery:
+            # Users with no new validation item have no discovery score (NaN): left out.
+            new = np.concatenate(new_values)[order] if new_values else np.zeros(0)
+            scored = ~np.isnan(new)
+            out[NEW_ITEMS] = (all_ids[order][scored], new[scored])
         return out
 
 
-def better(candidate: dict[str, Any], best: dict[str, Any]) -> bool:
+NEXT_BASKET, NEW_ITEMS = "per_user", "per_user_new"  # the objectives' per-user scores
+
+
+def better(candidate: dict[str, Any], best: dict[str, Any], objective: str = NEXT_BASKET) -> bool:
     """A change is kept only when its paired gain on the validation users is at least one
-    standard error: moves inside the noise would tune to the validation users, not the shop."""
-    (ids_a, a), (ids_b, b) = candidate["per_user"], best["per_user"]
+    standard error: moves inside the noise would tune to the validation users, not the shop.
+    ``objective``: ``NEXT_BASKET`` (every validation item) or ``NEW_ITEMS`` (the items new
+    to the user, known ones left out of the ranking)."""
+    (ids_a, a), (ids_b, b) = candidate[objective], best[objective]
     # Settings may lose users (a short half-life drops old histories): compare on the union
     # of validation users, a user a setting cannot serve scoring 0 for it.
     ids = np.union1d(ids_a, ids_b)
@@ -393,7 +451,8 @@ def tune(
             continue
         if fold.train.num_rows and fold.test.num_rows and fold.test_users.size:
             folds.append(fold)
-    trials = _Trials(folds, k, share, per)
+    discovery = discovery_settings(config.algorithm, config, grid)
+    trials = _Trials(folds, k, share, per, discovery=bool(discovery))
     best_config, per_category = config, True
     best = trials.run(config)
     choices = {p.setting for p in catalog.spec(config.algorithm).params if p.names_discovery}
@@ -419,7 +478,7 @@ def tune(
                 continue
             candidate = dataclasses.replace(best_config, **{name: value})
             result = trials.run(candidate, per_category)
-            if better(result, best):
+            if better(result, best, NEW_ITEMS if name in discovery else NEXT_BASKET):
                 best, best_config = result, candidate
     params = _tuned_fields(best_config)
     params.pop("algorithm")
@@ -430,7 +489,12 @@ def tune(
     chosen = apply(config, params)
     summary: dict[str, float] = {m: round(float(best[m]), 6) for m in (*metrics.METRICS, "users")}
     summary["repeat_share"] = round(share, 4)
+    read = set(catalog.settings_of(best_config.algorithm, best_config.as_dict(), tuned=True))
+    chosen_discovery = {name: params[name] for name in sorted(discovery & read) if name in params}
+    discovery_summary = ({m: round(float(v), 6) for m, v in best["discovery"].items()}
+                         if discovery else {})
     return TuningResult(params, chosen, summary, trials.trials,
                         clock() - started, complete,
                         sample={"window_events": window_events, "events": table.num_rows,
-                                "users_share": round(users_share, 4)})
+                                "users_share": round(users_share, 4)},
+                        discovery=chosen_discovery, discovery_metrics=discovery_summary)

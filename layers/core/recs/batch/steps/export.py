@@ -147,10 +147,25 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def bounded_history(items: list[str]) -> list[str]:
+    """The first of ``items`` whose JSON (as stored: ASCII, no spaces) fits in
+    ``keys.HISTORY_MAX_BYTES``; measured exactly only when the cheap bound (12 bytes per
+    character, an escaped astral one) does not settle it."""
+    if sum(len(item) * 12 + 3 for item in items) <= keys.HISTORY_MAX_BYTES:
+        return items
+    size, kept = 1, []
+    for item in items:
+        size += len(json.dumps(item)) + 1
+        if size > keys.HISTORY_MAX_BYTES:
+            break
+        kept.append(item)
+    return kept
+
+
 def export_rows(model: Model, version: str, expires_at: int,
                 catalog: dict[str, list[Any]] | None = None) -> Iterator[RecRow]:
-    """Rows: ``U#``/``S#`` user lists, ``I#`` neighbours, ``POP#global``, ``POP#C#<cat>``
-    (``recs.contracts.keys``).
+    """Rows: ``U#``/``S#`` user lists (with the user's ``history``), ``I#`` neighbours,
+    ``POP#global``, ``POP#C#<cat>`` (``recs.contracts.keys``).
 
     Each entry is a list laid out as ``recs.contracts.keys.Entry``; unavailable items are
     left out of every list. Entries are built a block of lists at a
@@ -200,13 +215,17 @@ def export_rows(model: Model, version: str, expires_at: int,
 
     user_ids = model.user_ids.tolist()
     events = model.rec_because_event
+    history_indptr = model.history_indptr
+    has_history = history_indptr.size == len(user_ids) + 1
     for user, user_entries in lists(
             model.rec_indptr, model.rec_items, model.rec_scores, model.rec_because,
             np.where((events >= 0) & (events < view), events, view).astype(np.int8)):
         uid = str(user_ids[user])
         key = (keys.session_key(uid[len(SESSION_PREFIX):]) if uid.startswith(SESSION_PREFIX)
                else keys.user_key(uid))
-        yield RecRow(key, version, user_entries, expires_at)
+        history = bounded_history(ids[model.history_items[
+            history_indptr[user]:history_indptr[user + 1]]].tolist()) if has_history else []
+        yield RecRow(key, version, user_entries, expires_at, history)
     sim = model.similarity
     rows = np.repeat(np.arange(sim.shape[0]), np.diff(sim.indptr))
     order = np.lexsort((sim.indices, -sim.data, rows))  # per item: best first, ties by index
