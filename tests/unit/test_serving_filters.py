@@ -93,6 +93,29 @@ def test_items_shown_many_times_without_engagement_are_dropped() -> None:
     assert "pop0" not in items and "pop1" in items
 
 
+def test_an_impression_sent_with_both_ids_counts_once() -> None:
+    # Ingest appends an event with a user id and a session id to both shoppers' states.
+    service, realtime, _ = setup([TRENDING], ServingConfig(new_arrival_share=0,
+                                                           max_impressions=3))
+    for key in ("U#u", "S#s"):
+        realtime.record(key, [], ["pop0", "pop0"], NOW)
+    assert "pop0" in {i.item_id for i in service.for_user("u", "s", 10).items}
+    realtime.record("S#s", [], ["pop0"], NOW)  # a third, in this session only
+    assert "pop0" not in {i.item_id for i in service.for_user("u", "s", 10).items}
+
+
+def test_an_event_sent_with_both_ids_weighs_once_in_the_session_tier() -> None:
+    rows = [RecRow("I#a", V, [entry("b", 0.9, "c1", "a", "similar")]),
+            RecRow("I#z", V, [entry("y", 0.9, "c2", "z", "similar")])]
+    service, realtime, _ = setup(rows, ServingConfig(new_arrival_share=0, session_decay=0.5))
+    older, newer = ("a", "view", NOW - 1000), ("z", "view", NOW)
+    for key in ("U#u", "S#s"):
+        realtime.record(key, [older, newer], [], NOW)
+    scores = {i.item_id: i.score for i in service.for_user("u", "s", 10).items}
+    # The newest event weighs 1, the one before it 0.5: duplicates would decay it to 0.25.
+    assert scores["y"] == 0.9 and scores["b"] == 0.45
+
+
 def test_no_category_fills_more_than_its_cap() -> None:
     rows = [RecRow("POP#global", V, [entry(f"i{n}", 20 - n, "same" if n < 8 else f"c{n}")
                                      for n in range(20)])]

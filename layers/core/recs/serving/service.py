@@ -260,15 +260,15 @@ class RecommendationService:
         popular = [*_category_keys(category), GLOBAL_TRENDING]
         lists, states, catalog = self._read(deadline, shoppers + popular, version, shoppers,
                                             catalog=True, history=exclude == EXCLUDE_SEEN)
-        recent = sorted((e for s in states.values() for e in s.recent), key=lambda e: e[2])
-        shown = [item for s in states.values() for item in s.shown]
+        # An event sent with both ids is in the user's state and the session's: once here.
+        recent = sorted({e for s in states.values() for e in s.recent}, key=lambda e: (e[2], e))
         personal = [e for k in shoppers for e in lists.get(k, [])]
 
         # A shopper who asked for a category gets that category: no diversity cap then.
         builder = _Builder(num_items, None if category else config.max_per_category,
                            category, exclude=catalog.unavailable
                            | self._theirs(exclude, recent, states, personal, lists)
-                           | self._overshown(shown, recent))
+                           | self._overshown(states, recent))
         session = self._session(deadline, recent, version, 3 * num_items + 10,
                                 drop_sources=exclude != EXCLUDE_NONE)
         # New arrivals and the long tail take their share first (so neither the list nor a
@@ -400,11 +400,19 @@ class RecommendationService:
         return {item for item in bought
                 if not self.config.is_repeat_purchase(categories.get(item))}
 
-    def _overshown(self, shown: list[str], recent: list[tuple[str, str, int]]) -> set[str]:
+    def _overshown(self, states: dict[str, RealtimeState],
+                   recent: list[tuple[str, str, int]]) -> set[str]:
+        """Items shown ``max_impressions`` times without engagement. The user's state holds
+        the impressions of all their sessions, the session's those of this one: the larger
+        count of each item, not their sum, so an impression sent with both ids counts once."""
         engaged = {item for item, event, _ in recent if event in ENGAGED}
         counts: dict[str, int] = {}
-        for item in shown:
-            counts[item] = counts.get(item, 0) + 1
+        for state in states.values():
+            mine: dict[str, int] = {}
+            for item in state.shown:
+                mine[item] = mine.get(item, 0) + 1
+            for item, n in mine.items():
+                counts[item] = max(counts.get(item, 0), n)
         return {item for item, n in counts.items()
                 if n >= self.config.max_impressions and item not in engaged}
 
