@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from recs.api import ops as console
+from recs.api.access import cors_config
 from recs.api.errors import map_errors
 from recs.api.routing import Routes
 from recs.batch.rollback import rollback
@@ -28,7 +29,7 @@ from recs.experiments import registry as experiments
 from recs.stores import wiring
 
 logger = Logger(service="recs")
-app = map_errors(APIGatewayRestResolver())
+app = map_errors(APIGatewayRestResolver(cors=cors_config()))
 routes = Routes(app, ADMIN.name)
 dynamodb = wiring.dynamodb_client()
 registry = wiring.model_registry(dynamodb)

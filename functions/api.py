@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from recs.api.access import cors_config
 from recs.api.errors import map_errors
 from recs.api.routing import Routes
 from recs.api.telemetry import Recorder
@@ -24,7 +25,7 @@ from recs.stores import wiring
 logger = Logger(service="recs")
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 recorder = Recorder()  # the list routes note their answers; the handler publishes them
-app = map_errors(APIGatewayRestResolver())
+app = map_errors(APIGatewayRestResolver(cors=cors_config()))
 routes = Routes(app, API.name)
 routes.serve_swagger("GET /swagger")
 config = ServingConfig.from_env()

@@ -15,17 +15,19 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from recs.api.access import cors_config
 from recs.api.errors import json_response, map_errors
 from recs.api.routing import Routes
 from recs.api.telemetry import ingest_data, publish
 from recs.contracts.resources import INGEST, METRICS_NAMESPACE, SERVICE
 from recs.intake import catalog
 from recs.intake.ingest import ingest, now_ms, parse_body
+from recs.intake.validation import echo_id
 from recs.stores import wiring
 
 logger = Logger(service="recs")
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
-app = map_errors(APIGatewayRestResolver())
+app = map_errors(APIGatewayRestResolver(cors=cors_config()))
 routes = Routes(app, INGEST.name)
 queue = wiring.event_queue()
 dynamodb = wiring.dynamodb_client()
@@ -63,6 +65,9 @@ def _deadline() -> float | None:
 @routes.serve("POST /events")
 def post_events() -> Response:
     events = parse_body(_body())
+    # With the storefront key, only the events of the shopper its token proves (403).
+    routes.allow_shoppers(user_id for event in events if isinstance(event, dict)
+                          if (user_id := echo_id(event.get("user_id"))) is not None)
     result = ingest(events, queue, realtime, deadline=_deadline(), experiments=experiments,
                     ops=ops)
     logger.info("ingested", extra={"accepted": result.accepted,

@@ -15,6 +15,11 @@ key                       default                     meaning
 ``require_api_key``       ``true``                    API key on every route
 ``api_rate_limit``        ``100``                     requests/s, stage and usage plan
 ``api_burst_limit``       ``200``                     burst, stage and usage plan
+``storefront_rate_limit`` ``20``                      requests/s, the storefront key's plan
+``storefront_burst_limit`` ``40``                     burst, the storefront key's plan
+``cors_origins``          the storefront's URL        origins browsers may call the API from
+                                                      (a list, or comma-separated; ``[]``
+                                                      none, ``["*"]`` any)
 ``log_level``             ``INFO``                    functions' ``LOG_LEVEL``
 ``alarm_email``           (none)                      subscribe this address to the alarms
 ``stale_model_days``      ``3``                       alarm when no model was promoted for
@@ -174,6 +179,9 @@ class Settings:
     require_api_key: bool = True
     api_rate_limit: float = 100
     api_burst_limit: int = 200
+    storefront_rate_limit: float = 20
+    storefront_burst_limit: int = 40
+    cors_origins: tuple[str, ...] | None = None  # None: the storefront distribution's origin
     log_level: str = "INFO"
     alarm_email: str | None = None
     stale_model_days: int = 3
@@ -201,6 +209,9 @@ class Settings:
             require_api_key=_bool(values["require_api_key"], "require_api_key"),
             api_rate_limit=float(values["api_rate_limit"]),
             api_burst_limit=int(values["api_burst_limit"]),
+            storefront_rate_limit=float(values["storefront_rate_limit"]),
+            storefront_burst_limit=int(values["storefront_burst_limit"]),
+            cors_origins=_origins(values["cors_origins"]),
             log_level=str(values["log_level"]).upper(),
             alarm_email=values["alarm_email"] or None,
             stale_model_days=_stale_model_days(values["stale_model_days"]),
@@ -209,6 +220,30 @@ class Settings:
             ),
             allow_stale_layers=_bool(values["allow_stale_layers"], "allow_stale_layers"),
         )
+
+
+def _origins(value: object) -> tuple[str, ...] | None:
+    """``cors_origins``: a list (cdk.json, or ``-c 'cors_origins=["https://a"]'``) or
+    comma-separated text; None when not set (the default applies)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                raise ConfigError(f"context cors_origins: not a JSON list: {exc}") from exc
+        else:
+            value = text.split(",")
+    if not isinstance(value, list | tuple) or not all(isinstance(o, str) for o in value):
+        raise ConfigError(f"context cors_origins: expected a list of origins, got {value!r}")
+    found = tuple(dict.fromkeys(o.strip().rstrip("/") for o in value if o.strip()))
+    bad = [o for o in found if o != "*" and not o.startswith(("https://", "http://"))]
+    if bad or ("*" in found and len(found) > 1):
+        raise ConfigError(f"context cors_origins: origins are scheme://host[:port], or * "
+                          f"alone; got {list(found)}")
+    return found
 
 
 def _stale_model_days(value: object) -> int:
@@ -309,6 +344,8 @@ class RecsStack(Stack):
             require_api_key=settings.require_api_key,
             rate_limit=settings.api_rate_limit,
             burst_limit=settings.api_burst_limit,
+            storefront_rate_limit=settings.storefront_rate_limit,
+            storefront_burst_limit=settings.storefront_burst_limit,
         )
         self.monitoring = RecsMonitoring(
             self,
@@ -321,10 +358,15 @@ class RecsStack(Stack):
             alarm_email=settings.alarm_email,
             stale_model_days=settings.stale_model_days,
         )
-        # The demo storefront; its config.json publishes the key it is given.
+        # The demo storefront; its config.json publishes the key it is given: the storefront
+        # key, public by design. Browsers may call the API from its origin unless
+        # cors_origins says otherwise.
         self.storefront = RecsStorefront(
-            self, "Storefront", rest_api=self.api.rest_api, api_key=self.api.api_key
+            self, "Storefront", rest_api=self.api.rest_api, api_key=self.api.storefront_key
         )
+        self.api.allow_origins(
+            settings.cors_origins if settings.cors_origins is not None
+            else [f"https://{self.storefront.distribution.distribution_domain_name}"])
         self._outputs()
 
     # --- data -------------------------------------------------------------------------------
@@ -598,7 +640,19 @@ class RecsStack(Stack):
             self,
             "ApiKeyId",
             value=self.api.api_key.key_id,
-            description="aws apigateway get-api-key --include-value --api-key <id>",
+            description="The server key: aws apigateway get-api-key --include-value --api-key <id>",
+        )
+        CfnOutput(
+            self,
+            "StorefrontKeyId",
+            value=self.api.storefront_key.key_id,
+            description="The storefront key (public; in the storefront's config.json)",
+        )
+        CfnOutput(
+            self,
+            "ShopperTokenSecretArn",
+            value=self.api.shopper_secret.secret_arn,
+            description="The secret the shop's backend signs shopper tokens with",
         )
         CfnOutput(self, "BucketName", value=self.bucket.bucket_name)
         CfnOutput(self, "QueueUrl", value=self.queue.queue_url)

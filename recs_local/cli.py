@@ -74,6 +74,26 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shopper_token(args: argparse.Namespace) -> int:
+    """Print a shopper token, as the shop's backend issues one (docs/security.md)."""
+    import os
+    import time
+
+    from recs.contracts.access import SHOPPER_SECRET_ENV, issue
+
+    secret = os.environ.get(SHOPPER_SECRET_ENV)
+    if not secret:
+        print(f"recs shopper-token: set {SHOPPER_SECRET_ENV} to the secret the API checks "
+              "tokens with (make demo prints it; in the cloud: the ShopperTokenSecretArn "
+              "output's value)", file=sys.stderr)
+        return 2
+    if args.ttl <= 0:
+        print("recs shopper-token: --ttl must be a positive number of seconds", file=sys.stderr)
+        return 2
+    print(issue(secret, args.user_id, int(time.time()) + args.ttl))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -114,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--dry-run", action="store_true",
                         help="report what would be replayed; send and remove nothing")
     replay.set_defaults(run=_redrive)
+
+    token = commands.add_parser(
+        "shopper-token", help="issue a shopper token for USER_ID, as the shop's backend does "
+                              "(signed with RECS_SHOPPER_TOKEN_SECRET)")
+    token.add_argument("user_id", metavar="USER_ID")
+    token.add_argument("--ttl", type=int, default=3600,
+                       help="seconds until it expires (default 3600)")
+    token.set_defaults(run=_shopper_token)
 
     sample = commands.add_parser("sample-data", help="write the generated sample events as CSV")
     sample.add_argument("--out", type=Path, required=True)

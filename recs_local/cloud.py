@@ -13,6 +13,7 @@ import importlib.util
 import io
 import json
 import os
+import secrets
 import socket
 import time
 import uuid
@@ -27,7 +28,7 @@ from typing import Any
 import boto3
 
 from recs.batch import pipeline
-from recs.contracts import resources
+from recs.contracts import access, resources
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -67,6 +68,18 @@ def resource_env(queue_url: str, dlq_url: str = "") -> dict[str, str]:
     env[resources.QUEUE_ENV] = queue_url
     env[resources.DLQ_ENV] = dlq_url
     return env
+
+
+def access_env() -> dict[str, str]:
+    """What the stack's API construct gives the HTTP functions, locally: the storefront key's
+    id as the local server passes it, the shopper token secret (``RECS_SHOPPER_TOKEN_SECRET``
+    when set, else a new one) and the allowed origins (``RECS_CORS_ORIGINS``, else any)."""
+    return {
+        access.STOREFRONT_KEY_ID_ENV: access.LOCAL_STOREFRONT_KEY_ID,
+        access.SHOPPER_SECRET_ENV: (os.environ.get(access.SHOPPER_SECRET_ENV)
+                                    or secrets.token_urlsafe(32)),
+        access.CORS_ORIGINS_ENV: os.environ.get(access.CORS_ORIGINS_ENV) or "*",
+    }
 
 
 def _fake_zip() -> bytes:
@@ -122,6 +135,7 @@ class LocalCloud:
             },
         )["QueueUrl"]
         os.environ.update(resource_env(self.queue_url, self.dlq_url))
+        os.environ.update(access_env())
 
         role = boto3.client("iam", region_name=REGION).create_role(
             RoleName="recs-local", AssumeRolePolicyDocument="{}"

@@ -13,19 +13,23 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from recs.contracts.access import SHOPPER_SECRET_ENV
 from recs.contracts.state import BatchState
 from recs_local import sample_data
 from recs_local.catalog_files import read_catalog
 from recs_local.cloud import LocalCloud, moto_server
 from recs_local.server import make_server, proxy_event, serve_in_background
+from recs_local.shop_backend import TOKEN_PATH, DemoShopBackend
 from recs_local.simulation import Report, http_client, simulate, tastes
 from recs_local.storefront import Storefront
 
 INGEST_BATCH = 500
+DEMO_TOKEN_TTL_S = 24 * 3600  # the storefront's shopper tokens: a day of browsing
 
 Say = Callable[[str], None]
 
@@ -152,8 +156,17 @@ def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = Non
              f"promoted={output.get('promoted')} counts={json.dumps(output['counts'])}")
 
         api_key = os.environ.get("RECS_API_KEY") or secrets.token_urlsafe(18)
-        server = make_server(host, port, cloud.invoke, api_key=api_key,
-                             storefront=Storefront.for_demo(api_key, events, items))
+        # The storefront's key is public (its config.json): it reads a shopper's lists only
+        # with the token this server issues as the shop's backend would (/demo/token).
+        storefront_key = os.environ.get("RECS_STOREFRONT_KEY") or secrets.token_urlsafe(18)
+        if storefront_key == api_key:
+            raise SystemExit("RECS_STOREFRONT_KEY must differ from RECS_API_KEY")
+        token_secret = os.environ[SHOPPER_SECRET_ENV]  # the local cloud's (recs_local.cloud)
+        storefront = replace(Storefront.for_demo(storefront_key, events, items),
+                             token_url=TOKEN_PATH)
+        server = make_server(host, port, cloud.invoke, api_key=api_key, storefront=storefront,
+                             storefront_key=storefront_key,
+                             shop_backend=DemoShopBackend(token_secret, DEMO_TOKEN_TTL_S))
         serve_in_background(server)
         stop = threading.Event()
         pump = threading.Thread(target=_keep_landing, args=(cloud, stop), daemon=True)
@@ -188,9 +201,14 @@ def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = Non
             "-d '{\"events\": [{\"event_id\": \"e-1\", \"user_id\": \"u-1\", "
             f"\"item_id\": \"{item}\", \"event_type\": \"view\", "
             "\"timestamp\": \"" + datetime.now(UTC).isoformat(timespec="seconds") + "\"}]}'\n"
+            f"Storefront key (public, set RECS_STOREFRONT_KEY to choose it): {storefront_key}\n"
+            "  it reads a user_id's list only with that shopper's token, which the shop's "
+            f"backend signs\n  (here: curl '{base}{TOKEN_PATH}?user_id={user}', or "
+            f"{SHOPPER_SECRET_ENV}={token_secret} .venv/bin/recs shopper-token {user})\n"
             "Press Ctrl-C to stop.", )
         summary = {"base_url": base, "version": output["version"], "counts": output["counts"],
-                   "api_key": api_key, "experiment": experiment_id}
+                   "api_key": api_key, "storefront_key": storefront_key,
+                   "shopper_token_secret": token_secret, "experiment": experiment_id}
         if not serve:
             stop.set()
             server.shutdown()

@@ -58,6 +58,9 @@ class Storefront:
     shoppers: tuple[str, ...] = ()
     catalog: tuple[dict[str, Any], ...] = ()
     root: Path = field(default=WEB_ROOT)
+    # The shop's backend's token endpoint (recs_local.shop_backend), for config.json's
+    # token_url: where the storefront gets a shopper's token (web/js/api.js).
+    token_url: str | None = None
 
     @classmethod
     def for_demo(cls, api_key: str, events: Iterable[Mapping[str, Any]],
@@ -71,7 +74,8 @@ class Storefront:
 
     def config(self, api_base: str) -> dict[str, Any]:
         """``config.json``: the seam a deployed storefront fills from the stack's outputs."""
-        return {"api_base": api_base, "api_key": self.api_key, "shoppers": list(self.shoppers)}
+        return {"api_base": api_base, "api_key": self.api_key, "shoppers": list(self.shoppers),
+                **({"token_url": self.token_url} if self.token_url else {})}
 
     def answer(self, method: str, path: str, host: str | None) -> Answer | None:
         """The file at a request path, or None to let the API answer (404 for a stranger)."""

@@ -74,11 +74,14 @@ def test_model_status_and_swagger(base_url: str) -> None:
                                   "/items/{item_id}/similar", "/models/status",
                                   "/events", "/items", "/models/{version}/promote",
                                   "/experiments", "/experiments/{experiment_id}",
-                                  "/experiments/{experiment_id}/stop"}
+                                  "/experiments/{experiment_id}/stop", "/ops/health",
+                                  "/ops/attribution"}
     parameters = spec["paths"]["/recommendations"]["get"]["parameters"]
-    assert [p["name"] for p in parameters] == ["user_id", "session_id", "category", "num_items"]
-    assert parameters[-1]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100,
-                                        "default": 10}
+    names = [p["name"] for p in parameters]
+    assert names[:4] == ["user_id", "session_id", "category", "num_items"]
+    assert names[-1] == "shopper_token"  # a storefront route's, last
+    assert parameters[3]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100,
+                                       "default": 10}
     with urllib.request.urlopen(f"{base_url}/swagger", timeout=10) as response:
         assert "SwaggerUIBundle" in response.read().decode()
 

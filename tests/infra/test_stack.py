@@ -33,7 +33,7 @@ from infra.stack import (
 )
 from recs.batch.config import BatchConfig
 from recs.batch.pipeline import build_definition
-from recs.contracts import layout, resources
+from recs.contracts import access, layout, resources
 from recs.exceptions import ConfigError
 
 pytestmark = pytest.mark.infra
@@ -339,7 +339,8 @@ def test_function_environment_names_its_resources_and_nothing_else(
 ) -> None:
     _, props = functions[spec.name]
     env = props["Environment"]["Variables"]
-    assert set(env) == {*spec.env, "POWERTOOLS_SERVICE_NAME", "LOG_LEVEL"}
+    assert set(env) == {*spec.env, *access.FUNCTION_ENV.get(spec.name, ()),
+                        "POWERTOOLS_SERVICE_NAME", "LOG_LEVEL"}
     assert env["POWERTOOLS_SERVICE_NAME"] == "recs"
     for var in spec.env:
         assert "Ref" in env[var], f"{var} should reference the deployed resource"
@@ -592,8 +593,9 @@ def _api_methods(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
     }
 
 
-def test_api_has_exactly_the_routes(template: Template) -> None:
-    assert set(_api_methods(template)) == {(r.method, r.path) for r in ROUTES}
+def test_api_has_exactly_the_routes_and_their_preflights(template: Template) -> None:
+    assert set(_api_methods(template)) == {(r.method, r.path) for r in ROUTES} | {
+        ("OPTIONS", r.path) for r in ROUTES}
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
@@ -610,12 +612,16 @@ def test_route_requires_an_api_key_and_proxies_to_its_function(
     assert "RequestValidatorId" in method
 
 
-def test_usage_plan_throttles_and_holds_the_api_key(template: Template) -> None:
+def test_usage_plans_throttle_and_hold_the_two_keys(template: Template) -> None:
     template.has_resource_properties(
         "AWS::ApiGateway::UsagePlan", {"Throttle": {"RateLimit": 100, "BurstLimit": 200}}
     )
-    template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
-    template.resource_count_is("AWS::ApiGateway::UsagePlanKey", 1)
+    # The storefront key's plan (tests/infra/test_browser_access.py checks which is which).
+    template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan", {"Throttle": {"RateLimit": 20, "BurstLimit": 40}}
+    )
+    template.resource_count_is("AWS::ApiGateway::ApiKey", 2)
+    template.resource_count_is("AWS::ApiGateway::UsagePlanKey", 2)
 
 
 def test_stage_writes_access_logs_and_does_not_trace(template: Template) -> None:

@@ -111,7 +111,7 @@ def test_the_deployment_copies_web_and_writes_config_from_the_stack(
 
 
 def test_the_key_is_read_by_get_api_key_on_that_key_alone(template: Template) -> None:
-    key_id, _ = _one(template, "AWS::ApiGateway::ApiKey")
+    key_id, _ = _one(template, "AWS::ApiGateway::ApiKey", "ApiStorefrontKey")  # public
     _, reader = _one(template, "Custom::AWS", "Storefront")
     create = json.dumps(reader["Properties"]["Create"])
     for text in ("getApiKey", "includeValue", '\\"outputPaths\\":[\\"value\\"]',

@@ -146,7 +146,7 @@ def test_the_api_gateway_methods_are_the_table(api_template: Template) -> None:
 def test_each_method_has_its_routes_access_function_and_path_parameters(
         api_template: Template, route: Route) -> None:
     method = api_methods(api_template)[route.key]
-    assert method["ApiKeyRequired"] is (route.access is Access.API_KEY)
+    assert method["ApiKeyRequired"] is route.access.keyed
     assert method["AuthorizationType"] == ("AWS_IAM" if route.access is Access.IAM else "NONE")
     lambdas = api_template.find_resources("AWS::Lambda::Function")
     function = next(logical_id for logical_id, resource in lambdas.items()

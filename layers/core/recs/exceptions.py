@@ -16,6 +16,17 @@ class ValidationError(RecsError):
         self.reason = reason
 
 
+class Forbidden(RecsError):
+    """A caller whose credential does not allow the request (403): the storefront key on a
+    server-only route, or naming a shopper without that shopper's token. ``field`` names
+    the credential: the ``x-api-key`` header or the ``shopper_token`` parameter."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
 class PayloadTooLarge(RecsError):
     """A request body or batch over its documented limit."""
 

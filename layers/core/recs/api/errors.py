@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from recs.exceptions import (
     ConfigError,
     Conflict,
+    Forbidden,
     NotFound,
     ParameterError,
     PayloadTooLarge,
@@ -34,6 +35,7 @@ RETRY_AFTER_S = "1"
 
 _STATUS: list[tuple[type[RecsError], int]] = [
     (ValidationError, 400),
+    (Forbidden, 403),
     (PayloadTooLarge, 413),
     (NotFound, 404),
     (PromotionRefused, 409),
@@ -60,7 +62,7 @@ def error_response(exc: RecsError) -> Response:
         return json_response(status, {"message": "the service is misconfigured; its logs "
                                                  "say how"})
     body: dict[str, Any] = {"message": str(exc)}
-    if isinstance(exc, ValidationError | StateLimitExceeded):
+    if isinstance(exc, ValidationError | StateLimitExceeded | Forbidden):
         body["field"] = exc.field
     if isinstance(exc, ParameterError):
         body["errors"] = [{"field": name, "in": where, "reason": reason}

@@ -24,11 +24,20 @@ from recs.contracts.routes import (
 
 _JSON = "application/json"
 _SECURITY: dict[Access, list[dict[str, list[str]]]] = {
-    Access.API_KEY: [{"apiKey": []}], Access.IAM: [{"sigv4": []}], Access.PUBLIC: []}
+    Access.SERVER: [{"apiKey": []}], Access.STOREFRONT: [{"apiKey": []}],
+    Access.IAM: [{"sigv4": []}], Access.PUBLIC: []}
 _ROUTING_ERRORS = (
     "In the cloud, API Gateway answers a method or path not listed here with 403. The local "
     "server passes them to the functions, which answer 404 for an unknown path and 405 "
     "(with an Allow header) for a listed path under another method."
+)
+
+_KEYS = (
+    "The server key (the shop's backend) calls every keyed route. The storefront key "
+    "(public, in the browser, more throttled) calls only GET /recommendations, "
+    "/recommendations/trending, /items/{item_id}/similar and POST /events, and names a "
+    "user_id only with that shopper's shopper_token; anything else answers 403 naming the "
+    "field (x-api-key or shopper_token)."
 )
 
 
@@ -52,13 +61,14 @@ def document(routes: Sequence[Route], title: str, version: str,
                     "The path takes other methods, listed in Allow (local server only)")),
             },
             "securitySchemes": {
-                "apiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER},
+                "apiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER,
+                           "description": _KEYS},
                 "sigv4": {"type": "apiKey", "in": "header", "name": "Authorization",
                           "description": "An AWS SigV4-signed request (IAM)",
                           "x-amazon-apigateway-authtype": "awsSigv4"},
             },
         },
-        "security": _SECURITY[Access.API_KEY],
+        "security": _SECURITY[Access.SERVER],
     }
 
 
@@ -76,7 +86,7 @@ def operation(route: Route) -> dict[str, Any]:
     if route.body:
         described["requestBody"] = {"required": route.body_required, "content": {
             _JSON: {"schema": _ref(route.body)}}}
-    if route.access is not Access.API_KEY:
+    if _SECURITY[route.access] != _SECURITY[Access.SERVER]:
         described["security"] = _SECURITY[route.access]
     return described
 

@@ -6,18 +6,24 @@ every bad one. Naming a route the table lacks, or one of another function, fails
 ``complete()`` at the end of the handler module fails at import when a table route of the
 function has no handler or the resolver holds a route the table lacks. So a route cannot
 reach a handler without reaching API Gateway, the local server and the OpenAPI document.
+
+Each request's caller is checked first (``recs.api.access``): the storefront key is refused
+on the routes it may not call, and a ``user_id`` it names must come with that shopper's
+token, which is checked here and not passed to the handler.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
 from recs.api import openapi
+from recs.api.access import SERVER, Caller, Guard
 from recs.api.params import parse
+from recs.contracts.access import SHOPPER_TOKEN
 from recs.contracts.routes import API_TITLE, API_VERSION, ROUTES, Route
 from recs.exceptions import ConfigError
 
@@ -28,8 +34,10 @@ class Routes:
     """The table's routes of one function, bound to its resolver."""
 
     def __init__(self, app: APIGatewayRestResolver, function: str,
-                 table: Sequence[Route] = ROUTES) -> None:
+                 table: Sequence[Route] = ROUTES, guard: Guard | None = None) -> None:
         self.app = app
+        self.guard = Guard.from_env() if guard is None else guard
+        self.caller: Caller = SERVER  # the current request's
         self.function = function
         self.table = tuple(table)
         self.routes = {route.key: route for route in self.table if route.function == function}
@@ -49,8 +57,15 @@ class Routes:
 
         def register(handler: Handler) -> Handler:
             def resolve(**path: str) -> Any:
-                query = self.app.current_event.query_string_parameters
-                return handler(**parse(route.params, query, path))
+                event = self.app.current_event
+                query = event.query_string_parameters
+                self.caller = SERVER
+                self.caller = self.guard.caller(route, event, (query or {}).get(SHOPPER_TOKEN))
+                values = parse(route.params, query, path)
+                values.pop(SHOPPER_TOKEN, None)
+                if values.get("user_id") is not None:
+                    self.allow_shoppers([values["user_id"]])
+                return handler(**values)
 
             resolve.__name__ = handler.__name__
             self.app.route(route.rule, route.method)(resolve)
@@ -58,6 +73,11 @@ class Routes:
             return handler
 
         return register
+
+    def allow_shoppers(self, user_ids: Iterable[str]) -> None:
+        """Refuse the current request (403) unless its caller may act for each shopper: a
+        handler whose shoppers are in its body (POST /events) calls this itself."""
+        self.guard.allow_shoppers(self.caller, user_ids)
 
     def serve_swagger(self, key: str = "GET /swagger", title: str = API_TITLE,
                       version: str = API_VERSION) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from recs.contracts.access import MAX_TOKEN_LENGTH, SHOPPER_TOKEN
 from recs.contracts.events import EVENT_TYPES
 from recs.contracts.experiments import (
     METRICS,
@@ -45,11 +46,23 @@ _PATH_PARAM = re.compile(r"{(\w+)}")
 
 
 class Access(Enum):
-    """Who may call a route, enforced by API Gateway before any function runs."""
+    """Who may call a route (``recs.contracts.access`` says why).
 
-    API_KEY = "api_key"  # the shop's key in the x-api-key header, throttled by its usage plan
+    API Gateway asks for a key (either) or a signature before any function runs; it cannot
+    tell the two keys apart by route, so the functions refuse the storefront key on the
+    routes that do not take it (``recs.api.access``)."""
+
+    SERVER = "server"  # the shop's backend's key (x-api-key), throttled by its usage plan
+    # The storefront key (public, more throttled) or the server key: a shopper's own lists
+    # and events; naming a user_id with the storefront key takes that shopper's token.
+    STOREFRONT = "storefront"
     PUBLIC = "public"  # anyone: only the API's own description, so a browser can open it
     IAM = "iam"  # a SigV4-signed request from an IAM identity allowed to invoke it (operators)
+
+    @property
+    def keyed(self) -> bool:
+        """Whether API Gateway asks for an API key (either key) on the route."""
+        return self in (Access.SERVER, Access.STOREFRONT)
 
 
 @dataclass(frozen=True)
@@ -139,8 +152,10 @@ class Route:
     name: str  # the OpenAPI operationId
     summary: str
     description: str = ""
-    access: Access = Access.API_KEY
-    params: tuple[Param, ...] = ()  # path parameters left out are strings of 1-256 characters
+    access: Access = Access.SERVER
+    # Path parameters left out are strings of 1-256 characters; a storefront route takes
+    # the shopper token besides (TOKEN).
+    params: tuple[Param, ...] = ()
     body: str | None = None  # the request body's name in SCHEMAS
     body_required: bool = True  # False: the body may be left out (it has defaults)
     responses: Mapping[int, Reply] = field(default_factory=dict)  # 200 included
@@ -158,6 +173,8 @@ class Route:
             Param(name, str, f"The {name.replace('_', ' ')}", minimum=1, maximum=256,
                   location="path")
             for name in in_path if name not in named))
+        if self.access is Access.STOREFRONT and SHOPPER_TOKEN not in named:
+            object.__setattr__(self, "params", (*self.params, TOKEN))
 
     @property
     def key(self) -> str:
@@ -227,6 +244,9 @@ EXCLUDE = Param("exclude", str,
                 "except in repeat-purchase categories), seen (every item they interacted "
                 "with, recently or in their nightly history: only items new to them) or none",
                 EXCLUDE_PURCHASED, choices=(EXCLUDE_PURCHASED, EXCLUDE_SEEN, EXCLUDE_NONE))
+TOKEN = Param(SHOPPER_TOKEN, str, "With the storefront key, required to name a user_id: the "
+              "shopper token the shop's backend issued to that shopper (the server key needs "
+              "none)", None, 1, MAX_TOKEN_LENGTH)
 EXPERIMENT_ID = Param("experiment_id", str, "An experiment's id, as POST /experiments answered",
                       minimum=1, maximum=64, location="path")
 
@@ -598,7 +618,11 @@ def _ok(description: str, *schemas: str) -> dict[int, Reply]:
 
 
 _BAD_PARAMS = {400: Reply("A parameter is invalid; the body names every bad one")}
-_KEY = {403: Reply("No valid API key in the x-api-key header (API Gateway answers)")}
+_KEY = {403: Reply("No valid API key in the x-api-key header (API Gateway answers), or the "
+                   "storefront key on a route of the server key (field: x-api-key)")}
+_SHOPPER = {403: Reply("No valid API key in the x-api-key header (API Gateway answers), or "
+                       "the storefront key naming a user_id without a valid shopper_token "
+                       "for it (field: shopper_token)")}
 _SIGNED = {403: Reply("Not signed (SigV4) by an IAM identity allowed to invoke it")}
 _EXPERIMENTS_DOWN = Reply("The experiments table failed after retries")
 _BATCH = {
@@ -625,7 +649,8 @@ ROUTES: tuple[Route, ...] = (
           "Each event is checked on its own: the valid ones are queued for the nightly batch "
           "(and, from the last two days, change the shopper's next recommendations at once), "
           "the others are listed with their index, field and reason.",
-          body="Events", responses=_batch("IngestResult", "event")),
+          access=Access.STOREFRONT, body="Events",
+          responses={**_batch("IngestResult", "event"), **_SHOPPER}),
     Route("PUT", "/items", INGEST.name, "put_items",
           "Add or change catalog items",
           "Titles and categories reach the lists at the next batch; available=false and "
@@ -635,19 +660,21 @@ ROUTES: tuple[Route, ...] = (
           body="Items", responses=_batch("CatalogResult", "item")),
     Route("GET", "/recommendations", API.name, "recommendations",
           "Items for a shopper, personalised when we know them, trending otherwise",
+          access=Access.STOREFRONT,
           params=(USER_ID, SESSION_ID, CATEGORY, NUM_ITEMS, EXCLUDE),
-          responses={**_ok("The list", "Recommendations"), **_BAD_PARAMS, **_KEY}),
+          responses={**_ok("The list", "Recommendations"), **_BAD_PARAMS, **_SHOPPER}),
     Route("GET", "/recommendations/trending", API.name, "trending",
           "Trending items, in a category (falling back to its parent, then global) or overall",
           "user_id and session_id place the shopper in an experiment on this surface; "
           "they do not personalise the list.",
-          params=(CATEGORY, NUM_ITEMS, USER_ID, SESSION_ID),
-          responses={**_ok("The list", "Trending"), **_BAD_PARAMS, **_KEY}),
+          access=Access.STOREFRONT, params=(CATEGORY, NUM_ITEMS, USER_ID, SESSION_ID),
+          responses={**_ok("The list", "Trending"), **_BAD_PARAMS, **_SHOPPER}),
     Route("GET", "/items/{item_id}/similar", API.name, "similar",
           "Customers who liked this item also liked these",
           "user_id and session_id place the shopper in an experiment on this surface.",
-          params=(NUM_ITEMS.with_default(8), ITEM_ID, USER_ID, SESSION_ID),
-          responses={**_ok("The list", "SimilarItems"), **_BAD_PARAMS, **_KEY}),
+          access=Access.STOREFRONT, params=(NUM_ITEMS.with_default(8), ITEM_ID, USER_ID,
+                                            SESSION_ID),
+          responses={**_ok("The list", "SimilarItems"), **_BAD_PARAMS, **_SHOPPER}),
     Route("GET", "/models/status", API.name, "model_status",
           "The live model version, when it was trained, on how much data, and recent versions",
           responses={**_ok("The registry's view", "ModelStatus"), **_KEY}),

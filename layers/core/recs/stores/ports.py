@@ -514,3 +514,10 @@ class OpsStore(Protocol):
 class QueueDepth(Protocol):
     def depth(self) -> int:
         """Messages in the queue, visible or in flight (SQS's approximate counts)."""
+
+
+class Secret(Protocol):
+    """A secret's text, such as the shopper token secret the shop's backend shares."""
+
+    def value(self, *, fresh: bool = False) -> str:
+        """The secret; ``fresh``: read it again if the copy held may be stale (rotated)."""

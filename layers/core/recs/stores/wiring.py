@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from recs.contracts import resources
+from recs.contracts import access, resources
 from recs.exceptions import ConfigError
 from recs.stores.aws import (
     EXPORT_CONFIG,
@@ -27,6 +27,7 @@ from recs.stores.aws import (
 )
 from recs.stores.dynamo_experiments import DynamoExperimentStore
 from recs.stores.dynamo_ops import DynamoOpsStore, SqsQueueDepth
+from recs.stores.secrets import SecretsManagerSecret, StaticSecret
 
 
 def object_store() -> S3ObjectStore:
@@ -81,6 +82,19 @@ def serving_reader(client: Any = None, budget_s: float = READ_BUDGET_S) -> Dynam
     """``client`` should come from ``dynamodb_client(read_budget_s=budget_s)``."""
     return DynamoServingReader(required_env(resources.RECOMMENDATIONS.env_var),
                                required_env(resources.REALTIME.env_var), client, budget_s)
+
+
+def shopper_token_secret(
+        environ: Mapping[str, str] | None = None) -> StaticSecret | SecretsManagerSecret | None:
+    """The secret shopper tokens are signed with: its value from the environment (local), or
+    the Secrets Manager secret it names (cloud), read on the first token and not at cold
+    start; None where no secret is configured (then no token is valid)."""
+    env = os.environ if environ is None else environ
+    if env.get(access.SHOPPER_SECRET_ENV):
+        return StaticSecret(env[access.SHOPPER_SECRET_ENV])
+    if env.get(access.SHOPPER_SECRET_ARN_ENV):
+        return SecretsManagerSecret(env[access.SHOPPER_SECRET_ARN_ENV])
+    return None
 
 
 def required_env(name: str, environ: Mapping[str, str] | None = None) -> str:
