@@ -6,6 +6,7 @@
 // (sessionStorage). Nothing is requested before there is a key.
 
 import { ApiError, createOpsApi } from "./api.js";
+import { el } from "../../js/render.js";
 import { eventsChart, qualityChart } from "./chart.js";
 
 const KEY = "recs.ops_key";
@@ -13,16 +14,6 @@ const DAYS = 14;
 const SELECTABLE = new Set(["archived", "exported"]); // stored, whole, not live: may go live
 const $ = (id) => document.getElementById(id);
 
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? "" : value);
-  }
-  node.append(...children.flat().filter((child) => child !== null && child !== undefined));
-  return node;
-}
 
 const count = (n) => (n ?? 0).toLocaleString("en-US");
 const share = (v) => (v == null ? "–" : `${(100 * v).toFixed(1)} %`);

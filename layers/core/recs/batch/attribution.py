@@ -35,7 +35,6 @@ from recs.batch.window import FileReport
 from recs.contracts.experiments import Outcome, VariantCounts, add_outcome, combine, outcome_of
 from recs.contracts.ids import Arm, parse_recommendation_id
 from recs.contracts.ops import TierCounts, bounded
-from recs.exceptions import NotFound
 from recs.stores.ports import ExactCounts, ObjectStore, UnitTotals
 
 # What the recount and the CTR read of each file; item_id only for the CTR's distinct pairs.
@@ -57,20 +56,8 @@ def read_attributed(objects: ObjectStore, keys: Sequence[str],
     """The events at ``keys`` that carry a recommendation id, each event id once (the first
     row of it, in key order), with ``COLUMNS`` and ``day`` (days since 1970-01-01, UTC)."""
     report = FileReport() if report is None else report
-    tables = []
-    for key in keys:
-        try:
-            blob = objects.get(key)
-        except NotFound:  # listed, then gone (a retention rule, an operator)
-            report.skipped.append({"key": key, "reason": "listed but no longer stored",
-                                   "bytes": 0})
-            continue
-        report.bytes += len(blob)
-        table, problem = read_file(blob)
-        if table is None:
-            report.skipped.append({"key": key, "reason": problem, "bytes": len(blob)})
-        elif table.num_rows:
-            tables.append(table)
+    tables = [table for _, table in window.readable_files(objects, keys, report, read_file)
+              if table.num_rows]
     table = (pa.concat_tables(tables).combine_chunks() if tables
              else _EXPECTED.empty_table())
     table = first_of_each_event(table)

@@ -16,7 +16,7 @@ skipped to train at all is the weight step's call (``RECS_MAX_UNREADABLE_SHARE``
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,18 +78,7 @@ def read_window(objects: ObjectStore, keys: Sequence[str],
     chunks: list[pa.Table] = []  # compacted: about COMPACT_ROWS rows each
     tables: list[pa.Table] = []  # the files read since the last compaction
     hashes, valid, starts = [], [], [0]
-    for key in keys:
-        try:
-            blob = objects.get(key)
-        except NotFound:  # listed, then gone (a retention rule, an operator)
-            report.skipped.append({"key": key, "reason": "listed but no longer stored",
-                                   "bytes": 0})
-            continue
-        report.bytes += len(blob)
-        table, problem = read_file(blob)
-        if table is None:
-            report.skipped.append({"key": key, "reason": problem, "bytes": len(blob)})
-            continue
+    for key, table in readable_files(objects, keys, report, read_file):
         read_keys.append(key)
         ids = table["event_id"]
         hashes.append(string_hashes(ids))
@@ -121,6 +110,26 @@ def read_window(objects: ObjectStore, keys: Sequence[str],
         window = window.filter(pa.array(keep))
     release_memory()
     return window
+
+
+def readable_files(objects: ObjectStore, keys: Sequence[str], report: FileReport,
+                   read: Callable[[bytes], tuple[pa.Table | None, str]],
+                   ) -> Iterator[tuple[str, pa.Table]]:
+    """Each file at ``keys`` that ``read`` can use, with its table, in key order; the others
+    (gone since they were listed, or unusable) are noted in ``report`` with why."""
+    for key in keys:
+        try:
+            blob = objects.get(key)
+        except NotFound:  # listed, then gone (a retention rule, an operator)
+            report.skipped.append({"key": key, "reason": "listed but no longer stored",
+                                   "bytes": 0})
+            continue
+        report.bytes += len(blob)
+        table, problem = read(blob)
+        if table is None:
+            report.skipped.append({"key": key, "reason": problem, "bytes": len(blob)})
+            continue
+        yield key, table
 
 
 def read_file(blob: bytes, columns: Sequence[str] = EVENT_COLUMNS,
