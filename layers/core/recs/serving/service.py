@@ -179,12 +179,8 @@ class RecommendationService:
         shoppers: Sequence[str] = (), catalog: bool = False, history: bool = False,
     ) -> tuple[dict[str, list[StoredEntry]], dict[str, RealtimeState], CatalogState]:
         try:
-            if history:
-                lists, states, state = self.reader.read(list_keys, version, shoppers, catalog,
-                                                        deadline, history=True)
-            else:
-                lists, states, state = self.reader.read(list_keys, version, shoppers,
-                                                        catalog, deadline)
+            lists, states, state = self.reader.read(list_keys, version, shoppers, catalog,
+                                                    deadline, history=history)
         except StoreError as exc:
             logger.warning("serving stores unavailable, falling back: %s", exc)
             return {}, {}, CatalogState()
