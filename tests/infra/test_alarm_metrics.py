@@ -139,15 +139,6 @@ def _watched(template: Template) -> set[tuple[str, frozenset[tuple[str, str]]]]:
     return watched
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    from infra.app import build_app
-
-    context = {"aws:cdk:disable-asset-staging": True, "allow_stale_layers": True}
-    _, stack = build_app(context, outdir=str(tmp_path_factory.mktemp("cdk.out")), nag=False)
-    return Template.from_stack(stack)
-
-
 @pytest.mark.infra
 def test_every_metric_an_alarm_or_a_chart_reads_is_emitted(
         shop: Any, template: Template, capsys: pytest.CaptureFixture[str]) -> None:

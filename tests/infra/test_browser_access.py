@@ -6,7 +6,6 @@ every routed resource without a key; API Gateway's own refusals readable by the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from aws_cdk.assertions import Template
 
 from infra.app import build_app
 from infra.constructs_api import RecsApi
-from infra.constructs_layers import LayersNotBuiltError
 from infra.stack import RecsStack
 from recs.contracts import access, resources
 from recs.contracts.routes import ROUTES, routes_at
@@ -29,17 +27,8 @@ SHOP = "https://shop.example"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecsStack]:
-    context = {"aws:cdk:disable-asset-staging": True, "allow_stale_layers": True}
-    try:
-        yield build_app(context, outdir=str(tmp_path_factory.mktemp("cdk.out")), nag=False)[1]
-    except LayersNotBuiltError as exc:
-        pytest.fail(f"{exc}\n(`make layers` builds them)", pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def template(stack: RecsStack) -> Template:
-    return Template.from_stack(stack)
+def stack(synthesized: tuple[App, RecsStack]) -> RecsStack:
+    return synthesized[1]
 
 
 def api_alone(origins: list[str]) -> Template:

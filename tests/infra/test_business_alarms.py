@@ -10,36 +10,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aws_cdk import App
 from aws_cdk.assertions import Template
 
-from infra.app import build_app
-from infra.constructs_layers import LayersNotBuiltError
-from infra.stack import RecsStack
 from recs.contracts import metrics as m
 from recs.contracts import resources
 
 pytestmark = pytest.mark.infra
 
 SERVICE = {"Name": "service", "Value": resources.SERVICE}
-
-
-@pytest.fixture(scope="module")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, RecsStack]]:
-    context = {"aws:cdk:disable-asset-staging": True, "allow_stale_layers": True}
-    try:
-        yield build_app(context, outdir=str(tmp_path_factory.mktemp("cdk.out")), nag=False)
-    except LayersNotBuiltError as exc:
-        pytest.fail(f"{exc}\n(`make layers` builds them)", pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def template(synthesized: tuple[App, RecsStack]) -> Template:
-    return Template.from_stack(synthesized[1])
 
 
 def _alarms(template: Template) -> dict[str, dict[str, Any]]:

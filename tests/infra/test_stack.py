@@ -1,16 +1,12 @@
 """RecsStack, read as a spec: what gets deployed, built from recs.contracts.resources and
 recs.batch.pipeline.
 
-The app is synthesised once for the module (a few seconds). It needs the layers that
-``python layers/build_layers.py`` builds (``make layers``); without them the fixture fails and
-says so. Asset staging is off (nothing is copied) and a layer built from an older ``recs`` is
-accepted here: these tests check the template, ``cdk synth`` checks the layers are current.
+The app is synthesised once for the infra suite (``tests/infra/conftest.py``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,21 +35,6 @@ from recs.exceptions import ConfigError
 pytestmark = pytest.mark.infra
 
 Resources = dict[str, dict[str, Any]]
-
-
-@pytest.fixture(scope="module")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, RecsStack]]:
-    context = {"aws:cdk:disable-asset-staging": True, "allow_stale_layers": True}
-    try:
-        app, stack = build_app(context, outdir=str(tmp_path_factory.mktemp("cdk.out")), nag=False)
-    except LayersNotBuiltError as exc:
-        pytest.fail(f"{exc}\n(`make layers` builds them)", pytrace=False)
-    yield app, stack
-
-
-@pytest.fixture(scope="module")
-def template(synthesized: tuple[App, RecsStack]) -> Template:
-    return Template.from_stack(synthesized[1])
 
 
 @pytest.fixture(scope="module")

@@ -5,33 +5,16 @@ config.json built from the stack's own API URL and key, and the StorefrontUrl ou
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from aws_cdk import App, AssetStaging
 from aws_cdk.assertions import Template
 
-from infra.app import build_app
-from infra.constructs_layers import LayersNotBuiltError
 from infra.constructs_storefront import OUTPUT_ID, WEB_DIR
 from infra.stack import RecsStack
 
 pytestmark = pytest.mark.infra
-
-@pytest.fixture(scope="module")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, RecsStack]]:
-    context = {"aws:cdk:disable-asset-staging": True, "allow_stale_layers": True}
-    try:
-        yield build_app(context, outdir=str(tmp_path_factory.mktemp("cdk.out")), nag=False)
-    except LayersNotBuiltError as exc:
-        pytest.fail(f"{exc}\n(`make layers` builds them)", pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def template(synthesized: tuple[App, RecsStack]) -> Template:
-    return Template.from_stack(synthesized[1])
-
 
 def _one(template: Template, kind: str, logical_prefix: str = "") -> tuple[str, dict[str, Any]]:
     (found,) = [(logical_id, resource) for logical_id, resource
