@@ -102,6 +102,8 @@ DLQ_MAX_RECEIVE_COUNT = 5
 # its rows stay; nothing needs them then (the rows serve, a rollback needs only the rows,
 # and evaluate skips comparing against a live model whose artefact is gone).
 ARTEFACT_MARGIN_DAYS = 7
+# Days the Spark job's logs stay under logs/ in the data bucket.
+LOG_RETENTION_DAYS = 30
 # CloudWatch evaluates an alarm over at most seven days (Period x EvaluationPeriods).
 MAX_STALE_MODEL_DAYS = 7
 
@@ -283,6 +285,8 @@ def bucket_retention(settings: Settings) -> dict[str, int | None]:
         # by the next nights' evaluate (which does without it once expired).
         layout.INTERACTIONS: artefacts,
         layout.MODELS: artefacts,
+        # The Spark job's logs: long enough to read a failed night's, no longer.
+        layout.LOGS: LOG_RETENTION_DAYS,
     }
 
 

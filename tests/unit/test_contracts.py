@@ -167,11 +167,16 @@ def test_the_layout_is_spelled_as_stored() -> None:
 def test_every_key_lies_under_one_top_level_prefix_and_iam_grants_it_with_a_star() -> None:
     built = [layout.event_file("2026-11-23", "x"), layout.catalog_delta(0, "x"),
              layout.window_events(V), layout.interactions(V), layout.catalog_snapshot(V),
-             layout.model(V), layout.params(V), layout.rejected_event("2026-11-23", "m-1")]
+             layout.model(V), layout.params(V), layout.rejected_event("2026-11-23", "m-1"),
+             layout.row_file(V, 3), layout.spark_manifest(V), layout.shadow_model(V),
+             layout.spark_logs()]
     for key in built:
         assert sum(key.startswith(prefix) for prefix in layout.PREFIXES) == 1
     assert [layout.iam_prefix(p) for p in layout.PREFIXES] == [
-        "events/*", "events-rejected/*", "catalog/*", "interactions/*", "models/*"]
+        "events/*", "events-rejected/*", "catalog/*", "interactions/*", "models/*", "logs/*"]
+    assert layout.row_file(V, 3) == f"models/{V}/rows/part-00003.parquet"
+    assert layout.is_row_file(layout.row_file(V, 3))
+    assert not layout.is_row_file(layout.model(V))
     with pytest.raises(ValueError):
         layout.iam_prefix("events/dt=2026-11-23/")
 

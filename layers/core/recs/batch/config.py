@@ -23,6 +23,8 @@ from recs.algorithms import catalog
 from recs.contracts.events import DEFAULT_EVENT_WEIGHTS, EVENT_TYPES
 from recs.exceptions import ConfigError
 
+ENGINES = ("auto", "lambda", "spark")
+
 
 @dataclass(frozen=True)
 class BatchConfig:
@@ -80,6 +82,11 @@ class BatchConfig:
     # past this share of the bytes of either kind the run fails instead (0: any unreadable
     # byte fails it; an empty file holds none).
     max_unreadable_share: float = 0.1
+    # Which engine trains a window (``recs.batch.engine``): "auto" sends windows of at least
+    # ``spark_min_events`` events to the Spark job on EMR Serverless and the rest to the
+    # Lambda steps; "lambda" and "spark" force one.
+    engine: str = "auto"
+    spark_min_events: int = 20_000_000
 
     def __post_init__(self) -> None:
         unknown = set(self.event_weights) - set(EVENT_TYPES)
@@ -108,6 +115,10 @@ class BatchConfig:
         for name in ("tuning_seconds", "gate_margin"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"RECS_{name.upper()}: must be >= 0")
+        if self.engine not in ENGINES:
+            raise ConfigError(f"RECS_ENGINE: must be one of {list(ENGINES)}, got {self.engine!r}")
+        if self.spark_min_events < 1:
+            raise ConfigError("RECS_SPARK_MIN_EVENTS: must be >= 1")
         if not 0.0 <= self.max_unreadable_share <= 1.0:
             raise ConfigError("RECS_MAX_UNREADABLE_SHARE: must lie in [0, 1]")
 

@@ -11,6 +11,10 @@
     models/<version>/model.npz                  the trained model               (train)
     models/<version>/params.json                the parameters it trained with  (train)
     models/<version>/tuning.json                tuning's choice, reused on a re-run (train)
+    models/<version>/rows/part-<n>.parquet      the version's DynamoDB rows     (spark job)
+    models/<version>/spark.json                 what the Spark job wrote        (spark job)
+    models/<version>/shadow.npz                 the hold-out's shadow model     (spark job)
+    logs/spark/                                 the Spark job's logs            (EMR Serverless)
 
 The top-level prefixes are also the unit of access: the CDK app grants each function read or
 write on whole prefixes (``iam_prefix``), so a new artefact under an existing prefix needs
@@ -24,12 +28,14 @@ EVENTS_REJECTED = "events-rejected/"
 CATALOG = "catalog/"
 INTERACTIONS = "interactions/"
 MODELS = "models/"
+LOGS = "logs/"
 
-PREFIXES = (EVENTS, EVENTS_REJECTED, CATALOG, INTERACTIONS, MODELS)
+PREFIXES = (EVENTS, EVENTS_REJECTED, CATALOG, INTERACTIONS, MODELS, LOGS)
 
 CATALOG_UPDATES = f"{CATALOG}updates/"
 EVENT_FILE_SUFFIX = ".parquet"
 REJECTED_SUFFIX = ".json"
+ROW_FILE_SUFFIX = ".parquet"
 CATALOG_DELTA_SUFFIX = ".jsonl"
 _PARTITION = "dt="
 
@@ -126,3 +132,39 @@ def tuning_choice(version: str) -> str:
     same version takes them rather than tuning again under a wall-clock time box (until the
     bucket's lifecycle rule expires it with the rest of ``models/<version>/``)."""
     return f"{model_prefix(version)}tuning.json"
+
+
+def rows_prefix(version: str) -> str:
+    """``models/<version>/rows/``: the version's DynamoDB rows as Parquet files, written by
+    the Spark engine and exported one file per child of the state machine's Distributed Map
+    (``recs.formats.row_files``)."""
+    return f"{model_prefix(version)}rows/"
+
+
+def row_file(version: str, part: int) -> str:
+    """``models/<version>/rows/part-00007.parquet``: one file of the version's rows."""
+    return f"{rows_prefix(version)}part-{part:05d}{ROW_FILE_SUFFIX}"
+
+
+def is_row_file(key: str) -> bool:
+    return (key.startswith(MODELS) and key.endswith(ROW_FILE_SUFFIX)
+            and "/rows/" in key[len(MODELS):])
+
+
+def spark_manifest(version: str) -> str:
+    """What the Spark job made of the version, as JSON (``recs.contracts.state.SparkManifest``):
+    its written keys, counts and tuning record, which the train step hands on to the state."""
+    return f"{model_prefix(version)}spark.json"
+
+
+def shadow_model(version: str) -> str:
+    """The candidate's shadow (trained on the window before the hold-out, with the version's
+    parameters) when the engine that trained the version made it, so the evaluate step scores
+    it instead of training one: a window too big for a Lambda is too big to train there."""
+    return f"{model_prefix(version)}shadow.npz"
+
+
+# -- logs ------------------------------------------------------------------------------------
+def spark_logs() -> str:
+    """``logs/spark/``: the Spark job's driver and executor logs (EMR Serverless writes them)."""
+    return f"{LOGS}spark/"

@@ -9,10 +9,14 @@ exist for mypy, which checks every key a step reads or writes against them.
 Who writes what (in the state machine's order):
 
 - the run's input: ``as_of`` (optional; today in UTC otherwise)
-- weight: ``as_of``, ``window_start``, ``version``, the S3 keys ``events_key``,
+- weight: ``as_of``, ``window_start``, ``version``, ``engine`` (which engine trains the
+  window: the state machine's Choice reads it), the S3 keys ``events_key``,
   ``interactions_key``, ``catalog_key``, ``counts``, and ``skipped`` (the inputs it could
-  not use)
-- train: ``model_key``, ``params_key``, ``tuning``, more ``counts``
+  not use); on the ``spark`` engine it only sizes the window and leaves the rest to the job
+- spark job (``spark`` engine only): writes ``layout.spark_manifest``, a ``SparkManifest``;
+  the state machine keeps the job run's id in ``spark_job``
+- train: ``model_key``, ``params_key``, ``tuning``, more ``counts`` (on the ``spark``
+  engine, read from the job's manifest, with ``rows_prefix`` and ``shadow_key``)
 - evaluate: ``gate`` (read by the state machine's Choice on ``$.gate.ok``) and ``metrics``
 - export: the row ``counts``, and ``retired`` (superseded versions whose rows it deleted)
 - promote: ``promoted``, ``changed``, ``live_version``, and ``reason`` or
@@ -51,6 +55,8 @@ class Counts(TypedDict, total=False):
     # export: a version is promoted only when the two agree
     rows_expected: int
     rows_written: int
+    # spark engine: the row files the job wrote (the export's Distributed Map children)
+    row_files: int
 
 
 class TuningRecord(TypedDict, total=False):
@@ -128,6 +134,24 @@ class AttributionCounts(TypedDict, total=False):
     ctr_change: float | None  # percent; None when there is nothing to compare
 
 
+class SparkManifest(TypedDict, total=False):
+    """What the Spark job wrote for a version (``layout.spark_manifest``): the keys and counts
+    the single-node weight and train steps would have put in the state. ``events_key`` is
+    a hashed user sample of the window (tuning and the gate's hold-out need only that), and
+    ``model_key`` a model of those users' lists with every item's neighbours and trending,
+    so evaluate and the next nights' comparisons read it as they read a single-node model."""
+
+    events_key: str
+    catalog_key: str
+    model_key: str
+    params_key: str
+    shadow_key: str
+    rows_prefix: str
+    tuning: TuningRecord
+    counts: Counts
+    seconds: float
+
+
 class BatchState(TypedDict, total=False):
     """The JSON object each batch step receives and returns."""
 
@@ -136,6 +160,7 @@ class BatchState(TypedDict, total=False):
     # weight
     window_start: str
     version: str
+    engine: str  # "lambda" or "spark" (recs.batch.engine)
     events_key: str
     interactions_key: str
     catalog_key: str
@@ -145,6 +170,9 @@ class BatchState(TypedDict, total=False):
     model_key: str
     params_key: str
     tuning: TuningRecord
+    rows_prefix: str  # spark engine: the row files the export's Distributed Map writes
+    shadow_key: str  # spark engine: the hold-out's shadow model, which evaluate scores
+    spark_job: dict[str, Any]  # spark engine: the job run (its id), as the task returned it
     # evaluate
     gate: GateVerdict
     metrics: Metrics
