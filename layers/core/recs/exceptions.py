@@ -60,6 +60,11 @@ class NotFound(RecsError):
     """A stored object or record that should exist does not."""
 
 
+class SparkOutputError(RecsError):
+    """The Spark job's outputs for a version are missing, or are not that version's: the run
+    stops before anything of them is evaluated or exported."""
+
+
 class PromotionRefused(RecsError):
     """A model version that may not go live (counts differ, gate refused, unknown version)."""
 

@@ -5,6 +5,10 @@ trained on it, or the one that did wins by memory: the candidate is scored from 
 model trained with its own parameters on the events before the hold-out, and the live model
 is compared only if its training window ended before the hold-out began (the nightly
 cadence gives exactly that). The result decides the state machine's gate.
+
+An engine that trained the version elsewhere (the Spark job) trains that shadow there too and
+names it in ``shadow_key``: it is scored as it is, since a window too big for a Lambda to
+train is too big to train its shadow in one.
 """
 
 from __future__ import annotations
@@ -46,8 +50,9 @@ def evaluate_step(state: BatchState, objects: ObjectStore, registry: ModelRegist
         ok, reason = True, "no hold-out to evaluate on; promoted on its export counts alone"
         return {**state, "gate": {"ok": ok, "reason": reason}, "metrics": result}
 
-    shadow = train(weight_events(split.train, candidate_config, holdout_start_ms),
-                   candidate_config)
+    shadow = (Model.from_bytes(objects.get(state["shadow_key"])) if state.get("shadow_key")
+              else train(weight_events(split.train, candidate_config, holdout_start_ms),
+                         candidate_config))
     candidate = _rounded(gate.score_model(shadow, split.test, candidate_config))
     result["candidate"] = candidate
 

@@ -50,6 +50,33 @@ def export_step(
 
     catalog: dict[str, list[Any]] = (
         json.loads(objects.get(state["catalog_key"])) if state.get("catalog_key") else {})
+    record, live = start_record(state, objects, registry, config, now)
+    # The keys before the rows, so every row written can be found again to be deleted.
+    recommendations.write_row_keys(version, row_keys(model))
+
+    def counted() -> Iterator[RecRow]:
+        nonlocal expected
+        for row in export_rows(model, version, 0, catalog):
+            expected += 1
+            yield row
+
+    written = recommendations.write(counted())
+    counts: Counts = {**state.get("counts", {}), "rows_expected": expected,
+                      "rows_written": written}
+    record.counts = counts
+    record.status = "live" if live else "exported"
+    registry.put_version(record)
+    retired = retire_versions(recommendations, registry, config.model_ttl_days, now,
+                              keep=version)
+    return {**state, "counts": counts, "retired": retired}
+
+
+def start_record(state: BatchState, objects: ObjectStore, registry: ModelRegistry,
+                 config: BatchConfig, now: datetime) -> tuple[ModelVersion, bool]:
+    """The version's registry record as its export starts, and whether it is live. A version
+    that is not live is recorded ``exporting`` here, before its first row is written; the
+    live version's record (a re-run of its day) is left as it is."""
+    version = state["version"]
     stored = registry.get_version(version)
     live = registry.live_version() == version
     record = ModelVersion(
@@ -70,24 +97,7 @@ def export_step(
     )
     if not live:
         registry.put_version(record)
-    # The keys before the rows, so every row written can be found again to be deleted.
-    recommendations.write_row_keys(version, row_keys(model))
-
-    def counted() -> Iterator[RecRow]:
-        nonlocal expected
-        for row in export_rows(model, version, 0, catalog):
-            expected += 1
-            yield row
-
-    written = recommendations.write(counted())
-    counts: Counts = {**state.get("counts", {}), "rows_expected": expected,
-                      "rows_written": written}
-    record.counts = counts
-    record.status = "live" if live else "exported"
-    registry.put_version(record)
-    retired = retire_versions(recommendations, registry, config.model_ttl_days, now,
-                              keep=version)
-    return {**state, "counts": counts, "retired": retired}
+    return record, live
 
 
 def row_keys(model: Model) -> Iterator[str]:

@@ -10,6 +10,11 @@ differently. The first run's choice is therefore written under the version
 (``layout.tuning_choice``) before training, and a re-run of the version (same day, same
 inputs, same settings) trains with it instead of tuning again: the same version always
 gets the same parameters and so the same rows.
+
+On the Spark engine the job has trained the version already (``recs_spark.job``): this step
+then only reads the job's manifest (``layout.spark_manifest``) into the state, and refuses
+a manifest that is missing or names another version's outputs, so nothing the job did not
+write for this version is ever evaluated or exported.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from recs.batch import engine as engines
 from recs.batch.config import BatchConfig
 from recs.batch.interactions import Interactions
 from recs.batch.reclaim import release_memory
@@ -32,8 +38,8 @@ from recs.batch.steps.weight import apply_catalog_categories
 from recs.batch.training import train
 from recs.batch.weighting import weight_arrays, window_arrays
 from recs.contracts import layout
-from recs.contracts.state import BatchState, TuningRecord
-from recs.exceptions import ConfigError, NotFound
+from recs.contracts.state import BatchState, SparkManifest, TuningRecord
+from recs.exceptions import ConfigError, NotFound, SparkOutputError
 from recs.stores.ports import ObjectStore
 
 # Below this many events in the window a validation split is noise: a handful of shoppers
@@ -50,7 +56,10 @@ def config_from_params(params: dict[str, Any]) -> BatchConfig:
 def train_step(state: BatchState, objects: ObjectStore, config: BatchConfig,
                clock: Callable[[], float] = time.perf_counter) -> BatchState:
     """Tune (or take the version's recorded choice), train, write the model and its
-    parameters. ``clock`` is tuning's time box's clock (seconds)."""
+    parameters. ``clock`` is tuning's time box's clock (seconds). On the Spark engine, the
+    job's outputs instead (``collect_spark``)."""
+    if state.get("engine") == engines.SPARK:
+        return collect_spark(state, objects)
     version = state["version"]
     tuning: TuningRecord = {}
     events_in_window = int(state.get("counts", {}).get("events", 0))
@@ -120,3 +129,52 @@ def _recorded_choice(objects: ObjectStore, version: str,
     except (ValueError, TypeError, KeyError, ConfigError):
         return None  # unreadable, or from settings this code no longer has: tune again
     return chosen, record
+
+
+def collect_spark(state: BatchState, objects: ObjectStore) -> BatchState:
+    """The state with what the Spark job wrote for the version: its keys, tuning record and
+    counts, from its manifest. Raises ``SparkOutputError`` when there is no manifest, when
+    it names keys that are not this version's, or when the job left no row files."""
+    version = state["version"]
+    key = layout.spark_manifest(version)
+    try:
+        manifest: SparkManifest = json.loads(objects.get(key))
+    except NotFound as exc:
+        raise SparkOutputError(f"no Spark manifest at {key}: the job did not finish "
+                               f"version {version}") from exc
+    except ValueError as exc:
+        raise SparkOutputError(f"the Spark manifest at {key} is not JSON: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise SparkOutputError(f"the Spark manifest at {key} is not a JSON object")
+    expected = {
+        "events_key": layout.window_events(version),
+        "model_key": layout.model(version),
+        "params_key": layout.params(version),
+        "shadow_key": layout.shadow_model(version),
+        "rows_prefix": layout.rows_prefix(version),
+    }
+    if state.get("catalog_key"):
+        expected["catalog_key"] = state["catalog_key"]
+    found: dict[str, Any] = dict(manifest)
+    wrong = {name: found.get(name) for name, wanted in expected.items()
+             if found.get(name) != wanted}
+    if wrong:
+        raise SparkOutputError(
+            f"the Spark manifest at {key} does not describe version {version}: "
+            + ", ".join(f"{name} is {value!r}, expected {expected[name]!r}"
+                        for name, value in sorted(wrong.items())))
+    rows = [k for k in objects.list(expected["rows_prefix"]) if layout.is_row_file(k)]
+    if not rows:
+        raise SparkOutputError(f"the Spark job wrote no row files under "
+                               f"{expected['rows_prefix']}")
+    return {
+        **state,
+        "events_key": expected["events_key"],
+        "model_key": expected["model_key"],
+        "params_key": expected["params_key"],
+        "shadow_key": expected["shadow_key"],
+        "rows_prefix": expected["rows_prefix"],
+        "tuning": manifest.get("tuning", {}),
+        "counts": {**state.get("counts", {}), **manifest.get("counts", {}),
+                   "row_files": len(rows)},
+    }

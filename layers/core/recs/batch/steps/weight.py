@@ -4,6 +4,12 @@ Inputs it cannot use (an event file it cannot read, a catalog line it cannot dec
 skipped and reported in the state's ``skipped`` and ``counts``, which export and promote
 copy into the version's registry record and the handler turns into the ``UnreadableInputs``
 metric; past ``RECS_MAX_UNREADABLE_SHARE`` of either kind's bytes the step fails instead.
+
+The step also chooses the engine that trains the window (``recs.batch.engine``): it counts
+the window's events from the event files' Parquet footers before it decodes a row, and a
+window for the Spark job gets only the catalog snapshot here (the job reads the events
+itself, on as many executors as they need). With ``RECS_ENGINE=lambda`` nothing is counted
+twice: the footers are not read.
 """
 
 from __future__ import annotations
@@ -11,21 +17,22 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
 
+from recs.batch import engine as engines
 from recs.batch.config import BatchConfig
 from recs.batch.interactions import Interactions
 from recs.batch.reclaim import release_memory
 from recs.batch.steps import as_of, midnight_ms
 from recs.batch.weighting import weight_arrays, window_arrays
-from recs.batch.window import FileReport, read_window
+from recs.batch.window import REASON_CHARS, FileReport, read_window
 from recs.contracts import layout
 from recs.contracts.ids import model_version
-from recs.contracts.items import FACT_CATEGORY, ItemFacts
+from recs.contracts.items import FACT_CATEGORY, CatalogRecord, ItemFacts
 from recs.contracts.state import MAX_REPORTED, BatchState, SkippedInput
 from recs.exceptions import NotFound, UnreadableInput
 from recs.formats import catalog_deltas
@@ -52,6 +59,13 @@ def weight_step(state: BatchState, objects: ObjectStore, config: BatchConfig) ->
     catalog_report.skipped = sorted([*catalog_report.skipped, *bad_lines],
                                     key=lambda s: (s.get("key", ""), s.get("line", 0)))
     refuse_past_share("catalog", catalog_report, config.max_unreadable_share)
+    if config.engine != engines.LAMBDA:
+        sized = FileReport()
+        footer_events = window_size(objects, keys, sized)
+        if engines.choose(config, footer_events) == engines.SPARK:
+            refuse_past_share("events", sized, config.max_unreadable_share)
+            return _for_spark(state, objects, version, start, keys, items, footer_events,
+                              sized, catalog_report)
     events_report = FileReport()
     table = read_window(objects, keys, events_report)  # deduplicated, without the ids
     refuse_past_share("events", events_report, config.max_unreadable_share)
@@ -68,18 +82,17 @@ def weight_step(state: BatchState, objects: ObjectStore, config: BatchConfig) ->
     release_memory()
     interactions = weight_arrays(arrays, config, midnight_ms(day))
     release_memory()  # the sums' scratch, before the interactions file is written
-    facts = {i: ItemFacts(v.get("category"), v.get("title"), v.get("available", True))
-             for i, v in items.items()}
+    facts = catalog_facts(items)
     apply_catalog_categories(interactions, facts)
     interactions_key = layout.interactions(version)
     objects.put(interactions_key, interactions.to_bytes())
-    catalog_key = layout.catalog_snapshot(version)
-    objects.put(catalog_key, json.dumps(facts, separators=(",", ":")).encode())
+    catalog_key = put_catalog_snapshot(objects, version, facts)
     return {
         **state,
         "as_of": day.isoformat(),
         "window_start": start.isoformat(),
         "version": version,
+        "engine": engines.LAMBDA,
         "interactions_key": interactions_key,
         "catalog_key": catalog_key,
         "events_key": events_key,
@@ -100,6 +113,71 @@ def weight_step(state: BatchState, objects: ObjectStore, config: BatchConfig) ->
         "skipped": {"events": events_report.skipped[:MAX_REPORTED],
                     "catalog": catalog_report.skipped[:MAX_REPORTED]},
     }
+
+
+def window_size(objects: ObjectStore, keys: Sequence[str], report: FileReport) -> int:
+    """The events in the files at ``keys``, from their Parquet footers (no row is decoded;
+    duplicates across files count each time, so this is an upper bound of the deduplicated
+    window). A file whose footer cannot be read is noted in ``report`` as ``read_window``
+    would skip it."""
+    events = 0
+    for key in keys:
+        try:
+            blob = objects.get(key)
+        except NotFound:
+            report.skipped.append({"key": key, "reason": "listed but no longer stored",
+                                   "bytes": 0})
+            continue
+        report.bytes += len(blob)
+        try:
+            events += pq.read_metadata(io.BytesIO(blob)).num_rows
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            reason = f"not a readable Parquet file: {' '.join(str(exc).split())}"
+            report.skipped.append({"key": key, "reason": reason[:REASON_CHARS],
+                                   "bytes": len(blob)})
+    return events
+
+
+def _for_spark(state: BatchState, objects: ObjectStore, version: str, start: date,
+               keys: Sequence[str], items: Mapping[str, CatalogRecord], events: int,
+               sized: FileReport, catalog_report: FileReport) -> BatchState:
+    """The state a window for the Spark job leaves: the version, the window, its size and the
+    catalog snapshot (the job trains on the catalog the Lambda path would)."""
+    catalog_key = put_catalog_snapshot(objects, version, catalog_facts(items))
+    return {
+        **state,
+        "as_of": as_of(state).isoformat(),
+        "window_start": start.isoformat(),
+        "version": version,
+        "engine": engines.SPARK,
+        "catalog_key": catalog_key,
+        "counts": {
+            "partitions": len(keys),
+            "events": events,
+            "catalog_items": len(items),
+            "event_bytes": sized.bytes,
+            "skipped_event_files": len(sized.skipped),
+            "skipped_event_bytes": sized.skipped_bytes,
+            "catalog_bytes": catalog_report.bytes,
+            "skipped_catalog_lines": len(catalog_report.skipped),
+            "skipped_catalog_bytes": catalog_report.skipped_bytes,
+        },
+        "skipped": {"events": sized.skipped[:MAX_REPORTED],
+                    "catalog": catalog_report.skipped[:MAX_REPORTED]},
+    }
+
+
+def catalog_facts(items: Mapping[str, CatalogRecord]) -> dict[str, ItemFacts]:
+    return {i: ItemFacts(v.get("category"), v.get("title"), v.get("available", True))
+            for i, v in items.items()}
+
+
+def put_catalog_snapshot(objects: ObjectStore, version: str,
+                         facts: Mapping[str, ItemFacts]) -> str:
+    """Write the catalog facts the version trains with; their key."""
+    catalog_key = layout.catalog_snapshot(version)
+    objects.put(catalog_key, json.dumps(facts, separators=(",", ":")).encode())
+    return catalog_key
 
 
 def _deltas(objects: ObjectStore, keys: Sequence[str],
