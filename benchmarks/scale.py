@@ -338,6 +338,7 @@ def measure(events: int, engine: str) -> dict[str, Any]:
                      for prefix in ("models", "interactions", "catalog")
                      if (bucket / prefix).exists()}
     return {**run, "events": events, "users": users, "items": items, "event_files": files,
+            "cores": os.cpu_count(),
             "event_bytes": event_bytes, "artefact_bytes": artefacts, "date": date,
             "machine": machine(), "others_before": before, "others_after": others_running(),
             "counts": state.get("counts", {})}
