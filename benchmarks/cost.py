@@ -208,26 +208,15 @@ def transitions(definition: Mapping[str, Any], state: Mapping[str, Any],
 
 
 def pipeline_definition() -> dict[str, Any]:
-    """The deployed state machine's definition (recs.batch.pipeline), with stand-in ARNs."""
-    import inspect
-
+    """The deployed state machine's definition (recs.batch.pipeline) with its Spark path,
+    on stand-in ARNs and names."""
     from recs.batch import pipeline
 
-    arns = {step: f"arn:aws:lambda:us-east-1:0:function:{step}" for step in
-            getattr(pipeline, "STEP_ORDER", ())}
-    params = list(inspect.signature(pipeline.build_definition).parameters.values())
-    extra = {p.name: f"stand-in-{p.name}" for p in params[1:]
-             if p.default is inspect.Parameter.empty}
-    for name in getattr(pipeline, "FUNCTION_NAMES", ()):
-        arns.setdefault(name, f"arn:aws:lambda:us-east-1:0:function:{name}")
-    while True:
-        try:
-            return pipeline.build_definition(arns, **extra)  # type: ignore[no-any-return]
-        except ValueError as exc:  # a function the definition needs that we did not name
-            missing = re.findall(r"'([a-z_]+)'", str(exc))
-            if not missing or all(m in arns for m in missing):
-                raise
-            arns.update({m: f"arn:aws:lambda:us-east-1:0:function:{m}" for m in missing})
+    arns = {step: f"arn:aws:lambda:us-east-1:0:function:{step}" for step in pipeline.STEP_ORDER}
+    spark = pipeline.SparkJob(application_id="app", execution_role_arn="arn:aws:iam::0:role/j",
+                              bucket="bucket", entry_point="s3://bucket/job.py",
+                              py_files="s3://bucket/recs.zip")
+    return pipeline.build_definition(arns, spark)
 
 
 # --- the inputs -----------------------------------------------------------------------------
