@@ -1,0 +1,40 @@
+"""The SparkSession the job runs in.
+
+On EMR Serverless ``spark-submit`` sets the master and the resources: the session takes
+them as they are. Anywhere else (tests, ``recs recommend-batch --engine spark``, the local
+demo) no master is configured, and the session runs in local mode on every core with few
+shuffle partitions: the default 200 cost more in task overhead than small windows take.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+# Shuffle partitions in local mode: a few per core is plenty for what one machine holds.
+LOCAL_SHUFFLE_PARTITIONS = 4
+
+
+def get_session(app: str = "recs-batch") -> SparkSession:
+    """The active session, or a new one (local mode when no master is configured)."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    builder = SparkSession.builder.appName(app)
+    # spark-submit starts the JVM first and hands its gateway to this process.
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        # The executors are this interpreter's children: the same environment's packages.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        builder = (builder.master("local[*]")
+                   .config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
+                   .config("spark.default.parallelism", str(LOCAL_SHUFFLE_PARTITIONS))
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.sql.adaptive.enabled", "true")
+                   .config("spark.driver.memory", os.environ.get("RECS_SPARK_DRIVER_MEMORY",
+                                                                 "2g")))
+    builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    return builder.getOrCreate()
+
