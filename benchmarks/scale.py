@@ -278,6 +278,38 @@ def row_write_units(bucket: Path, state: dict[str, Any], sample: int = 20_000) -
             "write_units_per_row": sum(units) / len(units)}
 
 
+CHUNK = 20_000_000  # events generated at once: 100 M at once would need about 18 GB
+
+
+class _ChunkStore(training.DirectoryObjectStore):
+    """Names each chunk's files apart (``part-c<chunk>-...``), as separate lander batches."""
+
+    def __init__(self, root: Path, chunk: int) -> None:
+        super().__init__(root)
+        self.chunk = chunk
+
+    def put(self, key: str, body: bytes) -> None:
+        super().put(key.replace("/part-", f"/part-c{self.chunk}-"), body)
+
+
+def write_events(events: int, users: int, items: int, bucket: Path) -> int:
+    """``training.py``'s synthetic shop as the lander leaves it; past ``CHUNK`` events it is
+    generated a chunk at a time (seeds 5, 6, ...) over the same users and items, so a
+    user's category taste is drawn afresh in each chunk."""
+    if events <= CHUNK:
+        files = training.write_partitions(training.synthetic_events(events, users, items),
+                                          training.DirectoryObjectStore(bucket))
+        gc.collect()
+        return files
+    files = 0
+    for chunk, first in enumerate(range(0, events, CHUNK)):
+        table = training.synthetic_events(min(CHUNK, events - first), users, items, 5 + chunk)
+        files += training.write_partitions(table, _ChunkStore(bucket, chunk))
+        del table
+        gc.collect()
+    return files
+
+
 def local_run(events: int, bucket: Path, state_file: Path, config: Any) -> dict[str, Any]:
     steps: dict[str, dict[str, float]] = {}
     for name in LOCAL_STEPS:
@@ -320,9 +352,7 @@ def measure(events: int, engine: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=os.environ.get("SCALE_TMP")) as scratch:
         bucket, state_file = Path(scratch) / "bucket", Path(scratch) / "state.json"
         start = time.perf_counter()
-        files = training.write_partitions(training.synthetic_events(events, users, items),
-                                          training.DirectoryObjectStore(bucket))
-        gc.collect()
+        files = write_events(events, users, items, bucket)
         generated = time.perf_counter() - start
         event_bytes = sum(p.stat().st_size for p in (bucket / "events").rglob("*") if p.is_file())
         print(f"{engine} {events:,}: {files} files, {event_bytes / 1e6:,.0f} MB of events "
@@ -369,8 +399,10 @@ def run_page(engine: str, result: dict[str, Any]) -> str:
         f"Measured {result['date']} on {result['machine']}, by `benchmarks/scale.py --events "
         f"{result['events']} --engine {engine}`. {result['users']:,} users, "
         f"{result['items']:,} items, {result['event_files']:,} event files "
-        f"({result['event_bytes'] / 1e6:,.0f} MB of Parquet). Tuning off (a constant time box "
-        f"nightly, added by benchmarks/cost.py).",
+        f"({result['event_bytes'] / 1e6:,.0f} MB of Parquet)"
+        + (f", generated {CHUNK / 1e6:g} M at a time (each chunk draws users' tastes afresh)"
+           if result["events"] > CHUNK else "")
+        + ". Tuning off (a constant time box nightly, added by benchmarks/cost.py).",
         "",
         f"Also running: before, {result['others_before']}; after, {result['others_after']}.",
         "",
