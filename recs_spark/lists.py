@@ -119,7 +119,6 @@ def _one_part(rows: pa.Table, ranking: Ranking, model: Recommender,
     first = np.r_[0, np.flatnonzero(u[1:] != u[:-1]) + 1] if u.size else np.zeros(0, np.int64)
     user_ids = np.asarray(rows["user"].take(pa.array(first)).to_pylist(), dtype=str)
     sample = rows["sample"].to_numpy(zero_copy_only=False)[first]
-    config = ranking.config
     interactions = Interactions(
         user_ids=user_ids, item_ids=ranking.item_ids,
         user_index=user_index.astype(np.int32), item_index=rows["i"].to_numpy(),

@@ -62,14 +62,16 @@ class Trained:
 
 def train(spark: SparkSession, events: DataFrame, config: BatchConfig, as_of_ms: int,
           version: str, store_url: str, catalog: Mapping[str, Sequence[Any]] | None = None,
-          sample: DataFrame | None = None, write: bool = True) -> Trained:
+          sample: DataFrame | None = None, write: bool = True,
+          deduplicated: bool = False) -> Trained:
     """Train on ``events`` (``recs_spark.weighting.read_events``' columns) as of
     ``as_of_ms``; with ``write``, the version's row files go to the store at ``store_url``.
     ``sample`` (a DataFrame of ``user``) flags the users whose lists the returned model
-    holds; without ``write`` only they are ranked."""
+    holds; without ``write`` only they are ranked. ``deduplicated``: ``events`` went through
+    ``recs_spark.weighting.deduplicate`` already."""
     check(config)
     facts = dict(catalog or {})
-    window = in_window(events, config, as_of_ms).persist()
+    window = in_window(events, config, as_of_ms, deduplicated).persist()
     weighted = weight(window, config, as_of_ms)
     pairs = weighted.pairs.persist()
 

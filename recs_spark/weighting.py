@@ -93,10 +93,12 @@ def deduplicate(events: DataFrame) -> DataFrame:
     return with_id.unionByName(events.where(F.col("event_id").isNull()))
 
 
-def in_window(events: DataFrame, config: BatchConfig, as_of_ms: int) -> DataFrame:
-    """Deduplicated events of ``[as_of - window, as_of)`` with a shopper, keyed by user."""
+def in_window(events: DataFrame, config: BatchConfig, as_of_ms: int,
+              deduplicated: bool = False) -> DataFrame:
+    """Deduplicated events of ``[as_of - window, as_of)`` with a shopper, keyed by user
+    (``deduplicated``: ``events`` went through ``deduplicate`` already)."""
     start = as_of_ms - config.training_window_days * DAY_MS
-    kept = deduplicate(events).where(
+    kept = (events if deduplicated else deduplicate(events)).where(
         (F.col("ts") < as_of_ms) & (F.col("ts") >= start)
         & (F.col("user_id").isNotNull() | F.col("session_id").isNotNull()))
     return kept.withColumn("user", user_key())
