@@ -99,6 +99,16 @@ BUCKET_WRITE: dict[str, tuple[str, ...]] = {
     resources.TRAIN.name: (iam_prefix(layout.MODELS),),
 }
 
+# The Spark job on EMR Serverless (its execution role): it reads the window's events and the
+# catalog snapshot the weight step wrote, writes the version's sample events (interactions/)
+# and model, shadow, row files and manifest (models/), and EMR Serverless writes its logs
+# under logs/ with the same role. Reading interactions/ and models/ back is Spark's own:
+# its executors read what the driver wrote.
+SPARK_JOB_READ: tuple[str, ...] = (iam_prefix(layout.EVENTS), iam_prefix(layout.CATALOG),
+                                   iam_prefix(layout.INTERACTIONS), iam_prefix(layout.MODELS))
+SPARK_JOB_WRITE: tuple[str, ...] = (iam_prefix(layout.INTERACTIONS), iam_prefix(layout.MODELS),
+                                    iam_prefix(layout.LOGS))
+
 # SQS: who sends to the events queue. The lander's receive and delete come with its event
 # source mapping.
 QUEUE_SEND: tuple[str, ...] = (resources.INGEST.name,)

@@ -32,6 +32,8 @@ key                       default                     meaning
                                                       ``keep``: never
 ``allow_stale_layers``    ``false``                   tests only: accept layers built from an
                                                       older recs package (synth refuses them)
+``emr_*``,                see infra/constructs_spark  the Spark engine's application, Python
+``export_concurrency``                                and the export's Distributed Map
 ========================  ==========================  ==========================================
 
 Retention in the data bucket (``bucket_retention``): ``interactions/`` and ``models/`` expire
@@ -81,6 +83,7 @@ from infra.constructs_layers import (
 )
 from infra.constructs_monitoring import RecsMonitoring
 from infra.constructs_nag import acknowledge, arn_ref
+from infra.constructs_spark import RecsSpark, SparkSettings
 from infra.constructs_storefront import RecsStorefront
 from recs.batch.config import BatchConfig
 from recs.batch.pipeline import build_definition
@@ -336,6 +339,10 @@ class RecsStack(Stack):
             )
         )
 
+        # The Spark engine for windows past RECS_SPARK_MIN_EVENTS (infra/constructs_spark.py).
+        self.spark = RecsSpark(self, "Spark", bucket=self.bucket,
+                               recs_config=settings.recs_config,
+                               settings=SparkSettings.from_context(self))
         self.state_machine = self._state_machine()
         self.schedule = self._schedule()
         self.api = RecsApi(
@@ -564,7 +571,8 @@ class RecsStack(Stack):
     def _state_machine(self) -> sfn.StateMachine:
         batch = [self.functions[spec.name] for spec in resources.BATCH_STEPS]
         definition = build_definition(
-            {spec.name: self.functions[spec.name].function_arn for spec in resources.BATCH_STEPS}
+            {spec.name: self.functions[spec.name].function_arn for spec in resources.BATCH_STEPS},
+            self.spark.job(),
         )
         log_group = logs.LogGroup(
             self,
@@ -589,6 +597,7 @@ class RecsStack(Stack):
                 actions=["lambda:InvokeFunction"], resources=[fn.function_arn for fn in batch]
             )
         )
+        self.spark.grant_run(machine.role, resources.STATE_MACHINE_NAME)
         acknowledge(
             machine.role,
             "AwsSolutions-IAM5[Resource::*]",

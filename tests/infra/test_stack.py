@@ -22,13 +22,14 @@ from infra.constructs_layers import LayersNotBuiltError, check_layer
 from infra.stack import (
     ARTEFACT_MARGIN_DAYS,
     DEFAULT_SCHEDULE,
+    LOG_RETENTION_DAYS,
     RecsStack,
     Settings,
     bucket_retention,
     config_env,
 )
 from recs.batch.config import BatchConfig
-from recs.batch.pipeline import build_definition
+from recs.batch.pipeline import SparkJob, build_definition
 from recs.contracts import access, layout, resources
 from recs.exceptions import ConfigError
 
@@ -59,6 +60,8 @@ def _resolve(value: Any) -> str:
         return f"<{logical_id}.{attribute}>"
     if isinstance(value, dict) and "Ref" in value:
         return f"<{value['Ref']}>"
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        return str(value["Fn::Sub"])  # its ${...} left as they are
     raise AssertionError(f"cannot resolve {value!r}")
 
 
@@ -190,6 +193,7 @@ def test_data_bucket_expires_artefacts_after_the_model_ttl_and_a_margin_and_keep
     assert _expiry_by_prefix(_data_bucket(template)) == {
         layout.INTERACTIONS: artefacts,
         layout.MODELS: artefacts,
+        layout.LOGS: LOG_RETENTION_DAYS,
     }
 
 
@@ -500,7 +504,20 @@ def test_state_machine_runs_the_definition_from_build_definition(
     (machine,) = machines.values()
     deployed = json.loads(_resolve(machine["Properties"]["DefinitionString"]))
     placeholders = {spec.name: f"<{functions[spec.name][0]}.Arn>" for spec in resources.BATCH_STEPS}
-    assert deployed == build_definition(placeholders)
+    (application,) = template.find_resources("AWS::EMRServerless::Application")
+    (job_role,) = [lid for lid in template.find_resources("AWS::IAM::Role")
+                   if lid.startswith("SparkJobRole")]
+    (bucket,) = template.find_resources("AWS::S3::Bucket", {"Properties": {
+        "LoggingConfiguration": Match.any_value()}})
+    submit = deployed["States"]["Spark"]["Parameters"]["JobDriver"]["SparkSubmit"]
+    assets = "s3://cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}/"
+    assert submit["EntryPoint"].startswith(assets) and submit["EntryPoint"].endswith(".py")
+    py_files = submit["SparkSubmitParameters"].removeprefix("--py-files ")
+    assert py_files.startswith(assets) and py_files.endswith(".zip")
+    spark = SparkJob(application_id=f"<{application}.ApplicationId>",
+                     execution_role_arn=f"<{job_role}.Arn>", bucket=f"<{bucket}>",
+                     entry_point=submit["EntryPoint"], py_files=py_files)
+    assert deployed == build_definition(placeholders, spark)
 
 
 def test_state_machine_logs_everything_and_does_not_trace(template: Template) -> None:
@@ -734,6 +751,7 @@ def test_context_sets_event_retention_and_the_model_ttl_moves_artefact_expiry(
         layout.EVENTS_REJECTED: 400,
         layout.INTERACTIONS: 10 + ARTEFACT_MARGIN_DAYS,
         layout.MODELS: 10 + ARTEFACT_MARGIN_DAYS,
+        layout.LOGS: LOG_RETENTION_DAYS,
     }
 
 
