@@ -9,20 +9,27 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import io
 import math
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from recs.batch.config import BatchConfig
 from recs.batch.evaluation.split import SPLITS
-from recs.batch.interactions import EVENT_RANK
 from recs.batch.model import Model
 from recs.batch.steps.export import export_rows
+from recs.batch.weighting import EVENT_COLUMNS
+from recs.contracts import keys
+from recs.contracts.keys import Entry
 from recs.contracts.routes import EXCLUDE_SEEN
+from recs.serving import reasons
 from recs.serving.service import RecommendationList, RecommendationService
 from recs.serving.settings import ServingConfig
 from recs.stores.memory import (
@@ -31,6 +38,7 @@ from recs.stores.memory import (
     MemoryRecommendationStore,
     MemoryServingReader,
 )
+from recs.stores.ports import RecRow
 from recs_local.evaluation.loaders import FORMATS
 
 
@@ -69,6 +77,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
                     help="only items new to each user: the list GET /recommendations?"
                     "exclude=seen serves them (the same rows, read by the serving code, with "
                     "RECS_* serving settings), for a user with no events in the last two days")
+    rb.add_argument("--engine", default="local", choices=("local", "spark"),
+                    help="train with the single-node steps (local, the default) or with the "
+                    "Spark job in local mode (spark: pyspark and Java 17); both give the same "
+                    "lists, ties aside. The spark engine tunes over its own discoveries only "
+                    "(rp3beta, cosine): compare the two with --no-tune or a fixed "
+                    "RECS_DISCOVERY")
     rb.set_defaults(func=cmd_recommend_batch)
 
 
@@ -109,7 +123,6 @@ def cmd_recommend_batch(args: argparse.Namespace) -> int:
     from recs.batch.evaluation.split import ts_ms
     from recs.batch.training import train
     from recs.batch.weighting import DAY_MS, weight_events
-    from recs.serving import reasons
     from recs_local.evaluation import loaders
 
     if args.num_items < 1:
@@ -122,49 +135,82 @@ def cmd_recommend_batch(args: argparse.Namespace) -> int:
     config = training_config(BatchConfig.from_env(), (as_of - int(ts.min())) / DAY_MS)
     config = dataclasses.replace(
         config, num_recommendations=max(config.num_recommendations, args.num_items))
-    if args.tune:
-        tuned = tuning.tune(table, config, as_of_ms=as_of)
-        config = tuned.config
-        print(f"tuned: {tuned.record()['params']}", file=sys.stderr)
-    interactions = weight_events(table, config, as_of)
-    model = train(interactions, config)
+    if args.engine == "spark":
+        rows = spark_rows(table, config, as_of, args.tune)
+    else:
+        if args.tune:
+            tuned = tuning.tune(table, config, as_of_ms=as_of)
+            config = tuned.config
+            print(f"tuned: {tuned.record()['params']}", file=sys.stderr)
+        rows = list(export_rows(train(weight_events(table, config, as_of), config),
+                                OFFLINE_VERSION, 0))
 
     users = [line.strip() for line in args.users.read_text(encoding="utf-8").splitlines()]
     users = [u for u in users if u]
     if args.exclude_seen:
-        return _write_served(model, users, args.num_items, args.out)
-    index = {u: i for i, u in enumerate(model.user_ids.tolist())}
-    items = model.item_ids.tolist()
-    trending = list(zip(model.trending_items.tolist(), model.trending_scores.tolist(),
-                        strict=True))
-    written = 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="", encoding="utf-8") as handle:
-        out = csv.writer(handle)
-        out.writerow(["user_id", "item_id", "rank", "score", "reason"])
+        return _write_served(rows, users, args.num_items, args.out)
+    return _write_lists(rows, users, args.num_items, args.out)
+
+
+def spark_rows(table: pa.Table, config: BatchConfig, as_of_ms: int,
+               tune: bool) -> list[RecRow]:
+    """The version's rows as the Spark job writes them, trained on ``table`` in local mode:
+    the events go to a temporary directory store as one event file, the job's training
+    writes its row files there, and they are read back. Tuning tries only the discoveries
+    the Spark engine computes (``recs_spark.similarity.DISCOVERIES``)."""
+    from recs.batch.window import conformed
+    from recs.contracts import layout
+    from recs.formats import row_files
+    from recs.stores.directory import DirectoryObjectStore
+    from recs_spark.job import build
+    from recs_spark.session import get_session
+
+    schema = conformed(EVENT_COLUMNS)
+    events = pa.Table.from_arrays(
+        [table[name].cast(schema.field(name).type) if name in table.column_names
+         else pa.nulls(table.num_rows, schema.field(name).type) for name in EVENT_COLUMNS],
+        schema=schema)
+    with tempfile.TemporaryDirectory(prefix="recs-spark-") as directory:
+        store = DirectoryObjectStore(directory)
+        key = layout.event_file("offline", "events")
+        buffer = io.BytesIO()
+        pq.write_table(events, buffer, compression="zstd")
+        store.put(key, buffer.getvalue())
+        del buffer, events
+        built = build(get_session(), Path(directory).resolve().as_uri(), [key], config,
+                      as_of_ms, OFFLINE_VERSION, tune=tune, shadow=False)
+        if built.tuning.get("params"):
+            print(f"tuned: {built.tuning['params']}", file=sys.stderr)
+        return [row for file in built.trained.row_keys
+                for row in row_files.read(store.get(file))]
+
+
+def _write_lists(rows: Sequence[RecRow], users: Sequence[str], num_items: int,
+                 out: Path) -> int:
+    """Each user's stored list (the row the API reads), topped up from global trending (the
+    API's fallback tier), as CSV."""
+    by_key = {row.key: row.items for row in rows}
+    trending_entries = [Entry._make(e) for e in by_key.get(keys.GLOBAL_TRENDING, [])]
+    written = known = 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["user_id", "item_id", "rank", "score", "reason"])
         for user in users:
-            row = index.get(user)
-            entries: list[tuple[int, float, str]] = []
-            if row is not None:
-                start, stop = model.rec_indptr[row], model.rec_indptr[row + 1]
-                for i, s, b, e in zip(model.rec_items[start:stop].tolist(),
-                                      model.rec_scores[start:stop].tolist(),
-                                      model.rec_because[start:stop].tolist(),
-                                      model.rec_because_event[start:stop].tolist(),
-                                      strict=True):
-                    event = EVENT_RANK[e] if e >= 0 else "view"
-                    entries.append((i, s, reasons.because(event, items[b])))
-            taken = {i for i, _, _ in entries}
-            for i, s in trending:  # the API's fallback tier fills short lists
-                if len(entries) >= args.num_items:
+            stored = by_key.get(keys.user_key(user))
+            known += stored is not None
+            entries = [(e.item, float(e.score), reasons.because(e.event, e.because))
+                       for e in map(Entry._make, stored or [])]
+            taken = {item for item, _, _ in entries}
+            for e in trending_entries:
+                if len(entries) >= num_items:
                     break
-                if i not in taken:
-                    entries.append((i, s, reasons.trending()))
-            for rank, (i, s, reason) in enumerate(entries[:args.num_items], start=1):
-                out.writerow([user, items[i], rank, f"{s:.6f}", reason])
+                if e.item not in taken:
+                    entries.append((e.item, float(e.score), reasons.trending()))
+            for rank, (item, score, reason) in enumerate(entries[:num_items], start=1):
+                writer.writerow([user, item, rank, f"{score:.6f}", reason])
                 written += 1
-    known = sum(1 for u in users if u in index)
-    print(f"wrote {written} rows for {len(users)} users ({known} with history) to {args.out}",
+    print(f"wrote {written} rows for {len(users)} users ({known} with history) to {out}",
           file=sys.stderr)
     return 0
 
@@ -173,7 +219,7 @@ def cmd_recommend_batch(args: argparse.Namespace) -> int:
 OFFLINE_VERSION = "offline"
 
 
-def served_lists(model: Model, users: Sequence[str], num_items: int,
+def served_lists(model: Model | Sequence[RecRow], users: Sequence[str], num_items: int,
                  exclude: str = EXCLUDE_SEEN) -> Iterator[tuple[str, RecommendationList]]:
     """Each user's answer to ``GET /recommendations?user_id=<user>&exclude=<exclude>``: the
     model exported as the nightly export writes it into in-memory stores, read by the
@@ -181,7 +227,8 @@ def served_lists(model: Model, users: Sequence[str], num_items: int,
     the list of a user with no events in the last two days (no session tier), and no catalog
     state (no unavailable items, no new arrivals)."""
     recommendations = MemoryRecommendationStore()
-    recommendations.write(export_rows(model, OFFLINE_VERSION, 0))
+    recommendations.write(export_rows(model, OFFLINE_VERSION, 0) if isinstance(model, Model)
+                          else model)
     registry = MemoryModelRegistry()
     registry.live = OFFLINE_VERSION
     service = RecommendationService(
@@ -191,13 +238,14 @@ def served_lists(model: Model, users: Sequence[str], num_items: int,
         yield user, service.for_user(user, None, num_items, exclude=exclude)
 
 
-def _write_served(model: Model, users: Sequence[str], num_items: int, out: Path) -> int:
+def _write_served(rows: Sequence[RecRow], users: Sequence[str], num_items: int,
+                  out: Path) -> int:
     written = 0
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["user_id", "item_id", "rank", "score", "reason"])
-        for user, answer in served_lists(model, users, num_items):
+        for user, answer in served_lists(rows, users, num_items):
             for rank, item in enumerate(answer.items, start=1):
                 writer.writerow([user, item.item_id, rank, f"{item.score:.6f}", item.reason])
                 written += 1
