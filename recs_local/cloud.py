@@ -5,6 +5,15 @@ The tables, bucket, queues, functions and state machine come from ``recs.contrac
 without Docker, so its simple backend's ``invoke`` is replaced by a dispatcher that calls the
 matching handler in this process: Step Functions then runs the real definition against the
 real handler code. This leans on moto internals, which is why moto is pinned.
+
+moto's Step Functions interpreter does not run EMR Serverless tasks either (it lists
+``emr-serverless`` among the integrations it cannot run), so the state machine's Spark task
+(``emr-serverless:startJobRun.sync``) is run here the way EMR Serverless would run it: the
+task's own parameters become ``python -m recs_spark.job`` with the task's arguments, and the
+``RECS_*`` settings it gives the driver as the process's environment; the process reaches
+moto's server through ``AWS_ENDPOINT_URL`` (PySpark in local mode, the executors being its
+children). The task returns what ``startJobRun.sync`` returns. This needs the moto server
+(``moto_server``): a separate process cannot see the in-process mock.
 """
 
 from __future__ import annotations
@@ -15,12 +24,14 @@ import json
 import os
 import secrets
 import socket
+import subprocess
+import sys
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,6 +39,7 @@ from typing import Any
 import boto3
 
 from recs.batch import pipeline
+from recs.batch.config import BatchConfig
 from recs.contracts import access, resources
 
 REGION = "us-east-1"
@@ -37,6 +49,11 @@ FUNCTIONS_DIR = Path(
 )
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+SPARK_JOB_MODULE = "recs_spark.job"  # what EMR Serverless runs (infra/spark/job_entry.py)
+SPARK_JOB_TIMEOUT_S = 1800
+SPARK_ERROR_CHARS = 4000  # of the job's stderr, in the task's failure cause
+BATCH_SETTINGS = frozenset(f"RECS_{f.name.upper()}" for f in fields(BatchConfig))
 
 
 @dataclass
@@ -147,7 +164,15 @@ class LocalCloud:
                 FunctionName=spec.name, Runtime="python3.12", Role=role,
                 Handler=f"{spec.module}.handler", Code={"ZipFile": _fake_zip()},
             )["FunctionArn"]
-        definition = pipeline.build_definition(arns)
+        application = boto3.client("emr-serverless", region_name=REGION).create_application(
+            name="recs-nightly-spark", releaseLabel="emr-7.12.0", type="SPARK")
+        spark = pipeline.SparkJob(
+            application_id=application["applicationId"], execution_role_arn=role,
+            bucket=resources.LOCAL_BUCKET, entry_point=f"local:{SPARK_JOB_MODULE}",
+            py_files="local:recs,recs_spark",
+            environment={name: value for name, value in os.environ.items()
+                         if name in BATCH_SETTINGS})
+        definition = pipeline.build_definition(arns, spark)
         self.state_machine_arn = boto3.client("stepfunctions", region_name=REGION)\
             .create_state_machine(name=resources.STATE_MACHINE_NAME,
                                   definition=json.dumps(definition), roleArn=role)[
@@ -234,6 +259,114 @@ def _sqs_record(message: dict[str, Any], queue_url: str) -> dict[str, Any]:
     }
 
 
+class SparkJobFailed(RuntimeError):
+    """The local run of the Spark task's job failed; the message ends with its stderr."""
+
+
+def spark_job_command(parameters: Mapping[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """The command and the ``RECS_*`` settings the Spark task's parameters give: its
+    ``EntryPointArguments`` after ``python -m recs_spark.job``, the driver's environment of
+    its ``spark-defaults`` properties (``recs.batch.pipeline.SparkJob``)."""
+    arguments = parameters["JobDriver"]["SparkSubmit"]["EntryPointArguments"]
+    settings: dict[str, str] = {}
+    for configuration in parameters.get("ConfigurationOverrides", {}).get(
+            "ApplicationConfiguration", []):
+        if configuration.get("Classification") != "spark-defaults":
+            continue
+        for name, value in configuration.get("Properties", {}).items():
+            if name.startswith(pipeline.DRIVER_ENV):
+                settings[name[len(pipeline.DRIVER_ENV):]] = str(value)
+    return [sys.executable, "-m", SPARK_JOB_MODULE, *map(str, arguments)], settings
+
+
+def run_spark_job(parameters: Mapping[str, Any]) -> dict[str, str]:
+    """Run the task's job to its end as EMR Serverless would; what ``startJobRun.sync``
+    returns. The job gets this process's environment (credentials, ``AWS_ENDPOINT_URL``)
+    with the batch settings replaced by the task's."""
+    if not os.environ.get("AWS_ENDPOINT_URL"):
+        raise SparkJobFailed("the Spark job runs in its own process, which reaches moto only "
+                             "through its server (recs_local.cloud.moto_server), not the "
+                             "in-process mock")
+    command, settings = spark_job_command(parameters)
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in BATCH_SETTINGS}
+    environment.update(settings)
+    completed = subprocess.run(command, env=environment, capture_output=True, text=True,
+                               timeout=SPARK_JOB_TIMEOUT_S, check=False)
+    if completed.returncode != 0:
+        raise SparkJobFailed(f"{SPARK_JOB_MODULE} exited with {completed.returncode}: "
+                             f"{completed.stderr[-SPARK_ERROR_CHARS:]}")
+    application = str(parameters["ApplicationId"])
+    run_id = uuid.uuid4().hex[:16]
+    return {"ApplicationId": application, "JobRunId": run_id,
+            "Arn": f"arn:aws:emr-serverless:{REGION}:{ACCOUNT}:/applications/{application}"
+                   f"/jobruns/{run_id}"}
+
+
+def _emr_serverless_task() -> type:
+    """moto's task state for ``emr-serverless``: ``startJobRun`` (``.sync`` or not) runs
+    the job with ``run_spark_job``; its failure is the task's ``States.TaskFailed``."""
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    class EmrServerlessTask(state_task_service.StateTaskService):  # type: ignore[misc]
+        def _validate_service_integration_is_supported(self) -> None:
+            if self.resource.api_action != "startJobRun":
+                raise ValueError(f"the local cloud runs emr-serverless:startJobRun only, "
+                                 f"not {self.resource.api_action}")
+
+        def _eval_service_task(self, env: Any, resource_runtime_part: Any,
+                               normalised_parameters: dict[str, Any],
+                               state_credentials: Any) -> None:
+            env.stack.append(run_spark_job(normalised_parameters))
+
+        def _from_error(self, env: Any, ex: Exception) -> Any:
+            if not isinstance(ex, SparkJobFailed | subprocess.TimeoutExpired):
+                return super()._from_error(env, ex)
+            failed = StatesErrorNameType.StatesTaskFailed
+            return FailureEvent(
+                env=env, error_name=StatesErrorName(typ=failed),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(  # type: ignore[typeddict-item]
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        error=failed.to_name(), cause=str(ex),
+                        resource=self._get_sfn_resource(),
+                        resourceType=self._get_sfn_resource_type())))
+
+    return EmrServerlessTask
+
+
+@contextmanager
+def _patched_emr_serverless() -> Iterator[None]:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+        state_task_factory,
+    )
+
+    original = state_task_factory.state_task_service_for
+    task = _emr_serverless_task()
+
+    def service_for(service_name: str) -> Any:
+        return task() if service_name == "emr-serverless" else original(service_name)
+
+    state_task_factory.state_task_service_for = service_for  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        state_task_factory.state_task_service_for = original
+
+
 def _dispatching_invoke(cloud: LocalCloud) -> Callable[..., bytes]:
     def invoke(backend: Any, function_name: str, qualifier: str | None, body: Any,
                headers: Any, response_headers: Any) -> bytes:
@@ -287,7 +420,7 @@ def in_process() -> Iterator[LocalCloud]:
     os.environ.pop("AWS_ENDPOINT_URL", None)
     cloud = LocalCloud()
     try:
-        with mock_aws(config=MOTO_CONFIG), _patched_lambda(cloud):
+        with mock_aws(config=MOTO_CONFIG), _patched_lambda(cloud), _patched_emr_serverless():
             cloud.create()
             yield cloud
     finally:
@@ -315,7 +448,7 @@ def moto_server(port: int | None = None) -> Iterator[LocalCloud]:
     os.environ["MOTO_PORT"] = str(port)
     cloud = LocalCloud()
     try:
-        with _patched_lambda(cloud):
+        with _patched_lambda(cloud), _patched_emr_serverless():
             cloud.create()
             yield cloud
     finally:
