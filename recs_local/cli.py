@@ -11,7 +11,7 @@ def _demo(args: argparse.Namespace) -> int:
     from recs_local import demo
 
     demo.run(port=args.port, host=args.host, events_csv=args.events, users=args.users,
-             catalog_file=args.catalog, simulate_shoppers=args.simulate)
+             catalog_file=args.catalog, simulate_shoppers=args.simulate, engine=args.engine)
     return 0
 
 
@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="shoppers who act on what they are shown, in an experiment of the "
                            "personalised list against trending, stopped when they are done "
                            "(default 200; 0: none)")
+    demo.add_argument("--engine", choices=("auto", "lambda", "spark"), default=None,
+                      help="which engine trains the nightly batch (RECS_ENGINE; spark runs "
+                           "the Spark job in local mode and exports with the Distributed Map; "
+                           "default: RECS_ENGINE, else auto)")
     demo.set_defaults(run=_demo)
 
     imports = commands.add_parser(

@@ -120,7 +120,26 @@ def describe_results(report: dict[str, Any]) -> list[str]:
 
 def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = None,
         users: int = 400, say: Say = _say, serve: bool = True,
-        catalog_file: Path | None = None, simulate_shoppers: int = 0) -> dict[str, Any]:
+        catalog_file: Path | None = None, simulate_shoppers: int = 0,
+        engine: str | None = None) -> dict[str, Any]:
+    """``engine`` (``auto``, ``lambda`` or ``spark``) sets ``RECS_ENGINE`` for the run: on
+    ``spark`` the state machine runs the Spark job (PySpark in local mode, against moto)
+    and exports its row files with the Distributed Map."""
+    if engine is None:
+        return _run(port, host, events_csv, users, say, serve, catalog_file, simulate_shoppers)
+    saved = os.environ.get("RECS_ENGINE")
+    os.environ["RECS_ENGINE"] = engine
+    try:
+        return _run(port, host, events_csv, users, say, serve, catalog_file, simulate_shoppers)
+    finally:
+        if saved is None:
+            os.environ.pop("RECS_ENGINE", None)
+        else:
+            os.environ["RECS_ENGINE"] = saved
+
+
+def _run(port: int, host: str, events_csv: Path | None, users: int, say: Say, serve: bool,
+         catalog_file: Path | None, simulate_shoppers: int) -> dict[str, Any]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     started = time.perf_counter()
 
@@ -152,8 +171,12 @@ def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = Non
         if result["status"] != "SUCCEEDED":
             raise SystemExit(f"batch {result['status']}: {result['error']} {result['cause']}")
         output: BatchState = result["output"]
-        step(f"batch SUCCEEDED: model {output['version']} "
-             f"promoted={output.get('promoted')} counts={json.dumps(output['counts'])}")
+        job = output.get("spark_job", {}).get("job_run_id")
+        step(f"batch SUCCEEDED on the {output.get('engine', 'lambda')} engine"
+             + (f" (Spark job run {job}, {output['counts'].get('row_files')} row files "
+                "exported by the Distributed Map)" if job else "")
+             + f": model {output['version']} promoted={output.get('promoted')} "
+             f"counts={json.dumps(output['counts'])}")
 
         api_key = os.environ.get("RECS_API_KEY") or secrets.token_urlsafe(18)
         # The storefront's key is public (its config.json): it reads a shopper's lists only
@@ -207,6 +230,7 @@ def run(port: int = 8000, host: str = "127.0.0.1", events_csv: Path | None = Non
             f"{SHOPPER_SECRET_ENV}={token_secret} .venv/bin/recs shopper-token {user})\n"
             "Press Ctrl-C to stop.", )
         summary = {"base_url": base, "version": output["version"], "counts": output["counts"],
+                   "engine": output.get("engine"),
                    "api_key": api_key, "storefront_key": storefront_key,
                    "shopper_token_secret": token_secret, "experiment": experiment_id}
         if not serve:
