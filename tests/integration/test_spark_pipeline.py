@@ -1,0 +1,99 @@
+"""The nightly batch on the Spark path, end to end on moto's server: the weight step sends the
+window to the Spark job (``recs_spark.job`` in local mode, as the local cloud runs the
+state machine's ``emr-serverless:startJobRun.sync`` task), train collects its manifest,
+evaluate scores its shadow, the Distributed Map exports its row files, promote makes the
+version live, and the API serves its rows.
+
+About a minute: the JVM's start and the job's local-mode stages are most of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from recs.contracts import keys, layout, resources
+from recs.formats import row_files
+from recs_local import sample_data
+from recs_local.cloud import REGION, LocalCloud, moto_server
+from recs_local.demo import as_of_after, ingest_all, put_catalog
+from tests.conftest import api_event, call
+
+END = datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def spark_run() -> Iterator[tuple[LocalCloud, dict[str, Any], list[dict[str, Any]]]]:
+    saved = dict(os.environ)
+    os.environ.update({"RECS_ENGINE": "spark", "RECS_TUNING_SECONDS": "0",
+                       "RECS_TRAINING_WINDOW_DAYS": "30"})
+    try:
+        with moto_server() as cloud:
+            events = sample_data.generate(users=60, days=10, end=END)
+            put_catalog(cloud, sample_data.catalog_items())
+            ingest_all(cloud, events)
+            assert cloud.pump_queue() > 0
+            result = cloud.run_batch(as_of_after(events), timeout_s=300)
+            assert result["status"] == "SUCCEEDED", (result["error"], result["cause"])
+            yield cloud, result["output"], events
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_the_spark_path_trains_exports_and_promotes(
+        spark_run: tuple[LocalCloud, dict[str, Any], list[dict[str, Any]]]) -> None:
+    _, output, _ = spark_run
+    version = output["version"]
+    assert output["engine"] == "spark"
+    assert output["spark_job"]["job_run_id"]  # the task's ResultSelector kept the run's id
+    assert output["shadow_key"] == layout.shadow_model(version)
+    assert output["metrics"]["candidate"]  # evaluate scored the job's shadow
+    counts = output["counts"]
+    assert counts["rows_written"] == counts["rows_expected"] > 0
+    assert counts["row_files"] >= 1
+    assert output["promoted"] is True and output["live_version"] == version
+    assert "export_parts" not in output  # the finish took the Map's results out
+
+
+def test_the_table_holds_exactly_the_row_files_rows(
+        spark_run: tuple[LocalCloud, dict[str, Any], list[dict[str, Any]]]) -> None:
+    _, output, _ = spark_run
+    version = output["version"]
+    s3 = boto3.client("s3", region_name=REGION)
+    listed = s3.list_objects_v2(Bucket=resources.LOCAL_BUCKET,
+                                Prefix=layout.rows_prefix(version))["Contents"]
+    in_files = {}
+    for entry in listed:
+        body = s3.get_object(Bucket=resources.LOCAL_BUCKET, Key=entry["Key"])["Body"].read()
+        in_files.update({row.key: row for row in row_files.read(body)})
+    assert len(in_files) == output["counts"]["rows_written"]
+    table = boto3.resource("dynamodb", region_name=REGION).Table(
+        resources.RECOMMENDATIONS.local_name)
+    stored = {}
+    for item in table.scan()["Items"]:
+        if item["sk"] == version and not str(item["pk"]).startswith("KEYS#"):
+            stored[item["pk"]] = item
+    assert set(stored) == set(in_files)
+    some_user = next(k for k in in_files if k.startswith(keys.user_key("")))
+    assert json.loads(stored[some_user]["items"]) == json.loads(
+        row_files.entries_json(in_files[some_user].items))
+
+
+def test_the_api_serves_the_spark_versions_lists(
+        spark_run: tuple[LocalCloud, dict[str, Any], list[dict[str, Any]]]) -> None:
+    cloud, output, events = spark_run
+    user = next(e["user_id"] for e in events if e.get("user_id"))
+    status, answer = call(cloud, "api", api_event("GET", "/recommendations",
+                                                  {"user_id": user, "num_items": "5"}))
+    assert status == 200 and answer["model_version"] == output["version"]
+    assert answer["items"] and "personalised" in answer["tiers"]
+    item = answer["items"][0]["item_id"]
+    status, similar = call(cloud, "api", api_event("GET", f"/items/{item}/similar"))
+    assert status == 200 and similar["items"]
