@@ -32,9 +32,14 @@ def get_session(app: str = "recs-batch") -> SparkSession:
                    .config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
                    .config("spark.default.parallelism", str(LOCAL_SHUFFLE_PARTITIONS))
                    .config("spark.ui.enabled", "false")
+                   # Loopback only: nothing here needs the machine's other interfaces.
+                   .config("spark.driver.host", "127.0.0.1")
+                   .config("spark.driver.bindAddress", "127.0.0.1")
                    .config("spark.sql.adaptive.enabled", "true")
                    .config("spark.driver.memory", os.environ.get("RECS_SPARK_DRIVER_MEMORY",
                                                                  "2g")))
     builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel(os.environ.get("RECS_SPARK_LOG_LEVEL", "WARN"))
+    return session
 
