@@ -452,4 +452,10 @@ def moto_server(port: int | None = None) -> Iterator[LocalCloud]:
             cloud.create()
             yield cloud
     finally:
+        # moto's backends live in this process, not in the server: reset them, so a later
+        # server in the same process (another test module) starts empty.
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(
+            f"http://127.0.0.1:{port}/moto-api/reset", method="POST"), timeout=30).close()
         server.stop()

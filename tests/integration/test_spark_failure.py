@@ -1,0 +1,39 @@
+"""A Spark job that fails fails the night: on moto's server, the job refuses settings its
+engine does not train (before Spark starts), the state machine's Spark task fails with the
+job's own error, and nothing is promoted or exported."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import boto3
+
+from recs.contracts import resources
+from recs_local import sample_data
+from recs_local.cloud import REGION, moto_server
+from recs_local.demo import as_of_after, ingest_all
+
+END = datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+def test_a_failed_job_fails_the_run_with_its_error_and_promotes_nothing() -> None:
+    saved = dict(os.environ)
+    # The weight step runs EASE's discovery fine; the Spark engine trains RP3beta or cosine.
+    os.environ.update({"RECS_ENGINE": "spark", "RECS_DISCOVERY": "ease",
+                       "RECS_TUNING_SECONDS": "0"})
+    try:
+        with moto_server() as cloud:
+            events = sample_data.generate(users=20, days=5, end=END)
+            ingest_all(cloud, events)
+            cloud.pump_queue()
+            result = cloud.run_batch(as_of_after(events), timeout_s=300)
+            registry = boto3.resource("dynamodb", region_name=REGION).Table(
+                resources.REGISTRY.local_name).scan()["Items"]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert result["status"] == "FAILED" and result["error"] == "BatchFailed"
+    assert "recs_spark.job exited with 1" in result["cause"]
+    assert "the Spark engine trains the blend with a discovery of" in result["cause"]
+    assert registry == []  # no version recorded, no pointer: nothing was exported
