@@ -18,7 +18,8 @@ as the state machine runs them: weight, train and export through ``training.py``
 catalog), then ``python -m recs_spark.job`` in Spark's local mode on this machine's cores,
 then the train step reading the job's manifest and evaluate; the job's peak memory is the
 largest sum of proportional set sizes (PSS) of its whole process tree (the JVM and its Python
-workers), sampled every 0.25 s, and its CPU seconds those of every process it waited for.
+workers), sampled every 0.5 s, and its CPU seconds those its processes had used when last
+sampled (or what the kernel counted for the children it reaped, if more).
 
 Every run merges its numbers into ``results/scale.json`` (engine -> events -> steps) and
 writes ``results/scale-<engine>-<events>.md``, with the machine, the date and what else was
@@ -31,6 +32,7 @@ measurements to windows too large to run here.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import itertools
 import json
@@ -131,12 +133,24 @@ def _pss_kb(pid: int) -> tuple[int, int]:
     return fields.get("Pss", 0), fields.get("Rss", 0)
 
 
-class TreeSampler:
-    """Samples the summed PSS and RSS of a process and all its descendants until stopped."""
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds a process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, pid: int, every_s: float = 0.25) -> None:
+
+class TreeSampler:
+    """Samples the summed PSS and RSS of a process and all its descendants until stopped,
+    and the CPU seconds each of them had used when last seen (a JVM that its launcher does
+    not reap would escape ``RUSAGE_CHILDREN``)."""
+
+    def __init__(self, pid: int, every_s: float = 0.5) -> None:
         self.pid, self.every_s = pid, every_s
         self.peak_pss_mb = self.peak_rss_mb = 0.0
+        self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -154,6 +168,7 @@ class TreeSampler:
             for pid in (self.pid, *_descendants(self.pid)):
                 p, r = _pss_kb(pid)
                 pss, rss = pss + p, rss + r
+                self.cpu[pid] = max(self.cpu.get(pid, 0.0), _cpu_seconds(pid))
             self.peak_pss_mb = max(self.peak_pss_mb, pss / 1024)
             self.peak_rss_mb = max(self.peak_rss_mb, rss / 1024)
             self._stop.wait(self.every_s)
@@ -172,7 +187,8 @@ def run_tree(argv: list[str], env: dict[str, str]) -> dict[str, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode:
         raise RuntimeError(f"{argv[:4]} failed ({process.returncode}):\n{err[-4000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    reaped = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = max(reaped, sum(sampler.cpu.values()))
     return {"seconds": seconds, "cpu_seconds": cpu, "peak_mb": sampler.peak_pss_mb,
             "peak_rss_mb": sampler.peak_rss_mb}
 
@@ -321,6 +337,7 @@ def local_run(events: int, bucket: Path, state_file: Path, config: Any) -> dict[
 
 def spark_run(events: int, bucket: Path, state_file: Path, config: Any) -> dict[str, Any]:
     env = {"RECS_ENGINE": "spark", "RECS_TUNING_SECONDS": "0"}
+    config = dataclasses.replace(config, engine="spark")  # the steps' children read it
     steps: dict[str, dict[str, float]] = {}
     steps["weight"] = run_step("weight", bucket, state_file, config, env)
     state = json.loads(state_file.read_text())
