@@ -21,6 +21,7 @@ from recs.batch.config import BatchConfig
 from recs.batch.steps.attribution import attribution_step
 from recs.batch.steps.evaluate import evaluate_step
 from recs.batch.steps.export import export_step
+from recs.batch.steps.export_parts import export_finish, export_part, export_start
 from recs.batch.steps.promote import promote_step
 from recs.batch.steps.train import train_step
 from recs.batch.steps.weight import weight_step
@@ -38,6 +39,7 @@ from recs.stores.memory import (
     MemoryRecommendationStore,
 )
 from recs_local import sample_data
+from tests.unit.test_spark_steps import spark_job, with_parts
 
 END = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
@@ -102,6 +104,21 @@ def touched() -> Iterator[dict[str, Recording]]:
                                  MemoryExperimentStore())
         assert state["attribution"]["files"] >= 1  # the last eight days' events
     assert "live" in json.dumps(state["metrics"])  # the second evaluation read live's model
+    # A third night on the Spark engine: the job's outputs (stood in for by the last night's
+    # model, as tests/unit/test_spark_steps.py does) go straight to the bucket, under the job
+    # role's grants; the Lambda steps' phases read them through their own recorders.
+    spark = BatchConfig(tuning_seconds=1.0, training_window_days=30, engine="spark")
+    spark_state: BatchState = {"as_of": (END.date() + timedelta(days=2)).isoformat()}
+    spark_state = weight_step(spark_state, store(resources.WEIGHT.name), spark)
+    spark_job(bucket, spark_state, state, bucket)
+    spark_state = train_step(spark_state, store(resources.TRAIN.name), spark)
+    spark_state = evaluate_step(spark_state, store(resources.EVALUATE.name), registry, spark)
+    table = MemoryRecommendationStore()
+    spark_state = export_start(spark_state, store(resources.EXPORT.name), table, registry, spark)
+    parts = [export_part(spark_state["version"], key, store(resources.EXPORT.name), table)
+             for key in bucket.list(spark_state["rows_prefix"])]
+    spark_state = export_finish(with_parts(spark_state, parts), table, registry, spark)
+    assert promote_step(spark_state, registry)["promoted"] is True
     yield recorders
 
 

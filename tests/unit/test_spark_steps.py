@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -90,6 +91,11 @@ def spark_job(objects: MemoryObjectStore, spark_state: BatchState,
     }
     objects.put(layout.spark_manifest(version), json.dumps(manifest).encode())
     return manifest
+
+
+def with_parts(state: BatchState, parts: Sequence[Mapping[str, Any]]) -> BatchState:
+    """The state as the Distributed Map leaves it for the finish: its children's results."""
+    return cast(BatchState, {**state, EXPORT_PARTS_PATH: list(parts)})
 
 
 # -- weight: the engine from the footers ---------------------------------------------------------
@@ -235,8 +241,8 @@ def test_the_three_phases_write_the_rows_the_lambda_export_writes(
     keys = [key for chunk in table.read_row_keys(version) for key in chunk]
     parts = [export_part(version, key, objects, table)
              for key in objects.list(state["rows_prefix"])]
-    finished = export_finish({**started, EXPORT_PARTS_PATH: [  # type: ignore[typeddict-unknown-key]
-        {"rows_written": part["rows_written"]} for part in parts]}, table, registry, SPARK,
+    finished = export_finish(with_parts(started, [
+        {"rows_written": part["rows_written"]} for part in parts]), table, registry, SPARK,
         now=NOW)
 
     reference_table = MemoryRecommendationStore()
@@ -263,8 +269,7 @@ def test_a_lost_part_leaves_the_counts_apart_and_promote_refuses(
     registry, table = MemoryModelRegistry(), MemoryRecommendationStore()
     started = export_start(state, objects, table, registry, SPARK, now=NOW)
     first = export_part(state["version"], layout.row_file(state["version"], 0), objects, table)
-    finished = export_finish({**started, EXPORT_PARTS_PATH: [first]},  # type: ignore[typeddict-unknown-key]
-                             table, registry, SPARK, now=NOW)
+    finished = export_finish(with_parts(started, [first]), table, registry, SPARK, now=NOW)
     promoted = promote_step(finished, registry, now=NOW)
     assert promoted["promoted"] is False
     assert promoted["reason"] == (f"export wrote {first['rows_written']} rows of "
