@@ -34,6 +34,9 @@ DOC = ROOT / "docs" / "cost.md"
 BEGIN, END = "<!-- cost.py: begin -->", "<!-- cost.py: end -->"
 READ_ON = "2026-11-30"
 NIGHTS_A_MONTH = 30
+# EMR Serverless bills the vCPUs it allocates, busy or not; the job's CPU seconds are what it
+# uses. Assumed: its workers are busy three quarters of the time they are billed.
+EMR_UTILISATION = 0.75
 GIB = 2 ** 30
 
 
@@ -228,9 +231,8 @@ class Inputs:
     lambda_steps: dict[str, Curve]  # the Lambda path's steps: seconds
     lambda_peaks: dict[str, Curve]  # ... and peak MB
     spark_steps: dict[str, Curve]  # the Lambda steps around the Spark job: seconds
-    spark_seconds: Curve | None  # the job in local mode on spark_cores cores
+    spark_cpu_seconds: Curve | None  # the job's CPU seconds in local mode (its whole tree)
     spark_peak_mb: Curve | None
-    spark_cores: int
     rows: Curve  # DynamoDB rows a version has
     write_units_per_row: float
     item_bytes: float
@@ -299,9 +301,8 @@ def load_inputs(data: Mapping[str, Any] | None = None) -> Inputs:
     return Inputs(
         lambda_steps=steps(local, "seconds"), lambda_peaks=steps(local, "peak_mb"),
         spark_steps=steps(spark, "seconds", skip=("spark job",)),
-        spark_seconds=curve(spark, lambda r: r["steps"]["spark job"]["seconds"]),
+        spark_cpu_seconds=curve(spark, lambda r: r["steps"]["spark job"]["cpu_seconds"]),
         spark_peak_mb=curve(spark, lambda r: r["steps"]["spark job"]["peak_mb"]),
-        spark_cores=int(next(iter(spark.values()), {"cores": 2}).get("cores", 2)),
         rows=rows, write_units_per_row=units.get("write_units_per_row", 1.0),
         item_bytes=units.get("mean_item_bytes", 1024.0), key_chunks_per_row=key_chunks,
         export_rows_per_s=export_rate(),
@@ -399,10 +400,10 @@ def nightly(inputs: Inputs, shop: Shop, prices: Mapping[str, Price] = PRICES) ->
                       invocations * p["lambda_request"].usd))
 
     if engine == "spark":
-        assert inputs.spark_seconds is not None
-        vcpu_h = inputs.spark_seconds.at(e) * inputs.spark_cores / 3600
+        assert inputs.spark_cpu_seconds is not None
+        vcpu_h = inputs.spark_cpu_seconds.at(e) / EMR_UTILISATION / 3600
         gb_h = vcpu_h * 4  # the default worker: 4 vCPU, 16 GB
-        ext = inputs.spark_seconds.extrapolated(e)
+        ext = inputs.spark_cpu_seconds.extrapolated(e)
         lines.append(Line("EMR Serverless vCPU", vcpu_h, "vCPU-hours",
                           vcpu_h * p["emr_vcpu_hour"].usd, extrapolated=ext))
         lines.append(Line("EMR Serverless memory (4 GB per vCPU)", gb_h, "GB-hours",
@@ -458,11 +459,11 @@ def personalize(inputs: Inputs, shop: Shop, our_core_hours: float,
     ]
 
 
-def core_hours(inputs: Inputs, lines: list[Line], engine: str, events: float) -> float:
-    """Our batch's compute in core-hours: the Spark job's cores x hours, or the Lambda steps'
-    seconds on this 2-core machine."""
-    if engine == "spark" and inputs.spark_seconds is not None:
-        return inputs.spark_seconds.at(events) * inputs.spark_cores / 3600
+def core_hours(inputs: Inputs, engine: str, events: float) -> float:
+    """Our batch's compute in core-hours: the Spark job's CPU hours, or the Lambda steps'
+    seconds on this 2-core machine times its cores (an upper bound: export uses one)."""
+    if engine == "spark" and inputs.spark_cpu_seconds is not None:
+        return inputs.spark_cpu_seconds.at(events) / 3600
     return sum(c.at(events) for c in inputs.lambda_steps.values()) * 2 / 3600
 
 
@@ -502,12 +503,12 @@ def render(inputs: Inputs) -> Iterator[str]:
     details = []
     for shop in shops(inputs):
         engine = engine_for(inputs, shop.window_events)
-        if engine == "spark" and inputs.spark_seconds is None:
+        if engine == "spark" and inputs.spark_cpu_seconds is None:
             yield (f"| {shop.name} | {shop.window_events / 1e6:,.0f} M | spark | not measured "
                    f"yet | | |")
             continue
         lines = nightly(inputs, shop)
-        ours = personalize(inputs, shop, core_hours(inputs, lines, engine, shop.window_events))
+        ours = personalize(inputs, shop, core_hours(inputs, engine, shop.window_events))
         ext = "*" if any(line.extrapolated for line in lines) else ""
         yield (f"| {shop.name} | {shop.window_events / 1e6:,.0f} M | {engine} | "
                f"{_money(night(lines))}{ext} | {_money(month(lines))}{ext} | "

@@ -92,7 +92,7 @@ def _inputs() -> Any:
         lambda_steps={"weight": one(((1e6, 10.0),)), "train": one(((1e6, 20.0),)),
                       "export": one(((1e6, 5.0),))},
         lambda_peaks={"weight": one(((1e6, 100.0),))},
-        spark_steps={}, spark_seconds=None, spark_peak_mb=None, spark_cores=2,
+        spark_steps={}, spark_cpu_seconds=None, spark_peak_mb=None,
         rows=one(((1e6, 1000.0),)), write_units_per_row=3.0, item_bytes=924.0,
         key_chunks_per_row=0.0, export_rows_per_s=100.0,
         event_bytes=one(((1e6, 3e7),)), event_files=one(((1e6, 20.0),)),
@@ -138,3 +138,23 @@ def test_personalize_for_the_same_shop_worked_by_hand() -> None:
     assert training.quantity == pytest.approx(30 * 8.0 / 4)
     assert campaign.quantity == pytest.approx(5 * 24 * 30)
     assert campaign.usd == pytest.approx(3_600 * 0.20)
+
+
+def test_a_spark_night_worked_by_hand() -> None:
+    inputs = _inputs()
+    inputs.spark_steps = {"weight": cost.Curve(((1e6, 1.0),)), "train": cost.Curve(((1e6, 2.0),))}
+    inputs.spark_cpu_seconds = cost.Curve(((1e6, 270.0),))
+    inputs.row_files = cost.Curve(((1e6, 4.0),))
+    inputs.spark_min_events = 1_000_000
+    lines = {line.what.split(" (")[0]: line for line in
+             cost.nightly(inputs, cost.Shop("t", 2e6, 2e6 / 90), UNIT)}
+    # 540 CPU seconds busy three quarters of the billed time: 720 vCPU-seconds.
+    assert lines["EMR Serverless vCPU"].quantity == pytest.approx(720 / 3600)
+    assert lines["EMR Serverless memory"].quantity == pytest.approx(4 * 720 / 3600)
+    # weight 2 s and train 4 s at their memory, the children's 20 s of writing at 1 GB.
+    assert lines["Lambda compute"].quantity == pytest.approx(2 * 1 + 4 * 2 + 20 * 1)
+    assert lines["Lambda requests"].quantity == 3 + 8
+    # Weight, Engine, Spark, Train, Gate, Export, Promote and 8 children of 2 states.
+    assert lines["Step Functions transitions"].quantity == 7 + 8 * 2
+    # 40 event files read twice, 8 row files read, 10 artefacts; 8 written, 10, one LIST.
+    assert lines["S3 requests"].quantity == 2 * 40 + 8 + 10 + 8 + 10 + 1
