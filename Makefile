@@ -18,7 +18,7 @@ EVENTS ?=
 ENGINE ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help demo test lint typecheck unit layers synth deploy bench lock clean chromium
+.PHONY: help demo test lint typecheck unit layers synth deploy bench lock clean chromium java
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ help: ## list the targets
 demo: $(INSTALLED) ## ingest sample events (or EVENTS=file.csv), run the batch (ENGINE=spark: on Spark), serve the API on PORT (8000)
 	$(PY) -m recs_local.cli demo --port $(PORT) $(if $(EVENTS),--events $(EVENTS)) $(if $(ENGINE),--engine $(ENGINE))
 
-test: $(INSTALLED) $(LAYERS) node_modules/.installed chromium lint typecheck ## lint, type-check and run every test
+test: $(INSTALLED) $(LAYERS) node_modules/.installed chromium java lint typecheck ## lint, type-check and run every test
 	$(PY) -m pytest
 
 unit: $(INSTALLED) ## run the tests that need neither the layers nor the local server
@@ -35,8 +35,8 @@ unit: $(INSTALLED) ## run the tests that need neither the layers nor the local s
 lint: $(INSTALLED) ## ruff
 	$(VENV)/bin/ruff check .
 
-typecheck: $(INSTALLED) ## mypy on the package, the handlers and the CDK app
-	$(VENV)/bin/mypy layers/core/recs recs_local functions infra
+typecheck: $(INSTALLED) ## mypy on the package, the Spark job, the handlers and the CDK app
+	$(VENV)/bin/mypy layers/core/recs recs_local recs_spark functions infra
 
 layers: $(LAYERS) ## build the Lambda layers (pip --platform, no Docker) into build/layers
 
@@ -76,6 +76,15 @@ chromium: ## install Debian's chromium for the browser tests when missing (as ro
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else echo "chromium is missing and this is not root: the browser tests will skip" \
 		"(sudo apt-get install chromium)"; fi
+
+# The Spark engine (recs_spark, tests/spark) runs pyspark in local mode on Java 17. Without
+# root and without java, the Spark tests skip and say so.
+java: ## install Debian's openjdk-17-jre-headless for the Spark engine when java is missing (as root)
+	@command -v java >/dev/null || if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			openjdk-17-jre-headless; \
+	else echo "java is missing and this is not root: the Spark tests will skip" \
+		"(sudo apt-get install openjdk-17-jre-headless)"; fi
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund || npm install --no-audit --no-fund

@@ -70,7 +70,7 @@ def train(spark: SparkSession, events: DataFrame, config: BatchConfig, as_of_ms:
     holds; without ``write`` only they are ranked. ``deduplicated``: ``events`` went through
     ``recs_spark.weighting.deduplicate`` already."""
     check(config)
-    facts = dict(catalog or {})
+    facts = {item: list(fact) for item, fact in (catalog or {}).items()}
     window = in_window(events, config, as_of_ms, deduplicated).persist()
     weighted = weight(window, config, as_of_ms)
     pairs = weighted.pairs.persist()
@@ -113,7 +113,7 @@ def train(spark: SparkSession, events: DataFrame, config: BatchConfig, as_of_ms:
         item_popularity=popularity, similarity=matrix,
         category_names=base.category_names, category_indptr=base.category_indptr,
         category_items=base.category_items, category_scores=base.category_scores,
-        catalog={k: list(v) for k, v in facts.items()}, as_of_ms=as_of_ms)
+        catalog=facts, as_of_ms=as_of_ms)
     flagged = (coded.join(sample.select("user").withColumn("sample", F.lit(True)), "user",
                           "left") if sample is not None else coded.withColumn("sample",
                                                                              F.lit(False)))

@@ -199,7 +199,7 @@ def _write_lists(rows: Sequence[RecRow], users: Sequence[str], num_items: int,
         for user in users:
             stored = by_key.get(keys.user_key(user))
             known += stored is not None
-            entries = [(e.item, float(e.score), reasons.because(e.event, e.because))
+            entries = [(e.item, float(e.score), reasons.because(e.event, e.because or ""))
                        for e in map(Entry._make, stored or [])]
             taken = {item for item, _, _ in entries}
             for e in trending_entries:

@@ -22,6 +22,7 @@ from recs.batch.training import train
 from recs.batch.weighting import weight_events
 from recs.batch.window import read_window
 from recs.contracts import layout
+from recs.contracts.state import BatchState
 from recs.formats import row_files
 from recs.stores.directory import DirectoryObjectStore
 from recs_local.evaluation import commands
@@ -40,14 +41,16 @@ def test_the_job_writes_the_versions_rows_and_manifest(spark: Any, tmp_path: Pat
         store.put(layout.event_file("2026-11-1" + str(n % 3), f"f{n}"),
                   event_file(table.slice(start, 1500)))
     store.put(layout.event_file("2026-11-20", "later"), event_file(table.slice(0, 10)))
-    catalog = {"i3": ["shoes/boots", "Boot", True], "i5": [None, "Gone", False]}
+    catalog: dict[str, list[Any]] = {"i3": ["shoes/boots", "Boot", True],
+                                      "i5": [None, "Gone", False]}
     store.put("interactions/v7/catalog.json", json.dumps(catalog).encode())
     for name, value in {"RECS_TUNING_SECONDS": "8", "RECS_TUNING_MAX_EVENTS": "1500",
                         "RECS_MAX_ITEMS_PER_USER": "15"}.items():
         monkeypatch.setenv(name, value)
     config = BatchConfig.from_env()
-    state = {"version": "v7", "as_of": AS_OF.date().isoformat(),
-             "catalog_key": "interactions/v7/catalog.json", "counts": {"events": 1}}
+    state: BatchState = {"version": "v7", "as_of": AS_OF.date().isoformat(),
+                         "catalog_key": "interactions/v7/catalog.json",
+                         "counts": {"events": 1}}
 
     assert job.main(["--store", tmp_path.as_uri(), "--state", json.dumps(state)]) == 0
 
@@ -88,7 +91,7 @@ def test_the_job_writes_the_versions_rows_and_manifest(spark: Any, tmp_path: Pat
     # A re-run of the version takes the recorded choice instead of tuning again.
     recorded = _recorded_choice(store, "v7", config)
     assert recorded is not None and recorded[0] == chosen
-    assert recorded[1]["discoveries"] == ["rp3beta", "cosine"]
+    assert dict(recorded[1])["discoveries"] == ["rp3beta", "cosine"]
 
 
 @pytest.mark.skipif(not (MOVIELENS / "ratings.csv").is_file(),
