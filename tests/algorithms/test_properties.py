@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recs.algorithms import registry as A
-from recs.algorithms.base import topk_mask, topn_sparse
+from recs.algorithms.base import sort_entries, topk_mask, topn_sparse
 from recs.algorithms.knn import bm25_weight, cosine, topk_per_row
 from recs.algorithms.swing import swing
 
@@ -105,6 +105,30 @@ def test_topk_matches_brute_force(x, k) -> None:
         assert lists.items[lists.indptr[r]:lists.indptr[r + 1]].tolist() == expected
     kept = topk_per_row(x, k)
     assert np.all(np.diff(kept.indptr) <= k)
+
+
+FLOATS = st.one_of(st.floats(width=32, allow_nan=False, allow_infinity=False),
+                   st.sampled_from([0.0, -0.0, 1.0, -1.0, 1e-45, -1e-45]))
+
+
+@SETTINGS
+@given(entries=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 3_000_000), FLOATS),
+                        max_size=60),
+       rows=st.integers(41, 5000))
+def test_sorted_entries_are_in_lexsorts_order(entries, rows) -> None:
+    """Row, then value descending, then column: the one-key sort and lexsort agree, ties and
+    signed zeros included (one key holds up to about two million columns, more go to lexsort)."""
+    row = np.array([e[0] for e in entries], np.int64)
+    cols = np.array([e[1] for e in entries], np.int32)
+    data = np.array([e[2] for e in entries], np.float32)
+    for n_cols in (3_000_001, 1 << 20):
+        inside = cols < n_cols
+        r, c, d = row[inside], cols[inside], data[inside]
+        order = np.lexsort((c, -d, r))
+        got = sort_entries(r, c, d, (rows, n_cols))
+        assert got[0].tolist() == r[order].tolist()
+        assert got[1].tolist() == c[order].tolist()
+        assert got[2].tolist() == d[order].tolist()  # -0.0 == 0.0
 
 
 @SETTINGS

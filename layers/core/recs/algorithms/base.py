@@ -178,11 +178,44 @@ def topn_sparse(scores: sp.csr_matrix, n: int, sort: bool = True) -> RankedLists
     row = np.repeat(np.arange(rows_n), np.diff(scores.indptr))[keep]
     cols, data = scores.indices[keep], scores.data[keep]
     if sort:  # by row, then score descending, then column
-        order = np.lexsort((cols, -data, row))
-        row, cols, data = row[order], cols[order], data[order]
+        row, cols, data = sort_entries(row, cols, data, scores.shape)
     counts = np.bincount(row, minlength=rows_n)
     return RankedLists(np.r_[0, np.cumsum(counts)].astype(np.int64), cols.astype(np.int32),
                        data.astype(np.float32))
+
+
+def _float_order(values: np.ndarray) -> np.ndarray:
+    """float32 values as uint32 keys in the same order (``-0.0`` as ``0.0``, as ``<`` has it)."""
+    bits = (values + np.float32(0.0)).view(np.uint32)  # -0.0 + 0.0 is +0.0
+    negative = (bits >> np.uint32(31)).astype(bool)
+    return np.where(negative, ~bits, bits | np.uint32(1 << 31))
+
+
+def _float_from_order(keys: np.ndarray) -> np.ndarray:
+    """The inverse of ``_float_order``."""
+    positive = (keys >> np.uint32(31)).astype(bool)
+    return np.where(positive, keys & np.uint32(0x7FFFFFFF), ~keys).view(np.float32)
+
+
+def sort_entries(row: np.ndarray, cols: np.ndarray, data: np.ndarray,
+                 shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entries ordered by row, then value descending, then column: ``np.lexsort((cols,
+    -data, row))``'s order. When row, value and column fit one 64-bit key (float32 values,
+    a block's rows and up to about two million columns) that key is sorted instead, a
+    fraction of the three stable passes of ``lexsort``."""
+    row_bits = max(int(shape[0]) - 1, 1).bit_length()
+    col_bits = max(int(shape[1]) - 1, 1).bit_length()
+    if data.dtype != np.float32 or row_bits + 32 + col_bits > 64 or not np.isfinite(data).all():
+        order = np.lexsort((cols, -data, row))
+        return row[order], cols[order], data[order]
+    key = row.astype(np.uint64) << np.uint64(32 + col_bits)
+    key |= (~_float_order(data)).astype(np.uint64) << np.uint64(col_bits)
+    key |= cols.astype(np.uint64)
+    key.sort()
+    cols_out = (key & np.uint64((1 << col_bits) - 1)).astype(cols.dtype)
+    values = ~((key >> np.uint64(col_bits)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    row_out = (key >> np.uint64(32 + col_bits)).astype(row.dtype)
+    return row_out, cols_out, _float_from_order(values)
 
 
 def topn_dense(scores: np.ndarray, n: int) -> RankedLists:
