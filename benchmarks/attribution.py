@@ -33,28 +33,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers/core"))
 
+from recs.stores.directory import DirectoryObjectStore  # noqa: E402  (the bucket as a directory)
+
 AS_OF = date(2026, 11, 23)
 EXPERIMENT = "20261115T000000-bench1"
 FILE_EVENTS = 10_000
-
-
-class DirectoryObjectStore:
-    """The bucket as a directory: keys are relative paths."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def put(self, key: str, body: bytes) -> None:
-        path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(body)
-
-    def get(self, key: str) -> bytes:
-        return (self.root / key).read_bytes()
-
-    def list(self, prefix: str) -> list[str]:
-        return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*")
-                      if p.is_file() and str(p.relative_to(self.root)).startswith(prefix))
 
 
 def write_lake(root: Path, events: int, attributed: float, users: int) -> dict[str, int]:
