@@ -145,9 +145,12 @@ def item_facts(model: Model, catalog: dict[str, list[Any]]) -> tuple[list[Any], 
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Entries are lists of plain values (no reference cycles) for the collector to find, yet
-    its passes over each block's hundreds of thousands of new lists cost more than making
-    them."""
+    """Entries are lists of plain values (no reference cycles), yet the collector traverses
+    every one of them (and again as they age into the older generations) each time enough
+    of them were made: a block's hundreds of thousands of lists cost more to collect than
+    to make, and re-enabling it after each block only moved that collection to the next
+    allocation. While paused, ``_collect_between_blocks`` collects when nothing of ours is
+    held, which also bounds what a consumer's own cycles can hold."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -155,6 +158,12 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _collect_between_blocks() -> None:
+    """The young generations, between two blocks: only what the consumer still holds is
+    there to traverse."""
+    gc.collect(1)
 
 
 def bounded_history(items: list[str]) -> list[str]:
@@ -172,6 +181,19 @@ def bounded_history(items: list[str]) -> list[str]:
     return kept
 
 
+def _histories_within_bound(model: Model) -> np.ndarray:
+    """Per user: whether ``bounded_history``'s cheap bound already keeps the whole history
+    (summed over the history arrays at once instead of a Python loop per user's items)."""
+    n_users = model.rec_indptr.size - 1
+    indptr = model.history_indptr
+    if indptr.size != n_users + 1 or indptr[-1] == 0:
+        return np.ones(n_users, dtype=bool)
+    per_item = np.strings.str_len(model.item_ids.astype(str)).astype(np.int64) * 12 + 3
+    user = np.repeat(np.arange(n_users), np.diff(indptr))
+    bound = np.bincount(user, weights=per_item[model.history_items], minlength=n_users)
+    return bound <= keys.HISTORY_MAX_BYTES
+
+
 def export_rows(model: Model, version: str, expires_at: int,
                 catalog: dict[str, list[Any]] | None = None) -> Iterator[RecRow]:
     """Rows: ``U#``/``S#`` user lists (with the user's ``history``), ``I#`` neighbours,
@@ -181,8 +203,15 @@ def export_rows(model: Model, version: str, expires_at: int,
     left out of every list. Entries are built a block of lists at a
     time from whole columns (a Python call per entry, and the collector's passes over the
     new lists, were most of the export's time); a block's entries are dropped once its rows
-    are yielded, so memory stays flat.
+    are yielded, so memory stays flat. The collector is paused while the rows are made
+    (``_collector_paused``).
     """
+    with _collector_paused():
+        yield from _rows(model, version, expires_at, catalog)
+
+
+def _rows(model: Model, version: str, expires_at: int,
+          catalog: dict[str, list[Any]] | None) -> Iterator[RecRow]:
     categories, titles, unavailable = item_facts(model, catalog or {})
     # Index -1 (no "because" item) picks the trailing None of each column.
     ids = np.asarray([*model.item_ids.tolist(), None], dtype=object)
@@ -198,9 +227,7 @@ def export_rows(model: Model, version: str, expires_at: int,
                    "because": ids[because].tolist(), "event": event,
                    "category": cats[item].tolist(), "title": names[item].tolist(),
                    "because_title": names[because].tolist()}
-        with _collector_paused():
-            return list(map(list, zip(*(columns[name] for name in Entry._fields),
-                                      strict=True)))
+        return list(map(list, zip(*(columns[name] for name in Entry._fields), strict=True)))
 
     # Event labels by code: the user's strongest event on the reason (-1: "view"), and
     # "similar" for the neighbour lists.
@@ -212,29 +239,36 @@ def export_rows(model: Model, version: str, expires_at: int,
         """(row, its available entries) for every row with any, in row order; the columns
         are cut a block of rows at a time, so no whole-model copy is made."""
         for first in range(0, indptr.size - 1, EXPORT_BLOCK_ROWS):
+            _collect_between_blocks()
             last = min(first + EXPORT_BLOCK_ROWS, indptr.size - 1)
             lo, hi = int(indptr[first]), int(indptr[last])
             keep = available[item[lo:hi]]
-            bounds = np.r_[0, np.cumsum(keep)][indptr[first:last + 1] - lo].tolist()
+            bounds = np.r_[0, np.cumsum(keep)][indptr[first:last + 1] - lo]
+            filled = np.flatnonzero(bounds[1:] > bounds[:-1])
             block = entries(item[lo:hi][keep], score[lo:hi][keep], because[lo:hi][keep],
                             labels[event[lo:hi][keep]].tolist())
-            for row in range(first, last):
-                start, stop = bounds[row - first], bounds[row - first + 1]
-                if stop > start:
-                    yield row, block[start:stop]
+            for row, start, stop in zip((filled + first).tolist(), bounds[filled].tolist(),
+                                        bounds[filled + 1].tolist(), strict=True):
+                yield row, block[start:stop]
+            del block
 
     user_ids = model.user_ids.tolist()
     events = model.rec_because_event
-    history_indptr = model.history_indptr
-    has_history = history_indptr.size == len(user_ids) + 1
+    history_indptr = model.history_indptr.tolist()
+    history_items = model.history_items
+    has_history = len(history_indptr) == len(user_ids) + 1
+    within = _histories_within_bound(model).tolist()
     for user, user_entries in lists(
             model.rec_indptr, model.rec_items, model.rec_scores, model.rec_because,
             np.where((events >= 0) & (events < view), events, view).astype(np.int8)):
         uid = str(user_ids[user])
         key = (keys.session_key(uid[len(SESSION_PREFIX):]) if uid.startswith(SESSION_PREFIX)
                else keys.user_key(uid))
-        history = bounded_history(ids[model.history_items[
-            history_indptr[user]:history_indptr[user + 1]]].tolist()) if has_history else []
+        history = []
+        if has_history:
+            history = ids[history_items[history_indptr[user]:history_indptr[user + 1]]].tolist()
+            if not within[user]:
+                history = bounded_history(history)
         yield RecRow(key, version, user_entries, expires_at, history)
     sim = model.similarity
     rows = np.repeat(np.arange(sim.shape[0]), np.diff(sim.indptr))
