@@ -90,7 +90,7 @@ _MODELS: dict[int, Recommender] = {}  # per worker process: the broadcast's valu
 def rank_parts(broadcast: Any) -> Any:
     """The ``mapInArrow`` function over partitions of ``INPUT_SCHEMA`` rows sorted by part
     and user: one ``OUTPUT_SCHEMA`` row per part (its row file, and its sample users' lists
-    as a ``Model``'s bytes)."""
+    as a ``Model``'s bytes). Parts are ranked as their rows stream in, one at a time."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         ranking: Ranking = broadcast.value
@@ -98,15 +98,21 @@ def rank_parts(broadcast: Any) -> Any:
         if model is None:
             _MODELS.clear()
             model = _MODELS[id(ranking)] = blend(ranking)
-        received = list(batches)
-        if not received or not sum(batch.num_rows for batch in received):
-            return
-        table = pa.Table.from_batches(received)
-        parts = table["part"].to_numpy()
-        bounds = np.flatnonzero(np.r_[True, parts[1:] != parts[:-1], True])
         store = open_store(ranking.store_url) if ranking.write else None
-        for start, stop in itertools.pairwise(bounds.tolist()):
-            yield _one_part(table.slice(start, stop - start), ranking, model, store)
+        held: list[pa.RecordBatch] = []  # the current part's rows: one part in memory
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            parts = batch["part"].to_numpy()
+            for start, stop in itertools.pairwise(
+                    np.flatnonzero(np.r_[True, parts[1:] != parts[:-1], True]).tolist()):
+                piece = batch.slice(start, stop - start)
+                if held and held[0]["part"][0].as_py() != piece["part"][0].as_py():
+                    yield _one_part(pa.Table.from_batches(held), ranking, model, store)
+                    held = []
+                held.append(piece)
+        if held:
+            yield _one_part(pa.Table.from_batches(held), ranking, model, store)
 
     return run
 

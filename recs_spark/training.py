@@ -63,12 +63,14 @@ class Trained:
 def train(spark: SparkSession, events: DataFrame, config: BatchConfig, as_of_ms: int,
           version: str, store_url: str, catalog: Mapping[str, Sequence[Any]] | None = None,
           sample: DataFrame | None = None, write: bool = True,
-          deduplicated: bool = False) -> Trained:
+          deduplicated: bool = False, part_users: int = lists.PART_USERS) -> Trained:
     """Train on ``events`` (``recs_spark.weighting.read_events``' columns) as of
     ``as_of_ms``; with ``write``, the version's row files go to the store at ``store_url``.
     ``sample`` (a DataFrame of ``user``) flags the users whose lists the returned model
     holds; without ``write`` only they are ranked. ``deduplicated``: ``events`` went through
-    ``recs_spark.weighting.deduplicate`` already."""
+    ``recs_spark.weighting.deduplicate`` already. ``part_users`` (a multiple of the ranking's
+    block, ``lists.PART_USERS``, for the lists to be the single-node ones with a popularity
+    prior too) is how many users a row file holds."""
     check(config)
     facts = {item: list(fact) for item, fact in (catalog or {}).items()}
     window = in_window(events, config, as_of_ms, deduplicated).persist()
@@ -121,9 +123,9 @@ def train(spark: SparkSession, events: DataFrame, config: BatchConfig, as_of_ms:
     if not write:
         flagged = flagged.where(F.col("sample"))
     n_users = users.count()
-    n_parts = max(1, math.ceil(n_users / lists.PART_USERS))
-    ranked = (flagged.withColumn("part", (F.col("u") / lists.PART_USERS).cast("long"))
-              .repartition(min(n_parts, _slots(spark)), "part")
+    n_parts = max(1, math.ceil(n_users / part_users))
+    ranked = (flagged.withColumn("part", (F.col("u") / part_users).cast("long"))
+              .repartition(n_parts, "part")
               .sortWithinPartitions("part", "u", "i")
               .select("part", "u", "user", "i", "weight", "top_event", "sample"))
     broadcast = spark.sparkContext.broadcast(ranking)

@@ -91,6 +91,26 @@ def test_lists_and_neighbours_are_the_single_node_ones(
     assert trained.counts["items"] == model.item_ids.size
 
 
+def test_many_row_files_hold_the_same_rows(spark: Any, landed: tuple[pa.Table, str],
+                                           tmp_path: Path) -> None:
+    """Parts of 16 users: each writes its file, streamed one part at a time. Without a
+    popularity prior no list depends on which users share its ranking block."""
+    table, url = landed
+    config = dataclasses.replace(CONFIG, blend_popularity=0.0)
+    store = DirectoryObjectStore(Path(url[len("file://"):]))
+    events = read_events(spark, url, store.list(layout.EVENTS))
+    trained = spark_training.train(spark, events, config, AS_OF_MS, "v2", tmp_path.as_uri(),
+                                   part_users=16)
+    out = DirectoryObjectStore(tmp_path)
+    assert len(trained.row_keys) == 1 + -(-trained.counts["users"] // 16)
+    got = [row for key in trained.row_keys for row in row_files.read(out.get(key))]
+    assert trained.rows == len(got)
+    result = compare(export_rows(train(weight_events(table, config, AS_OF_MS), config), "v2",
+                                 0), got)
+    assert result.different == []
+    assert result.exact >= 0.9 * result.rows
+
+
 def test_the_sample_is_the_tuners(spark: Any) -> None:
     """More users than the sample's floor, so the cut falls inside a hash bucket."""
     rng = np.random.default_rng(3)
