@@ -23,7 +23,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
 
-demo: $(INSTALLED) ## ingest sample events (or EVENTS=file.csv), run the batch (ENGINE=spark: on Spark), serve the API on PORT (8000)
+demo: $(INSTALLED) $(if $(filter spark,$(ENGINE)),java) ## ingest sample events (or EVENTS=file.csv), run the batch (ENGINE=spark: on Spark), serve the API on PORT (8000)
 	$(PY) -m recs_local.cli demo --port $(PORT) $(if $(EVENTS),--events $(EVENTS)) $(if $(ENGINE),--engine $(ENGINE))
 
 test: $(INSTALLED) $(LAYERS) node_modules/.installed chromium java lint typecheck ## lint, type-check and run every test

@@ -5,9 +5,11 @@ job's own error, and nothing is promoted or exported."""
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import UTC, datetime
 
 import boto3
+import pytest
 
 from recs.contracts import resources
 from recs_local import sample_data
@@ -15,6 +17,12 @@ from recs_local.cloud import REGION, moto_server
 from recs_local.demo import as_of_after, ingest_all
 
 END = datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+# The job runs PySpark, which needs a JVM (make test installs one: make java).
+pytestmark = pytest.mark.skipif(shutil.which("java") is None,
+                                reason="Java is missing: make test installs "
+                                       "openjdk-17-jre-headless")
 
 
 def test_a_failed_job_fails_the_run_with_its_error_and_promotes_nothing() -> None:

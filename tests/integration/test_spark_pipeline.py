@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,12 @@ from recs_local.demo import as_of_after, ingest_all, put_catalog
 from tests.conftest import api_event, call
 
 END = datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+# The job runs PySpark, which needs a JVM (make test installs one: make java).
+pytestmark = pytest.mark.skipif(shutil.which("java") is None,
+                                reason="Java is missing: make test installs "
+                                       "openjdk-17-jre-headless")
 
 
 @pytest.fixture(scope="module")
