@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from recs.algorithms import registry as A
 from recs.algorithms.base import sort_entries, topk_mask, topn_sparse
-from recs.algorithms.knn import bm25_weight, cosine, topk_per_row
+from recs.algorithms.knn import bm25_weight, cosine, product, topk_per_row
 from recs.algorithms.swing import swing
 
 SETTINGS = settings(max_examples=25, deadline=None,
@@ -129,6 +129,20 @@ def test_sorted_entries_are_in_lexsorts_order(entries, rows) -> None:
         assert got[0].tolist() == r[order].tolist()
         assert got[1].tolist() == c[order].tolist()
         assert got[2].tolist() == d[order].tolist()  # -0.0 == 0.0
+
+
+@SETTINGS
+@given(left=matrices(max_users=12, max_items=9), right=matrices(max_users=9, max_items=12))
+def test_product_is_scipys_product_entry_for_entry(left, right) -> None:
+    """The same entries in the same (unsorted) order and the same values as scipy's ``@``."""
+    right = sp.csr_matrix(right[:left.shape[1]]) if right.shape[0] >= left.shape[1] else (
+        sp.csr_matrix(sp.vstack([right, sp.csr_matrix((left.shape[1] - right.shape[0],
+                                                       right.shape[1]), dtype=np.float32)])))
+    got, expected = product(left, right), sp.csr_matrix(left @ right, dtype=np.float32)
+    assert got.shape == expected.shape and got.dtype == np.float32
+    assert got.indptr.tolist() == expected.indptr.tolist()
+    assert got.indices.tolist() == expected.indices.tolist()
+    assert got.data.tolist() == expected.data.tolist()
 
 
 @SETTINGS
