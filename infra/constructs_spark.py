@@ -47,13 +47,13 @@ from infra.constructs_layers import REPO_ROOT
 from infra.constructs_nag import acknowledge, arn_ref
 from recs.batch.config import BatchConfig
 from recs.batch.pipeline import DEFAULT_EXPORT_CONCURRENCY, MAX_EXPORT_CONCURRENCY, SparkJob
-from recs.contracts import layout
+from recs.contracts import layout, resources
 from recs.exceptions import ConfigError
 
 ENTRY_SCRIPT = REPO_ROOT / "infra" / "spark" / "job_entry.py"
 PACKAGE_SOURCES = (REPO_ROOT / "layers" / "core" / "recs", REPO_ROOT / "recs_spark")
 PACKAGES_ZIP = REPO_ROOT / "build" / "spark" / "recs-packages.zip"
-APPLICATION_NAME = "recs-nightly-spark"
+APPLICATION_NAME = resources.SPARK_APPLICATION_NAME
 # The rule Step Functions manages to learn that a startJobRun.sync job run ended.
 SYNC_RULE = "StepFunctionsGetEventsForEMRServerlessJobRule"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can carry: no build time in it
@@ -63,7 +63,7 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can carry: no buil
 class SparkSettings:
     """The Spark engine's knobs, read from CDK context (see the module docstring)."""
 
-    emr_release_label: str = "emr-7.12.0"
+    emr_release_label: str = resources.SPARK_RELEASE_LABEL
     emr_max_vcpu: int = 100
     emr_max_memory_gb: int = 400
     emr_max_disk_gb: int = 2000

@@ -165,7 +165,8 @@ class LocalCloud:
                 Handler=f"{spec.module}.handler", Code={"ZipFile": _fake_zip()},
             )["FunctionArn"]
         application = boto3.client("emr-serverless", region_name=REGION).create_application(
-            name="recs-nightly-spark", releaseLabel="emr-7.12.0", type="SPARK")
+            name=resources.SPARK_APPLICATION_NAME, releaseLabel=resources.SPARK_RELEASE_LABEL,
+            type="SPARK")
         spark = pipeline.SparkJob(
             application_id=application["applicationId"], execution_role_arn=role,
             bucket=resources.LOCAL_BUCKET, entry_point=f"local:{SPARK_JOB_MODULE}",

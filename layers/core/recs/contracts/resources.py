@@ -73,6 +73,10 @@ LOCAL_DLQ = "recs-events-dlq"
 # The dead-letter queue's URL, for the operator console's count of dead-lettered messages.
 DLQ_ENV = "RECS_DEAD_LETTER_QUEUE_URL"
 STATE_MACHINE_NAME = "recs-nightly-batch"
+# The Spark engine's EMR Serverless application (infra/constructs_spark.py; the local cloud
+# makes one in moto), and the EMR release it runs unless CDK context says otherwise.
+SPARK_APPLICATION_NAME = "recs-nightly-spark"
+SPARK_RELEASE_LABEL = "emr-7.12.0"
 
 # Every function's POWERTOOLS_SERVICE_NAME: the service its logs name and, with Powertools
 # Metrics, the one dimension of each metric it emits.
