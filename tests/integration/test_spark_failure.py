@@ -20,11 +20,12 @@ END = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
 
 # The job runs PySpark, which needs a JVM (make test installs one: make java).
-pytestmark = pytest.mark.skipif(shutil.which("java") is None,
+needs_java = pytest.mark.skipif(shutil.which("java") is None,
                                 reason="Java is missing: make test installs "
                                        "openjdk-17-jre-headless")
 
 
+@needs_java
 def test_a_failed_job_fails_the_run_with_its_error_and_promotes_nothing() -> None:
     saved = dict(os.environ)
     # The weight step runs EASE's discovery fine; the Spark engine trains RP3beta or cosine.
@@ -45,3 +46,20 @@ def test_a_failed_job_fails_the_run_with_its_error_and_promotes_nothing() -> Non
     assert "recs_spark.job exited with 1" in result["cause"]
     assert "the Spark engine trains the blend with a discovery of" in result["cause"]
     assert registry == []  # no version recorded, no pointer: nothing was exported
+
+
+def test_the_in_process_cloud_says_the_spark_job_needs_the_server(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' in-process mock cannot be reached from the job's process: the run fails at
+    the Spark task and says why, rather than the job failing on a connection."""
+    from recs_local.cloud import in_process
+
+    monkeypatch.setenv("RECS_ENGINE", "spark")
+    monkeypatch.setenv("RECS_TUNING_SECONDS", "0")
+    with in_process() as cloud:
+        events = sample_data.generate(users=10, days=3, end=END)
+        ingest_all(cloud, events)
+        cloud.pump_queue()
+        result = cloud.run_batch(as_of_after(events), timeout_s=120)
+    assert result["status"] == "FAILED"
+    assert "reaches moto only through its server" in result["cause"]
