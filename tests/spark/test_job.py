@@ -44,7 +44,7 @@ def test_the_job_writes_the_versions_rows_and_manifest(spark: Any, tmp_path: Pat
     catalog: dict[str, list[Any]] = {"i3": ["shoes/boots", "Boot", True],
                                       "i5": [None, "Gone", False]}
     store.put("interactions/v7/catalog.json", json.dumps(catalog).encode())
-    for name, value in {"RECS_TUNING_SECONDS": "8", "RECS_TUNING_MAX_EVENTS": "1500",
+    for name, value in {"RECS_TUNING_SECONDS": "3", "RECS_TUNING_MAX_EVENTS": "1500",
                         "RECS_MAX_ITEMS_PER_USER": "15"}.items():
         monkeypatch.setenv(name, value)
     config = BatchConfig.from_env()
