@@ -386,6 +386,7 @@ def measure(events: int, engine: str) -> dict[str, Any]:
                      if (bucket / prefix).exists()}
     return {**run, "events": events, "users": users, "items": items, "event_files": files,
             "cores": os.cpu_count(),
+            "settings": {k: v for k, v in os.environ.items() if k.startswith("RECS_")},
             "event_bytes": event_bytes, "artefact_bytes": artefacts, "date": date,
             "machine": machine(), "others_before": before, "others_after": others_running(),
             "counts": state.get("counts", {})}
@@ -422,6 +423,8 @@ def run_page(engine: str, result: dict[str, Any]) -> str:
         + ". Tuning off (a constant time box nightly, added by benchmarks/cost.py).",
         "",
         f"Also running: before, {result['others_before']}; after, {result['others_after']}.",
+        "",
+        f"Settings from the environment: {result.get('settings') or 'none'}.",
         "",
         "| step | seconds | peak MB | CPU seconds |",
         "| --- | --- | --- | --- |",
