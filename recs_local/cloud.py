@@ -299,9 +299,11 @@ def run_spark_job(parameters: Mapping[str, Any]) -> dict[str, str]:
                              f"{completed.stderr[-SPARK_ERROR_CHARS:]}")
     application = str(parameters["ApplicationId"])
     run_id = uuid.uuid4().hex[:16]
+    # The finished job run's fields, as the .sync integration hands them on.
     return {"ApplicationId": application, "JobRunId": run_id,
             "Arn": f"arn:aws:emr-serverless:{REGION}:{ACCOUNT}:/applications/{application}"
-                   f"/jobruns/{run_id}"}
+                   f"/jobruns/{run_id}",
+            "Name": str(parameters.get("Name", "")), "State": "SUCCESS"}
 
 
 def _emr_serverless_task() -> type:
