@@ -179,3 +179,21 @@ def test_without_spark_there_is_no_engine_choice() -> None:
     assert states["Weight"]["Next"] == "Train"
     assert not {"Engine", SPARK, EXPORT_START, EXPORT_ROWS, EXPORT_FINISH} & set(states)
     json.dumps(states)  # plain JSON, as Step Functions takes it
+
+
+def test_the_local_cloud_runs_the_job_the_task_describes(states: dict[str, Any]) -> None:
+    """recs_local.cloud stands in for EMR Serverless from the task's own parameters: the job's
+    module with the task's arguments, and the driver's RECS_* environment."""
+    import sys
+
+    from recs_local.cloud import SPARK_JOB_MODULE, spark_job_command
+
+    parameters = json.loads(json.dumps(states[SPARK]["Parameters"]))
+    submit = parameters["JobDriver"]["SparkSubmit"]
+    del submit["EntryPointArguments.$"]  # as Step Functions evaluates it for this state:
+    state = {"version": "20261124-abc", "engine": "spark"}
+    submit["EntryPointArguments"] = ["--store", "s3://data-bucket", "--state", json.dumps(state)]
+    command, settings = spark_job_command(parameters)
+    assert command == [sys.executable, "-m", SPARK_JOB_MODULE, "--store", "s3://data-bucket",
+                       "--state", json.dumps(state)]
+    assert settings == dict(JOB.environment)
