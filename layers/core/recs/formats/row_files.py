@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recs.stores.ports import RecRow
+from recs.contracts.rows import RecRow
 
 SCHEMA = pa.schema([
     pa.field("key", pa.string(), nullable=False),
