@@ -48,8 +48,8 @@ from recs.batch.interactions import Interactions
 from recs.batch.training import algorithm_params, user_item_matrix
 from recs.batch.weighting import DAY_MS
 from recs.contracts import layout
-from recs.exceptions import NotFound
 from recs.formats import event_files
+from recs.stores.directory import DirectoryObjectStore
 from recs.stores.ports import RecRow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,29 +80,6 @@ def synthetic_events(n: int, users: int, items: int, seed: int = 5) -> pa.Table:
         "ts": pa.array(ts, pa.timestamp("ms", tz="UTC")),
         "category": pa.array(np.char.add("c", category.astype(str))),
     })
-
-
-class DirectoryObjectStore:
-    """The object-store port on a directory: the weight step reads its partitions one file
-    at a time, as from S3, and none of them sits in the benchmark's memory."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def put(self, key: str, body: bytes) -> None:
-        path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(body)
-
-    def get(self, key: str) -> bytes:
-        try:
-            return (self.root / key).read_bytes()
-        except FileNotFoundError as exc:
-            raise NotFound(f"no object at {key}") from exc
-
-    def list(self, prefix: str) -> list[str]:
-        keys = (str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file())
-        return sorted(key for key in keys if key.startswith(prefix))
 
 
 def write_partitions(table: pa.Table, store: DirectoryObjectStore) -> int:

@@ -64,6 +64,10 @@ class Recording:
         self.reads.add(prefix)
         return self.bucket.list(prefix)
 
+    def tail(self, key: str, size: int) -> tuple[bytes, int]:
+        self.reads.add(key)
+        return self.bucket.tail(key, size)
+
 
 def _granted(key: str, patterns: tuple[str, ...]) -> bool:
     return any(key.startswith(pattern.removesuffix("*")) for pattern in patterns)

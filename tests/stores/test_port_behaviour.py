@@ -53,6 +53,17 @@ def test_s3_objects_round_trip_and_a_missing_key_is_not_found(object_store: Obje
         store.get("nope")
 
 
+def test_tail_gives_the_last_bytes_and_the_whole_size(object_store: ObjectStore) -> None:
+    object_store.put("models/v1/rows/part-00000.parquet", b"0123456789")
+    assert object_store.tail("models/v1/rows/part-00000.parquet", 4) == (b"6789", 10)
+    # Asking for more than there is gives all of it (S3's suffix range does the same).
+    assert object_store.tail("models/v1/rows/part-00000.parquet", 64) == (b"0123456789", 10)
+    object_store.put("models/v1/empty", b"")
+    assert object_store.tail("models/v1/empty", 8) == (b"", 0)
+    with pytest.raises(NotFound):
+        object_store.tail("models/v1/absent", 8)
+
+
 def test_list_is_a_plain_string_prefix_sorted(object_store: ObjectStore) -> None:
     keys = ["events/dt=2026-11-20/b.parquet", "events/dt=2026-11-2/a.parquet",
             "events/dt=2026-11-20/a.parquet", "eventsx/c", "models/v1/model.npz"]

@@ -124,6 +124,25 @@ class S3ObjectStore:
         except BotoCoreError as exc:
             raise StoreError(f"s3 get {key}: {exc}") from exc
 
+    def tail(self, key: str, size: int) -> tuple[bytes, int]:
+        """A suffix range (``bytes=-size``): S3 answers with the whole object when it is
+        smaller, and names the total in ``Content-Range``; an empty object has no range."""
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=-{size}")
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("NoSuchKey", "404"):
+                raise NotFound(f"no object at s3://{self.bucket}/{key}") from exc
+            if code == "InvalidRange":
+                return b"", 0
+            raise StoreError(f"s3 get {key} (last {size} bytes): {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"s3 get {key} (last {size} bytes): {exc}") from exc
+        body: bytes = answer["Body"].read()
+        content_range = answer.get("ContentRange") or ""
+        total = content_range.rpartition("/")[2]
+        return body, int(total) if total.isdigit() else len(body)
+
     def list(self, prefix: str) -> list[str]:
         keys: list[str] = []
         try:

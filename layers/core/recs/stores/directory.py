@@ -37,6 +37,15 @@ class DirectoryObjectStore:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
             raise NotFound(f"no object at {self.root / key}") from exc
 
+    def tail(self, key: str, size: int) -> tuple[bytes, int]:
+        try:
+            with (self.root / key).open("rb") as handle:
+                total = handle.seek(0, os.SEEK_END)
+                handle.seek(max(total - size, 0))
+                return handle.read(), total
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            raise NotFound(f"no object at {self.root / key}") from exc
+
     def list(self, prefix: str) -> list[str]:
         """Keys under ``prefix``, sorted (as S3 lists them); temporary files are not keys."""
         keys = (p.relative_to(self.root).as_posix() for p in self.root.rglob("*")

@@ -60,6 +60,10 @@ class MemoryObjectStore:
     def list(self, prefix: str) -> list[str]:
         return sorted(k for k in self.objects if k.startswith(prefix))
 
+    def tail(self, key: str, size: int) -> tuple[bytes, int]:
+        body = self.get(key)
+        return body[max(len(body) - size, 0):], len(body)
+
 
 class MemoryEventQueue:
     def __init__(self) -> None:

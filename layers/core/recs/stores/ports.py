@@ -98,6 +98,11 @@ class ObjectStore(Protocol):
 
     def list(self, prefix: str) -> list[str]: ...
 
+    def tail(self, key: str, size: int) -> tuple[bytes, int]:
+        """The object's last ``size`` bytes (all of it when it is smaller) and its whole size:
+        what a Parquet footer needs, without downloading the file (``NotFound`` when none)."""
+        ...
+
 
 class EventQueue(Protocol):
     def send(self, bodies: Sequence[str]) -> None:

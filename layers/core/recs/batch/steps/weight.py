@@ -29,7 +29,13 @@ from recs.batch.interactions import Interactions
 from recs.batch.reclaim import release_memory
 from recs.batch.steps import as_of, midnight_ms
 from recs.batch.weighting import weight_arrays, window_arrays
-from recs.batch.window import REASON_CHARS, FileReport, read_window
+from recs.batch.window import (
+    FOOTER_GUESS_BYTES,
+    REASON_CHARS,
+    FileReport,
+    parquet_rows,
+    read_window,
+)
 from recs.contracts import layout
 from recs.contracts.ids import model_version
 from recs.contracts.items import FACT_CATEGORY, CatalogRecord, ItemFacts
@@ -123,18 +129,17 @@ def window_size(objects: ObjectStore, keys: Sequence[str], report: FileReport) -
     events = 0
     for key in keys:
         try:
-            blob = objects.get(key)
+            tail, size = objects.tail(key, FOOTER_GUESS_BYTES)
         except NotFound:
             report.skipped.append({"key": key, "reason": "listed but no longer stored",
                                    "bytes": 0})
             continue
-        report.bytes += len(blob)
+        report.bytes += size
         try:
-            events += pq.read_metadata(io.BytesIO(blob)).num_rows
+            events += parquet_rows(objects, key, tail, size)
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
             reason = f"not a readable Parquet file: {' '.join(str(exc).split())}"
-            report.skipped.append({"key": key, "reason": reason[:REASON_CHARS],
-                                   "bytes": len(blob)})
+            report.skipped.append({"key": key, "reason": reason[:REASON_CHARS], "bytes": size})
     return events
 
 
