@@ -40,7 +40,9 @@ from recs.batch.config import BatchConfig
 from recs.batch.model import Model
 from recs.batch.steps import as_of, midnight_ms
 from recs.batch.steps.train import MIN_TUNING_EVENTS, _recorded_choice
+from recs.batch.steps.weight import refuse_past_share
 from recs.batch.weighting import DAY_MS
+from recs.batch.window import FileReport
 from recs.contracts import layout
 from recs.contracts.state import BatchState, Counts, SparkManifest, TuningRecord
 from recs_spark.sample import Sample, sample_events, sample_users
@@ -48,7 +50,7 @@ from recs_spark.session import get_session
 from recs_spark.similarity import DISCOVERIES
 from recs_spark.stores import open_store
 from recs_spark.training import Trained, check, train
-from recs_spark.weighting import deduplicate, in_window, read_events
+from recs_spark.weighting import in_window, read_window
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Built:
     events: pa.Table  # the sample's events
     tuning: TuningRecord = field(default_factory=lambda: cast(TuningRecord, {}))
     shadow: Model | None = None
+    files: FileReport = field(default_factory=FileReport)  # the event files read and skipped
 
 
 def window_keys(keys: Sequence[str], state: BatchState, config: BatchConfig) -> list[str]:
@@ -75,10 +78,13 @@ def build(spark: SparkSession, store_url: str, keys: Sequence[str], config: Batc
           tune: bool = True, shadow: bool = True,
           clock: Callable[[], float] = time.perf_counter) -> Built:
     """Tune (or reuse the version's recorded choice), train and write the rows; with
-    ``shadow``, also the lists of the sample's users from the window before the hold-out."""
+    ``shadow``, also the lists of the sample's users from the window before the hold-out.
+    Unreadable event files are skipped and counted; past ``max_unreadable_share`` of the
+    bytes the job fails (``UnreadableInput``), as the weight step does."""
     check(config)
     store = open_store(store_url)
-    events = deduplicate(read_events(spark, store_url, keys)).persist()
+    events, report = read_window(spark, store_url, keys)
+    refuse_past_share("events", report, config.max_unreadable_share)
     window = in_window(events, config, as_of_ms, deduplicated=True).persist()
     sample = sample_users(window, config.tuning_max_events)
     sampled = sample_events(window, sample)
@@ -92,7 +98,7 @@ def build(spark: SparkSession, store_url: str, keys: Sequence[str], config: Batc
     window.unpersist()
     trained = train(spark, events, config, as_of_ms, version, store_url, catalog,
                     sample=sample.users, deduplicated=True)
-    built = Built(config, trained, sampled, tuning)
+    built = Built(config, trained, sampled, tuning, files=report)
     if shadow:
         holdout_start = int(as_of_ms - config.holdout_days * DAY_MS)
         built.shadow = train(spark, events, config, holdout_start, version, store_url, catalog,
@@ -143,6 +149,9 @@ def run(spark: SparkSession, store_url: str, state: BatchState, config: BatchCon
     if built.shadow is not None:
         store.put(layout.shadow_model(version), built.shadow.to_bytes())
     counts = cast(Counts, {**state.get("counts", {}), **built.trained.counts,
+                           "partitions": len(keys), "event_bytes": built.files.bytes,
+                           "skipped_event_files": len(built.files.skipped),
+                           "skipped_event_bytes": built.files.skipped_bytes,
                            "rows_expected": built.trained.rows})
     manifest: SparkManifest = {
         "events_key": events_key,

@@ -28,7 +28,7 @@ from pyspark.sql.window import Window
 from recs.batch.config import BatchConfig
 from recs.batch.interactions import EVENT_CODE, SESSION_PREFIX
 from recs.batch.weighting import DAY_MS
-from recs.batch.window import read_file
+from recs.batch.window import FileReport, read_file
 from recs.exceptions import NotFound
 from recs_spark.stores import open_store
 
@@ -46,9 +46,14 @@ ARROW_SCHEMA = pa.schema([
 ])
 
 
-def read_events(spark: SparkSession, store_url: str, keys: Sequence[str]) -> DataFrame:
+def read_events(spark: SparkSession, store_url: str, keys: Sequence[str],
+                markers: bool = False) -> DataFrame:
     """The events of the files at ``keys`` (in this order), each with its ``pos`` and its
-    time as epoch ms; files that cannot be read are left out, as the weight step does."""
+    time as epoch ms; files that cannot be read are left out, as the weight step does.
+
+    With ``markers``, each file also gives one row with ``pos = -(file + 1)``: its key
+    (``item_id``), its size in bytes (``ts``) and, when it was left out, why (``event_id``),
+    which ``read_window`` turns into the weight step's ``FileReport``."""
     listing = spark.createDataFrame(
         pa.table({"file": pa.array(range(len(keys)), pa.int64()),
                   "key": pa.array(list(keys), pa.string())}))
@@ -61,14 +66,48 @@ def read_events(spark: SparkSession, store_url: str, keys: Sequence[str]) -> Dat
             for file, key in zip(batch["file"].to_pylist(), batch["key"].to_pylist(),
                                  strict=True):
                 try:
-                    table, _ = read_file(store.get(key))
+                    blob = store.get(key)
                 except NotFound:
+                    yield _marker(file, key, 0, GONE)
                     continue
-                if table is None:
-                    continue
-                yield from events_batches(table, int(file))
+                table, problem = read_file(blob)
+                yield _marker(file, key, len(blob), None if table is not None else problem)
+                if table is not None:
+                    yield from events_batches(table, int(file))
 
-    return listing.mapInArrow(read, EVENTS_SCHEMA)
+    events = listing.mapInArrow(read, EVENTS_SCHEMA)
+    return events if markers else events.where(F.col("pos") >= 0)
+
+
+GONE = "listed but no longer stored"
+
+
+def _marker(file: int, key: str, size: int, reason: str | None) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pydict(
+        {"pos": [-(file + 1)], "event_id": [reason], "user_id": [None], "session_id": [None],
+         "item_id": [key], "event_type": [None], "ts": [size], "category": [None]},
+        schema=ARROW_SCHEMA)
+
+
+def read_window(spark: SparkSession, store_url: str,
+                keys: Sequence[str]) -> tuple[DataFrame, FileReport]:
+    """The deduplicated events of the files at ``keys`` (persisted: the caller unpersists
+    them), and what reading made of the files (``recs.batch.window.FileReport``, as the
+    weight step reports it). The files are read once."""
+    raw = read_events(spark, store_url, keys, markers=True).persist()
+    files = (raw.where(F.col("pos") < 0).select("pos", "event_id", "item_id", "ts")
+             .toArrow().sort_by([("pos", "descending")]))
+    report = FileReport()
+    for reason, key, size in zip(files["event_id"].to_pylist(), files["item_id"].to_pylist(),
+                                 files["ts"].to_pylist(), strict=True):
+        if reason != GONE:
+            report.bytes += int(size)
+        if reason is not None:
+            report.skipped.append({"key": key, "reason": reason, "bytes": int(size)})
+    events = deduplicate(raw.where(F.col("pos") >= 0)).persist()
+    events.count()  # held before the files' rows go
+    raw.unpersist()
+    return events, report
 
 
 def events_batches(table: pa.Table, file: int) -> Iterator[pa.RecordBatch]:

@@ -41,6 +41,7 @@ def test_the_job_writes_the_versions_rows_and_manifest(spark: Any, tmp_path: Pat
         store.put(layout.event_file("2026-11-1" + str(n % 3), f"f{n}"),
                   event_file(table.slice(start, 1500)))
     store.put(layout.event_file("2026-11-20", "later"), event_file(table.slice(0, 10)))
+    store.put(layout.event_file("2026-11-12", "torn"), b"PAR1 cut short")
     catalog: dict[str, list[Any]] = {"i3": ["shoes/boots", "Boot", True],
                                       "i5": [None, "Gone", False]}
     store.put("interactions/v7/catalog.json", json.dumps(catalog).encode())
@@ -62,6 +63,10 @@ def test_the_job_writes_the_versions_rows_and_manifest(spark: Any, tmp_path: Pat
     assert manifest["counts"]["row_files"] == len(files) >= 2
     got = [row for key in files for row in row_files.read(store.get(key))]
     assert manifest["counts"]["rows_expected"] == len(got)
+    # The unreadable file is skipped and counted, as the weight step does.
+    assert manifest["counts"]["skipped_event_files"] == 1
+    assert manifest["counts"]["skipped_event_bytes"] == len(b"PAR1 cut short")
+    assert manifest["counts"]["partitions"] == 5
     assert manifest["tuning"]["discoveries"] == ["rp3beta", "cosine"]
     assert manifest["tuning"]["params"]["discovery"] in ("rp3beta", "cosine")
 
