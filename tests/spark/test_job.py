@@ -79,6 +79,8 @@ def test_the_job_writes_the_versions_rows_and_manifest(spark: Any, tmp_path: Pat
     result = compare(export_rows(single, "v7", 0, catalog), got)
     assert result.different == []
     assert result.exact >= 0.9 * result.rows
+    print(f"job: {result.rows} rows, {result.exact} exact, {result.tied_rows} with "
+          f"{result.tied_entries} entries moved within ties, {result.reasons} tied reasons")
     assert not any(entry[0] == "i5" for row in got for entry in row.items)  # unavailable
 
     # The sample: its events, and its users' lists in the model and the shadow.
