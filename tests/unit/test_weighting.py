@@ -170,15 +170,20 @@ def test_two_category_reports_at_the_same_time_the_later_row_wins() -> None:
 @given(st.lists(st.tuples(st.sampled_from("uvwxyz"), st.sampled_from("abcd"),
                           st.sampled_from(["view", "cart", "purchase", "return"]),
                           st.floats(min_value=0, max_value=60)), min_size=1, max_size=60),
-       st.integers(min_value=1, max_value=8), st.integers(min_value=1, max_value=4))
+       st.integers(min_value=1, max_value=8), st.integers(min_value=1, max_value=4),
+       st.integers(min_value=1, max_value=3))
 def test_summing_a_few_users_at_a_time_changes_nothing(rows: list[tuple], block: int,
-                                                        cap: int) -> None:
-    """Blocks of users bound the weighting's memory; the result is the one-block result,
-    bit for bit, whatever the block size and the per-user cap."""
+                                                        cap: int, threads: int) -> None:
+    """Blocks of users bound the weighting's memory and run on several threads at once; the
+    result is the one-block result, bit for bit, whatever the block size, the number of
+    threads and the per-user cap."""
     config = BatchConfig(max_items_per_user=cap)
-    whole = weight_events(table(rows), config, AS_OF)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RECS_THREADS", "1")
+        whole = weight_events(table(rows), config, AS_OF)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(weighting, "BLOCK_EVENTS", block)
+        patch.setenv("RECS_THREADS", str(threads))
         blocked = weight_events(table(rows), config, AS_OF)
     for field in ("user_ids", "item_ids", "user_index", "item_index", "weight", "top_event",
                   "item_category", "trending"):

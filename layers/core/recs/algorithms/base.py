@@ -32,48 +32,23 @@ import io
 import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import IO, Any, ClassVar, Self, TypeVar
+from typing import IO, Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 
 from recs.algorithms.catalog import Spec
+from recs.algorithms.threads import in_threads, threads
 from recs.exceptions import NaNError, NotFittedError, RecommenderError
 from recs.formats import npz
 
-__all__ = ["NaNError", "NotFittedError", "RankedLists", "Recommender", "RecommenderError"]
+__all__ = ["NaNError", "NotFittedError", "RankedLists", "Recommender", "RecommenderError",
+           "in_threads", "threads"]
 
 # Scores of a dense block are kept below this many cells (float32: 64 MB).
 DENSE_CELLS = 1 << 24
 SPARSE_BLOCK_USERS = 2048
-
-
-def threads() -> int:
-    """Worker threads for blocked work: ``RECS_THREADS``, else the CPUs we may use."""
-    raw = os.environ.get("RECS_THREADS", "")
-    if raw.isdigit() and int(raw) > 0:
-        return int(raw)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-def in_threads(work: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
-    """``[work(t) for t in tasks]`` on up to ``threads()`` workers, in task order: numpy and
-    scipy release the GIL in their kernels, so independent blocks run side by side."""
-    workers = min(threads(), len(tasks))
-    if workers <= 1:
-        return [work(task) for task in tasks]
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(work, tasks))
 
 
 @dataclass

@@ -9,6 +9,7 @@ from the wall clock, so re-running a day reproduces its model.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,13 +18,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from recs.algorithms.threads import in_threads
 from recs.batch.config import BatchConfig
 from recs.batch.interactions import EVENT_CODE, SESSION_PREFIX, Interactions
 
 DAY_MS = 86_400_000
 
 # Events summed into pairs at once (a block of whole users): bounds the weighting's scratch.
-BLOCK_EVENTS = 4_000_000
+# Blocks run on ``threads()`` workers at once, so the scratch is that many blocks'.
+BLOCK_EVENTS = 2_000_000
 
 EVENT_COLUMNS = ("event_id", "user_id", "session_id", "item_id", "event_type", "ts", "category")
 
@@ -143,7 +146,10 @@ def encode(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     encoded = column.dictionary_encode()
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int32)
+    indices = encoded.indices if encoded.null_count == 0 else encoded.indices.fill_null(0)
+    # No copy beyond the one Arrow made (the encoding runs on two threads: its scratch, of
+    # tens of millions of codes, counts twice).
+    codes = indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     values = np.asarray(encoded.dictionary.to_pylist(), dtype=str)
     return codes, values
 
@@ -151,7 +157,14 @@ def encode(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
 def _timestamps_ms(column: pa.ChunkedArray) -> np.ndarray:
     if pa.types.is_timestamp(column.type):
         column = column.cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())
-    return column.to_numpy().astype(np.int64)
+    if isinstance(column, pa.ChunkedArray):  # one copy, into the array returned
+        out = np.empty(len(column), dtype=np.int64)
+        at = 0
+        for chunk in column.chunks:
+            out[at:at + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+            at += len(chunk)
+        return out
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 @dataclass
@@ -202,10 +215,21 @@ def window_arrays(table: pa.Table, config: BatchConfig, as_of_ms: int) -> Window
         empty = np.zeros(0, np.int32)
         return WindowArrays(empty, empty.astype(str), empty, empty.astype(str),
                             empty.astype(np.int8), empty.astype(str), ts, empty.astype(str))
-    item_code, item_ids = encode(table["item_id"].cast(pa.string()))
-    categories = _item_categories(table, item_code, ts, len(item_ids))
-    user_code, user_ids = encode(user_keys(table))
-    type_code, type_names = encode(table["event_type"].cast(pa.string()))
+    def items_and_types() -> tuple[np.ndarray, ...]:
+        item_code, item_ids = encode(table["item_id"].cast(pa.string()))
+        categories = _item_categories(table, item_code, ts, len(item_ids))
+        type_code, type_names = encode(table["event_type"].cast(pa.string()))
+        return item_code, item_ids, categories, type_code, type_names
+
+    def users() -> tuple[np.ndarray, ...]:
+        return encode(user_keys(table))
+
+    # The users' codes (half of the encoding: a million distinct keys) beside the rest:
+    # Arrow's hashing releases the GIL.
+    items_part, users_part = in_threads(lambda side: side(), [items_and_types, users])
+    item_code, item_ids, categories, type_code, type_names = items_part
+    user_code, user_ids = users_part
+    del items_part, users_part
     return WindowArrays(user_code, user_ids, item_code, item_ids,
                         type_code.astype(np.int8 if len(type_names) < 128 else np.int32),
                         type_names, ts, categories)
@@ -240,9 +264,11 @@ def weight_arrays(arrays: WindowArrays, config: BatchConfig, as_of_ms: int) -> I
     # per-event arrays it orders, was the weighting's memory peak. A block holds whole
     # users, in code order, and its rows keep their table order, so the sums (in row order
     # within each pair), the per-user cap and the final order are those of one global sort.
-    parts = [list(_pairs(rows, user_code, item_code, w, event_rank, n_items, config))
-             for rows in _user_blocks(user_code, len(user_ids))]
-    del user_code, item_code, w, event_rank
+    # Blocks run side by side (numpy's sorts and reductions release the GIL).
+    pairs_of = functools.partial(_block_pairs, user_code=user_code, item_code=item_code, w=w,
+                                 event_rank=event_rank, n_items=n_items, config=config)
+    parts = in_threads(pairs_of, _user_blocks(user_code, len(user_ids)))
+    del pairs_of, user_code, item_code, w, event_rank
 
     columns = []
     for k in range(4):  # a column at a time, each block's part freed once joined
@@ -270,16 +296,31 @@ def weight_arrays(arrays: WindowArrays, config: BatchConfig, as_of_ms: int) -> I
     )
 
 
-def _user_blocks(user_code: np.ndarray, n_users: int) -> Iterator[np.ndarray]:
-    """Row indices (ascending) of consecutive user-code ranges of about BLOCK_EVENTS events."""
+def _user_blocks(user_code: np.ndarray, n_users: int) -> list[tuple[int, int]]:
+    """Consecutive user-code ranges ``[low, high)`` of about BLOCK_EVENTS events each."""
     if user_code.size <= BLOCK_EVENTS:
-        yield np.arange(user_code.size)
-        return
+        return [(0, n_users)]
     ends = np.cumsum(np.bincount(user_code, minlength=n_users))
     cuts = np.searchsorted(ends, np.arange(BLOCK_EVENTS, ends[-1], BLOCK_EVENTS), side="left")
-    bounds = np.unique(np.r_[0, cuts + 1, n_users])
-    for low, high in itertools.pairwise(bounds):
-        yield np.flatnonzero((user_code >= low) & (user_code < high))
+    bounds = np.unique(np.r_[0, cuts + 1, n_users]).tolist()
+    return list(itertools.pairwise(bounds))
+
+
+def _block_pairs(users: tuple[int, int], *, user_code: np.ndarray, item_code: np.ndarray,
+                 w: np.ndarray, event_rank: np.ndarray, n_items: int,
+                 config: BatchConfig) -> list[np.ndarray]:
+    """``_pairs`` of the events of user codes ``[low, high)``, as a list (freed column by
+    column as they are joined)."""
+    return list(_pairs(_rows_of(user_code, users), user_code, item_code, w, event_rank,
+                       n_items, config))
+
+
+def _rows_of(user_code: np.ndarray, users: tuple[int, int]) -> np.ndarray:
+    """Row indices (ascending) of the events of user codes ``[low, high)``."""
+    low, high = users
+    if low == 0 and high > user_code.max(initial=-1):
+        return np.arange(user_code.size)
+    return np.flatnonzero((user_code >= low) & (user_code < high))
 
 
 def _pairs(rows: np.ndarray, user_code: np.ndarray, item_code: np.ndarray, w: np.ndarray,
