@@ -37,6 +37,18 @@ _MASK64 = (1 << 64) - 1
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
+# Below this many events in the window a validation split is noise: a handful of shoppers
+# would decide the shop's parameters. The configured defaults train instead.
+MIN_TUNING_EVENTS = 1_000
+
+
+def tunes(config: BatchConfig, events: int) -> bool:
+    """Whether the train step tunes on a window of ``events`` events, and so weights the
+    window's events itself with the parameters it chose: then the weight step makes no
+    interactions, which nothing would read."""
+    return config.tuning_seconds > 0 and events >= MIN_TUNING_EVENTS
+
+
 def deduplicate(table: pa.Table) -> pa.Table:
     """Keep the first row of each ``event_id``: SQS delivers at least once.
 

@@ -36,15 +36,11 @@ from recs.batch.reclaim import release_memory
 from recs.batch.steps import as_of, midnight_ms
 from recs.batch.steps.weight import apply_catalog_categories
 from recs.batch.training import train
-from recs.batch.weighting import weight_arrays, window_arrays
+from recs.batch.weighting import MIN_TUNING_EVENTS, tunes, weight_arrays, window_arrays
 from recs.contracts import layout
 from recs.contracts.state import BatchState, SparkManifest, TuningRecord
 from recs.exceptions import ConfigError, NotFound, SparkOutputError
 from recs.stores.ports import ObjectStore
-
-# Below this many events in the window a validation split is noise: a handful of shoppers
-# would decide the shop's parameters. The configured defaults train instead.
-MIN_TUNING_EVENTS = 1_000
 
 
 def config_from_params(params: dict[str, Any]) -> BatchConfig:
@@ -63,8 +59,7 @@ def train_step(state: BatchState, objects: ObjectStore, config: BatchConfig,
     version = state["version"]
     tuning: TuningRecord = {}
     events_in_window = int(state.get("counts", {}).get("events", 0))
-    if (config.tuning_seconds > 0 and state.get("events_key")
-            and events_in_window >= MIN_TUNING_EVENTS):
+    if tunes(config, events_in_window) and state.get("events_key"):
         from recs.batch.evaluation import tuning as tuner
 
         events = pq.read_table(io.BytesIO(objects.get(state["events_key"])))
@@ -93,6 +88,9 @@ def train_step(state: BatchState, objects: ObjectStore, config: BatchConfig,
             tuning = {"skipped": f"{events_in_window} events in the window; tuning needs "
                                  f"at least {MIN_TUNING_EVENTS}"}
         interactions = Interactions.from_bytes(objects.get(state["interactions_key"]))
+    # What the model trained on (with tuning the weight step made no interactions).
+    users, items, pairs = (interactions.n_users, interactions.n_items,
+                           int(interactions.weight.size))
     model = train(interactions, config)
     del interactions  # the model's file is written next: it needs their memory
     release_memory()
@@ -107,6 +105,7 @@ def train_step(state: BatchState, objects: ObjectStore, config: BatchConfig,
         "tuning": tuning,
         "counts": {
             **state.get("counts", {}),
+            "users": users, "items": items, "interactions": pairs,
             "users_with_recommendations": int(np.count_nonzero(np.diff(model.rec_indptr))),
             "items_with_neighbours": int(np.count_nonzero(np.diff(model.similarity.indptr))),
             "categories": int(model.category_names.size),

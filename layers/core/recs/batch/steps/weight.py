@@ -28,7 +28,7 @@ from recs.batch.config import BatchConfig
 from recs.batch.interactions import Interactions
 from recs.batch.reclaim import release_memory
 from recs.batch.steps import as_of, midnight_ms
-from recs.batch.weighting import weight_arrays, window_arrays
+from recs.batch.weighting import tunes, weight_arrays, window_arrays
 from recs.batch.window import (
     FOOTER_GUESS_BYTES,
     REASON_CHARS,
@@ -82,16 +82,21 @@ def weight_step(state: BatchState, objects: ObjectStore, config: BatchConfig) ->
     objects.put(events_key, buffer.getvalue())
     del buffer
     events = table.num_rows
-    # The table goes before the sums are made: its strings were the step's memory peak.
-    arrays = window_arrays(table, config, midnight_ms(day))
-    del table
-    release_memory()
-    interactions = weight_arrays(arrays, config, midnight_ms(day))
-    release_memory()  # the sums' scratch, before the interactions file is written
     facts = catalog_facts(items)
-    apply_catalog_categories(interactions, facts)
-    interactions_key = layout.interactions(version)
-    objects.put(interactions_key, interactions.to_bytes())
+    summed: dict[str, Any] = {}
+    if not tunes(config, events):  # a tuning train step weights the events it tunes on
+        # The table goes before the sums are made: its strings were the step's memory peak.
+        arrays = window_arrays(table, config, midnight_ms(day))
+        del table
+        release_memory()
+        interactions = weight_arrays(arrays, config, midnight_ms(day))
+        release_memory()  # the sums' scratch, before the interactions file is written
+        apply_catalog_categories(interactions, facts)
+        summed = {"interactions_key": layout.interactions(version),
+                  "counts": {"users": interactions.n_users, "items": interactions.n_items,
+                             "interactions": int(interactions.weight.size)}}
+        objects.put(summed["interactions_key"], interactions.to_bytes())
+        del interactions
     catalog_key = put_catalog_snapshot(objects, version, facts)
     return {
         **state,
@@ -99,15 +104,13 @@ def weight_step(state: BatchState, objects: ObjectStore, config: BatchConfig) ->
         "window_start": start.isoformat(),
         "version": version,
         "engine": engines.LAMBDA,
-        "interactions_key": interactions_key,
+        **({"interactions_key": summed["interactions_key"]} if summed else {}),
         "catalog_key": catalog_key,
         "events_key": events_key,
         "counts": {
             "partitions": len(keys),
             "events": events,
-            "users": interactions.n_users,
-            "items": interactions.n_items,
-            "interactions": int(interactions.weight.size),
+            **summed.get("counts", {}),
             "catalog_items": len(items),
             "event_bytes": events_report.bytes,
             "skipped_event_files": len(events_report.skipped),
