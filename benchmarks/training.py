@@ -1,21 +1,30 @@
-"""Single-node batch speed: weight, train and export-row generation on synthetic data.
+"""Single-node batch speed: weight, train, evaluate and export-row generation on synthetic data.
 
 The budget (docs/architecture.md) is the whole batch for 20 M interactions, 1 M users and
 200 k items in 60 s and 2 GB on 2 cores. ``--interactions`` sets the scale (default 2 M so
 the run takes a minute); popularity is Zipf-like and users have a category taste, as in shops,
 and event ids are random 39-character strings, the size of the UUIDs shops send.
-Each step is the real nightly step (``weight_step``, ``train_step``, ``export_step``) in a
-fresh interpreter, as the state machine's steps are separate invocations, on an object store
-backed by a directory in place of S3 (the network is not in these numbers). Its peak memory
+Each step is the real nightly step (``weight_step``, ``train_step``, ``evaluate_step``,
+``export_step``) in a fresh interpreter, as the state machine's steps are separate
+invocations, on an object store backed by a directory in place of S3 (the network is not in
+these numbers). Its peak memory
 is that process's maximum resident set, the interpreter's imports included, as in a Lambda.
 The weight step reads the window's Parquet partitions, written as the lander writes them
-(50,000 events a file), and writes the interactions and the window's events; train writes
-the model; export makes the DynamoDB rows and counts them (``export_writes.py`` measures
-writing them). Without ``--tune`` the train step trains with the configured parameters;
-with it, it first tunes in its time box (``RECS_TUNING_SECONDS``), as nightly.
-``--similarity`` also times the item-item similarity alone against implicit's
-``CosineRecommender.fit`` on the same matrix with the same neighbourhood size and 2 threads
-(the budget: no slower than implicit; implicit is a benchmark-only dependency).
+(50,000 events a file), and writes the window's events and (untuned) the interactions;
+train writes the model; evaluate trains the gate's shadow model and scores it (measured, but
+outside the budget's total, as before); export makes the DynamoDB rows and counts them
+(``export_writes.py`` measures writing them). Without ``--tune`` the train step trains with
+the configured parameters; with it, it first tunes in its time box (``RECS_TUNING_SECONDS``),
+as nightly.
+
+In the same run, each in a fresh interpreter between the steps, the peers the budget names:
+Polars reading the same Parquet files, keeping the first row of each event id and summing
+the weighted (user, item) pairs (the weight step: at most 1.5x its time, at a quarter of its
+memory), and implicit's ``CosineRecommender`` fit plus ``recommend(N)`` for every user on the
+same matrix with 2 threads (the train step: at most half of it). ``--similarity`` also times
+the item-item similarity alone against implicit's fit (no slower). implicit and polars are
+benchmark-only dependencies (the ``bench`` extra). The machine is shared: what counts is
+each ratio to its peer in the same run, and the load average before and after is printed.
 """
 
 from __future__ import annotations
@@ -26,13 +35,15 @@ import gc
 import io
 import itertools
 import json
+import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -137,6 +148,59 @@ def similarity_timings(interactions: Interactions, config: BatchConfig) -> dict[
     return out
 
 
+def polars_peer(bucket: Path, state: dict[str, Any], config: BatchConfig) -> dict[str, float]:
+    """The weight step's peer: Polars reads the same Parquet files, keeps the first row of
+    each event id, weights each event by its type and age, and sums the (user, item) pairs
+    (on every core; no cap, no trending, no categories: less than the step does)."""
+    import polars as pl
+
+    files = [str(bucket / key) for key in DirectoryObjectStore(bucket).list(layout.EVENTS)]
+    as_of_ms = int(datetime.fromisoformat(state["as_of"]).replace(tzinfo=UTC).timestamp()
+                   * 1000)
+    weights = pl.DataFrame({"event_type": list(config.event_weights),
+                            "type_weight": list(config.event_weights.values())})
+    reset_peak_memory()
+    start = time.perf_counter()
+    pairs = (
+        pl.scan_parquet(files)
+        .select("event_id", "user_id", "item_id", "event_type", "ts")
+        .unique(subset="event_id", keep="first", maintain_order=True)
+        .with_columns(pl.col("event_type").cast(pl.String))
+        .join(weights.lazy(), on="event_type", how="left")
+        .with_columns(age_days=(as_of_ms - pl.col("ts").dt.epoch("ms")) / DAY_MS)
+        .with_columns(w=pl.col("type_weight") * (2.0 ** (-pl.col("age_days")
+                                                           / config.half_life_days)))
+        .group_by("user_id", "item_id")
+        .agg(pl.col("w").sum())
+        .filter(pl.col("w") > 1e-9)
+        .collect()
+    )
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_mb": peak_memory_mb(), "pairs": pairs.height}
+
+
+def implicit_peer(bucket: Path, state: dict[str, Any], config: BatchConfig,
+                  ) -> dict[str, float]:
+    """The train step's peer: implicit's item-item cosine fit on the same user x item matrix
+    with the same neighbourhood size and 2 threads, then ``recommend(N)`` for every user."""
+    from implicit.nearest_neighbours import CosineRecommender
+
+    x = user_item_matrix(Interactions.from_bytes(
+        (bucket / state["interactions_key"]).read_bytes())).tocsr()
+    reset_peak_memory()
+    start = time.perf_counter()
+    model = CosineRecommender(K=config.neighbours, num_threads=2)
+    model.fit(x, show_progress=False)
+    fitted = time.perf_counter()
+    model.recommend(np.arange(x.shape[0]), x, N=config.num_recommendations)
+    done = time.perf_counter()
+    return {"seconds": done - start, "fit": fitted - start, "recommend": done - fitted,
+            "peak_mb": peak_memory_mb()}
+
+
+PEERS = {"polars": polars_peer, "implicit": implicit_peer}
+
+
 class CountingRecommendationStore:
     """Takes the export's rows and keeps only their count: writing them is measured apart,
     by ``benchmarks/export_writes.py``."""
@@ -147,12 +211,22 @@ class CountingRecommendationStore:
     def get_many(self, keys: Sequence[str], version: str) -> dict[str, list[list[Any]]]:
         return {}
 
+    def delete(self, keys: Iterable[str], version: str) -> int:
+        return sum(1 for _ in keys)
+
+    def write_row_keys(self, version: str, keys: Iterable[str]) -> int:
+        return sum(1 for _ in keys) and 1
+
+    def read_row_keys(self, version: str) -> Iterator[list[str]]:
+        return iter(())
+
 
 def child_step(name: str, bucket: Path, state_file: Path, params: str) -> None:
     """One nightly step in this fresh interpreter, as the state machine runs each step (its
     own invocation): the real step function on the directory-backed bucket, reading the
     previous step's state from ``state_file`` and writing its own back; prints seconds and
     peak memory (the interpreter's imports included, as in a Lambda)."""
+    from recs.batch.steps.evaluate import evaluate_step
     from recs.batch.steps.export import export_step
     from recs.batch.steps.train import config_from_params, train_step
     from recs.batch.steps.weight import weight_step
@@ -162,12 +236,17 @@ def child_step(name: str, bucket: Path, state_file: Path, params: str) -> None:
     objects = DirectoryObjectStore(bucket)
     state = json.loads(state_file.read_text()) if state_file.exists() else {
         "as_of": AS_OF_DAY.isoformat()}
+    if name in PEERS:
+        print(json.dumps(PEERS[name](bucket, state, config)))
+        return
     reset_peak_memory()
     start = time.perf_counter()
     if name == "weight":
         state = weight_step(state, objects, config)
     elif name == "train":
         state = train_step(state, objects, config)
+    elif name == "evaluate":
+        state = evaluate_step(state, objects, MemoryModelRegistry(), config)
     else:
         state = export_step(state, objects, CountingRecommendationStore(),
                             MemoryModelRegistry(), config)
@@ -181,7 +260,10 @@ def run_isolated(name: str, bucket: Path, state_file: Path,
     out = subprocess.run(
         [sys.executable, __file__, "--step", name, str(bucket), str(state_file),
          json.dumps(config.as_dict())],
-        check=True, capture_output=True, text=True)
+        check=False, capture_output=True, text=True)
+    if out.returncode:
+        sys.stderr.write(out.stderr)
+        raise SystemExit(f"the {name} step failed")
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -194,6 +276,10 @@ def main() -> None:
                         help="time the similarity alone, ours vs implicit's cosine fit")
     parser.add_argument("--tune", action="store_true",
                         help="the train step tunes first, as nightly (RECS_TUNING_SECONDS)")
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="work in this directory and keep it (the bucket, the state); "
+                             "its events are reused when an earlier run of the same size "
+                             "wrote them")
     parser.add_argument("--step", nargs=4, metavar=("NAME", "BUCKET", "STATE", "CONFIG"),
                         help=argparse.SUPPRESS)  # the child process of one isolated step
     args = parser.parse_args()
@@ -202,46 +288,89 @@ def main() -> None:
         return
     users = args.users or max(args.interactions // 20, 100)
     items = args.items or max(args.interactions // 100, 2000)
-    config = BatchConfig.from_env()
+    # The single-node steps whatever the window's size (auto would send 20 M to Spark).
+    config = dataclasses.replace(BatchConfig.from_env(), engine="lambda")
     if not args.tune:
         config = dataclasses.replace(config, tuning_seconds=0)
+    if args.dir is None:
+        with tempfile.TemporaryDirectory() as scratch:
+            run(args, Path(scratch), users, items, config)
+    else:
+        run(args, args.dir, users, items, config)
+
+
+def run(args: argparse.Namespace, scratch: Path, users: int, items: int,
+        config: BatchConfig) -> None:
     timings: dict[str, float] = {}
     peaks: dict[str, float] = {}  # each step's own peak resident memory
     aside: dict[str, float] = {}  # measured beside the batch, not part of it
-    with tempfile.TemporaryDirectory() as scratch:
-        bucket, state_file = Path(scratch) / "bucket", Path(scratch) / "state.json"
+    peers: dict[str, dict[str, float]] = {}
+    load_before = os.getloadavg()
+    bucket, state_file = scratch / "bucket", scratch / "state.json"
+    marker = scratch / "events.json"
+    wanted = {"interactions": args.interactions, "users": users, "items": items}
+    if marker.exists() and json.loads(marker.read_text()).get("wanted") == wanted:
+        files = json.loads(marker.read_text())["files"]
+        for key in DirectoryObjectStore(bucket).list(""):
+            if not key.startswith(layout.EVENTS):
+                (bucket / key).unlink()
+    else:
+        shutil.rmtree(bucket, ignore_errors=True)
         files = write_partitions(synthetic_events(args.interactions, users, items),
                                  DirectoryObjectStore(bucket))
-        gc.collect()
-        for name in ("weight", "train", "export"):
-            label = f"train (tuning in a {config.tuning_seconds:.0f} s box)" if (
-                name == "train" and args.tune) else name
-            result = run_isolated(name, bucket, state_file, config)
-            timings[label], peaks[label] = result["seconds"], result["peak_mb"]
-            state = json.loads(state_file.read_text())
-            if name == "weight":
-                interactions = Interactions.from_bytes(
-                    (bucket / state["interactions_key"]).read_bytes())
-                if args.similarity:
-                    aside = similarity_timings(interactions, config)
+        marker.write_text(json.dumps({"wanted": wanted, "files": files}))
+    state_file.unlink(missing_ok=True)
+    gc.collect()
+    state: dict[str, Any] = {}
+    gate: dict[str, float] = {}
+    for name in ("weight", "polars", "train", "implicit", "evaluate", "export"):
+        if name in PEERS:
+            if name == "implicit" and "interactions_key" not in state:
+                continue
+            try:
+                peers[name] = run_isolated(name, bucket, state_file, config)
+            except SystemExit as exc:
+                print(f"peer {name} not measured: {exc}")
+            continue
+        label = f"train (tuning in a {config.tuning_seconds:.0f} s box)" if (
+            name == "train" and args.tune) else name
+        result = run_isolated(name, bucket, state_file, config)
+        if name == "evaluate":
+            gate = result
+            continue
+        timings[label], peaks[label] = result["seconds"], result["peak_mb"]
+        state = json.loads(state_file.read_text())
+        if name == "weight" and "interactions_key" in state:
+            interactions = Interactions.from_bytes(
+                (bucket / state["interactions_key"]).read_bytes())
+            if args.similarity:
+                aside = similarity_timings(interactions, config)
+            del interactions
+    load_after = os.getloadavg()
     counts, tuning = state["counts"], state.get("tuning", {})
     peak_mb = max(peaks.values())
     lines = [
-        f"Machine: {platform.machine()}, 2 cores, Python {platform.python_version()}; "
-        f"{args.interactions:,} events, {interactions.n_users:,} users, "
-        f"{interactions.n_items:,} items, {interactions.weight.size:,} (user, item) pairs",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}; {args.interactions:,} "
+        f"events, {counts['users']:,} users, {counts['items']:,} items, "
+        f"{counts['interactions']:,} (user, item) pairs; load average {load_before[0]:.1f} "
+        f"before the run, {load_after[0]:.1f} after (other work on the machine)",
         "",
         "| step | seconds | peak resident MB |",
         "| --- | --- | --- |",
         *(f"| {name} | {seconds:.1f} | {peaks[name]:,.0f} |" for name, seconds in timings.items()),
         f"| total | {sum(timings.values()):.1f} | {peak_mb:,.0f} |",
+        *([f"| evaluate (the gate's shadow model; not in the total) | {gate['seconds']:.1f} "
+           f"| {gate['peak_mb']:,.0f} |"] if gate else []),
         *(f"| {name} (not in the total) | {seconds:.1f} | |" for name, seconds in aside.items()),
+        *peer_lines(timings, peaks, peers, aside, config),
         "",
         f"Each step is the real nightly step in a fresh interpreter, its input and output in a"
         f" directory standing in for S3 (the network is not in these numbers). The weight step"
-        f" read {files:,} Parquet files and wrote the interactions and the window's events;"
-        f" train wrote the model; export made {counts['rows_written']:,} DynamoDB rows (their"
-        f" writing is measured by export_writes.py). Peak memory is each step's own.",
+        f" read {files:,} Parquet files; train wrote the model; export made"
+        f" {counts['rows_written']:,} DynamoDB rows (their writing is measured by"
+        f" export_writes.py). Peak memory is each step's own. Each peer ran in its own fresh"
+        f" interpreter in the same run, between the steps.",
     ]
     if tuning.get("trials"):
         sample = tuning["sample"]
@@ -255,6 +384,36 @@ def main() -> None:
     suffix = "-tuned" if args.tune else ""
     (ROOT / f"benchmarks/results/training-{args.interactions}{suffix}.md").write_text(
         text + "\n")
+
+
+def peer_lines(timings: dict[str, float], peaks: dict[str, float],
+               peers: dict[str, dict[str, float]], aside: dict[str, float],
+               config: BatchConfig) -> list[str]:
+    """The peers' rows and the budget's ratios: each step against its peer, same run."""
+    lines = []
+    train = next((name for name in timings if name.startswith("train")), "")
+    if "polars" in peers:
+        polars = peers["polars"]
+        lines += [
+            f"| peer: Polars group-by with event-id dedup (not in the total) | "
+            f"{polars['seconds']:.1f} | {polars['peak_mb']:,.0f} |",
+            f"| weight / Polars (budget: at most 1.5x the time, 0.25x the memory) | "
+            f"{timings['weight'] / polars['seconds']:.2f}x | "
+            f"{peaks['weight'] / polars['peak_mb']:.2f}x |"]
+    if "implicit" in peers:
+        peer = peers["implicit"]
+        lines += [
+            f"| peer: implicit cosine fit + recommend(N={config.num_recommendations}) for "
+            f"every user (not in the total) | {peer['seconds']:.1f} (fit {peer['fit']:.1f}, "
+            f"recommend {peer['recommend']:.1f}) | {peer['peak_mb']:,.0f} |",
+            f"| train / implicit (budget: at most 0.5x) | "
+            f"{timings[train] / peer['seconds']:.2f}x | |"]
+    ours = aside.get(f"similarity alone: ours, {config.discovery}")
+    theirs = aside.get("similarity alone: implicit cosine")
+    if ours and theirs:
+        lines.append(f"| similarity: ours ({config.discovery}) / implicit cosine (budget: at "
+                     f"most 1x) | {ours / theirs:.2f}x | |")
+    return lines
 
 
 if __name__ == "__main__":
