@@ -39,7 +39,7 @@ from pyspark.sql import SparkSession
 from recs.batch.config import BatchConfig
 from recs.batch.model import Model
 from recs.batch.steps import as_of, midnight_ms
-from recs.batch.steps.train import MIN_TUNING_EVENTS, _recorded_choice
+from recs.batch.steps.train import MIN_TUNING_EVENTS, recorded_choice
 from recs.batch.steps.weight import refuse_past_share
 from recs.batch.weighting import DAY_MS
 from recs.batch.window import FileReport
@@ -114,7 +114,7 @@ def _tuned(config: BatchConfig, sampled: pa.Table, sample: Sample, as_of_ms: int
     first run of a version records its choice and a re-run takes it."""
     from recs.batch.evaluation import tuning as tuner
 
-    recorded = _recorded_choice(store, version, config)
+    recorded = recorded_choice(store, version, config)
     if recorded is not None:
         return recorded
     grid = {"discovery": tuple(d for d in tuner.GRID["discovery"] if d in DISCOVERIES)}
@@ -122,7 +122,7 @@ def _tuned(config: BatchConfig, sampled: pa.Table, sample: Sample, as_of_ms: int
     # The tuner saw the sample only: the window it stands for is the job's.
     result.sample = {"window_events": sample.window_events, "events": sampled.num_rows,
                      "users_share": round(sample.users_share, 4)}
-    record = cast(TuningRecord, {**result.record(), "discoveries": list(DISCOVERIES)})
+    record: TuningRecord = {**result.record(), "discoveries": list(DISCOVERIES)}
     store.put(layout.tuning_choice(version), json.dumps(
         {"params": result.params, "record": record}, sort_keys=True).encode())
     return result.config, record

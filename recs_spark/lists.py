@@ -34,8 +34,8 @@ from recs.batch.model import Model
 from recs.batch.recommend import DEFAULT_BLOCK_USERS, recommend
 from recs.batch.steps.export import export_rows
 from recs.batch.training import (
-    _because_events,
     algorithm_params,
+    because_events,
     event_matrix,
     exclusions,
     user_item_matrix,
@@ -157,7 +157,7 @@ def part_model(model: Recommender, interactions: Interactions, ranking: Ranking)
     exclude = exclusions(model, interactions, config)
     new_items = config.num_recommendations // 2 if model.spec.new_items else 0
     recs = recommend(model, x, config.num_recommendations, exclude=exclude, new_items=new_items)
-    because_event = _because_events(event_matrix(interactions), recs)
+    because_event = because_events(event_matrix(interactions), recs)
     n_items = int(ranking.item_ids.size)
     return Model(
         user_ids=interactions.user_ids, item_ids=ranking.item_ids,

@@ -110,7 +110,7 @@ def exclusions(
     return bought
 
 
-def _because_events(events: sp.csr_matrix, recs: UserRecommendations) -> np.ndarray:
+def because_events(events: sp.csr_matrix, recs: UserRecommendations) -> np.ndarray:
     """The user's strongest event code on each recommendation's reason item (-1: none).
 
     Looked up a block of users at a time: one lookup over every list made index arrays of
@@ -143,7 +143,7 @@ def train(interactions: Interactions, config: BatchConfig) -> Model:
     del x, exclude  # the lists are the largest arrays from here on: make room
     release_memory()  # and what the ranking's worker threads freed
     # Made again rather than held through the ranking, the train step's memory peak.
-    because_event = _because_events(event_matrix(interactions), recs)
+    because_event = because_events(event_matrix(interactions), recs)
 
     trending_items = trending.top_items(interactions.trending, config.trending_size)
     per_category = trending.by_category(

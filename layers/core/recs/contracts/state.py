@@ -77,6 +77,9 @@ class TuningRecord(TypedDict, total=False):
     # True when a re-run of the version took the choice its first run recorded
     # (``recs.contracts.layout.tuning_choice``) instead of tuning again
     reused: bool
+    # The discoveries the grid could choose from, when the engine trains fewer than the
+    # single-node one (the Spark engine: ``recs_spark.similarity.DISCOVERIES``)
+    discoveries: list[str]
 
 
 # Skipped inputs named in the state and the registry record, per kind.

@@ -64,7 +64,7 @@ def train_step(state: BatchState, objects: ObjectStore, config: BatchConfig,
 
         events = pq.read_table(io.BytesIO(objects.get(state["events_key"])))
         as_of_ms = midnight_ms(as_of(state))
-        recorded = _recorded_choice(objects, version, config)
+        recorded = recorded_choice(objects, version, config)
         if recorded is None:
             result = tuner.tune(events, config, as_of_ms, clock=clock)
             config, tuning = result.config, result.record()
@@ -113,7 +113,7 @@ def train_step(state: BatchState, objects: ObjectStore, config: BatchConfig,
     }
 
 
-def _recorded_choice(objects: ObjectStore, version: str,
+def recorded_choice(objects: ObjectStore, version: str,
                      config: BatchConfig) -> tuple[BatchConfig, TuningRecord] | None:
     """The configuration and tuning record an earlier run of ``version`` chose, or None when
     there is none (or it no longer applies to these settings' fields)."""
