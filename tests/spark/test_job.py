@@ -16,7 +16,7 @@ import pytest
 from recs.batch.config import BatchConfig
 from recs.batch.model import Model
 from recs.batch.steps.export import export_rows
-from recs.batch.steps.train import _recorded_choice, config_from_params
+from recs.batch.steps.train import config_from_params, recorded_choice
 from recs.batch.steps.weight import apply_catalog_categories
 from recs.batch.training import train
 from recs.batch.weighting import weight_events
@@ -96,7 +96,7 @@ def test_the_job_writes_the_versions_rows_and_manifest(spark: Any, tmp_path: Pat
     assert 0 < shadow.user_ids.size <= len(users)
 
     # A re-run of the version takes the recorded choice instead of tuning again.
-    recorded = _recorded_choice(store, "v7", config)
+    recorded = recorded_choice(store, "v7", config)
     assert recorded is not None and recorded[0] == chosen
     assert dict(recorded[1])["discoveries"] == ["rp3beta", "cosine"]
 
