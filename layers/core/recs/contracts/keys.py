@@ -248,6 +248,12 @@ class Entry(NamedTuple):
     because_title: str | None
 
 
+# The ``event`` of an item-neighbour entry: shoppers had both items (the trained model's
+# neighbours), or the catalog says they are alike (a new item's neighbours by title and
+# category, ``recs.batch.cold_items``): the reasons differ, since no shopper made the second.
+SIMILAR_EVENT = "similar"
+CONTENT_EVENT = "alike"
+
 # An ``Entry`` as ``json.loads`` returns it: a plain list with the same positions.
 StoredEntry = list[Any]
 

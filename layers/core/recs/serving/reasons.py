@@ -24,6 +24,11 @@ def similar_to(item_title: str) -> str:
     return f"Customers who liked {item_title} also liked this"
 
 
+def alike(item_title: str) -> str:
+    """A new item's neighbour by what the catalog says of both: no shopper linked them yet."""
+    return f"Similar to {item_title}"
+
+
 def trending(category: str | None = None) -> str:
     return f"Trending in {category}" if category else "Trending now"
 

@@ -36,6 +36,7 @@ from recs.contracts.keys import (
     BECAUSE,
     BECAUSE_TITLE,
     CATEGORY,
+    CONTENT_EVENT,
     EVENT,
     GLOBAL_TRENDING,
     ITEM,
@@ -311,7 +312,9 @@ class RecommendationService:
         for entry in lists.get(neighbours, []):
             if builder.full:
                 break
-            builder.add(entry, reasons.similar_to(entry[BECAUSE_TITLE] or item_id), "similar")
+            title = entry[BECAUSE_TITLE] or item_id
+            builder.add(entry, reasons.alike(title) if entry[EVENT] == CONTENT_EVENT
+                        else reasons.similar_to(title), "similar")
         self._add_trending(builder, lists, [GLOBAL_TRENDING])
         return builder.result(version)
 

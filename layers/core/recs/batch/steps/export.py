@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from recs.batch import cold_items
 from recs.batch.config import BatchConfig
 from recs.batch.interactions import EVENT_RANK, SESSION_PREFIX
 from recs.batch.model import Model
@@ -52,7 +53,7 @@ def export_step(
         json.loads(objects.get(state["catalog_key"])) if state.get("catalog_key") else {})
     record, live = start_record(state, objects, registry, config, now)
     # The keys before the rows, so every row written can be found again to be deleted.
-    recommendations.write_row_keys(version, row_keys(model))
+    recommendations.write_row_keys(version, row_keys(model, catalog))
 
     def counted() -> Iterator[RecRow]:
         nonlocal expected
@@ -100,9 +101,10 @@ def start_record(state: BatchState, objects: ObjectStore, registry: ModelRegistr
     return record, live
 
 
-def row_keys(model: Model) -> Iterator[str]:
-    """Every key ``export_rows`` may write for ``model``: a superset, since a list that
-    only unavailable items filled has no row (deleting a key without a row is harmless)."""
+def row_keys(model: Model, catalog: dict[str, list[Any]] | None = None) -> Iterator[str]:
+    """Every key ``export_rows`` may write for ``model`` and ``catalog``: a superset, since a
+    list that only unavailable items filled has no row (deleting a key without a row is
+    harmless)."""
     user_ids = model.user_ids[np.diff(model.rec_indptr) > 0].tolist()
     for uid in user_ids:
         uid = str(uid)
@@ -113,6 +115,8 @@ def row_keys(model: Model) -> Iterator[str]:
     yield keys.GLOBAL_TRENDING
     for name in model.category_names.tolist():
         yield keys.category_key(str(name))
+    for item in cold_items.new_items(model.item_ids.tolist(), catalog or {}):
+        yield keys.item_key(item)
 
 
 def item_facts(model: Model, catalog: dict[str, list[Any]]) -> tuple[list[Any], list[Any],
@@ -197,7 +201,8 @@ def _histories_within_bound(model: Model) -> np.ndarray:
 def export_rows(model: Model, version: str, expires_at: int,
                 catalog: dict[str, list[Any]] | None = None) -> Iterator[RecRow]:
     """Rows: ``U#``/``S#`` user lists (with the user's ``history``), ``I#`` neighbours,
-    ``POP#global``, ``POP#C#<cat>`` (``recs.contracts.keys``).
+    ``POP#global``, ``POP#C#<cat>`` (``recs.contracts.keys``), then the ``I#`` rows of the
+    catalog's items the model has no column for (``recs.batch.cold_items``).
 
     Each entry is a list laid out as ``recs.contracts.keys.Entry``; unavailable items are
     left out of every list. Entries are built a block of lists at a
@@ -231,7 +236,7 @@ def _rows(model: Model, version: str, expires_at: int,
 
     # Event labels by code: the user's strongest event on the reason (-1: "view"), and
     # "similar" for the neighbour lists.
-    labels = np.asarray([*EVENT_RANK, "view", "similar"], dtype=object)
+    labels = np.asarray([*EVENT_RANK, "view", keys.SIMILAR_EVENT], dtype=object)
     view, similar = len(EVENT_RANK), len(EVENT_RANK) + 1
 
     def lists(indptr: np.ndarray, item: np.ndarray, score: np.ndarray, because: np.ndarray,
@@ -290,3 +295,6 @@ def _rows(model: Model, version: str, expires_at: int,
         yield RecRow(keys.category_key(name), version,
                      popular(model.category_items[start:stop],
                              model.category_scores[start:stop]), expires_at)
+    # Last, the catalog's new items: neighbours by content until a night trains on them.
+    yield from cold_items.content_rows(model.item_ids.tolist(), catalog or {}, version,
+                                       cold_items.NEIGHBOURS, expires_at)
