@@ -328,6 +328,7 @@ def write_events(events: int, users: int, items: int, bucket: Path) -> int:
 
 def local_run(events: int, bucket: Path, state_file: Path, config: Any) -> dict[str, Any]:
     steps: dict[str, dict[str, float]] = {}
+    config = dataclasses.replace(config, engine="lambda")  # auto sends 20 M to Spark
     for name in LOCAL_STEPS:
         steps[name] = run_step(name, bucket, state_file, config, {})
         print(f"  {name}: {steps[name]['seconds']:.1f} s, {steps[name]['peak_mb']:,.0f} MB",
