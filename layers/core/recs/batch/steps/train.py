@@ -59,20 +59,30 @@ def train_step(state: BatchState, objects: ObjectStore, config: BatchConfig,
     version = state["version"]
     tuning: TuningRecord = {}
     events_in_window = int(state.get("counts", {}).get("events", 0))
-    if tunes(config, events_in_window) and state.get("events_key"):
-        from recs.batch.evaluation import tuning as tuner
-
+    tune = tunes(config, events_in_window) and bool(state.get("events_key"))
+    if not tune and config.tuning_seconds > 0:
+        tuning = {"skipped": f"{events_in_window} events in the window; tuning needs "
+                             f"at least {MIN_TUNING_EVENTS}"}
+    if state.get("interactions_key") and not tune:
+        interactions = Interactions.from_bytes(objects.get(state["interactions_key"]))
+    else:
+        # The weight step made no sums (it expected this step to tune, and a step's settings
+        # may differ from another's): the window's events are weighted here, with the
+        # parameters tuning chose when it ran.
         events = pq.read_table(io.BytesIO(objects.get(state["events_key"])))
         as_of_ms = midnight_ms(as_of(state))
-        recorded = recorded_choice(objects, version, config)
-        if recorded is None:
-            result = tuner.tune(events, config, as_of_ms, clock=clock)
-            config, tuning = result.config, result.record()
-            objects.put(layout.tuning_choice(version), json.dumps(
-                {"params": result.params, "record": tuning}, sort_keys=True).encode())
-        else:
-            config, tuning = recorded
-        release_memory()  # the trials' scratch
+        if tune:
+            from recs.batch.evaluation import tuning as tuner
+
+            recorded = recorded_choice(objects, version, config)
+            if recorded is None:
+                result = tuner.tune(events, config, as_of_ms, clock=clock)
+                config, tuning = result.config, result.record()
+                objects.put(layout.tuning_choice(version), json.dumps(
+                    {"params": result.params, "record": tuning}, sort_keys=True).encode())
+            else:
+                config, tuning = recorded
+            release_memory()  # the trials' scratch
         # Training never needs the events: their table goes before the sums are made, as
         # in the weight step, and their arrays as the sums consume them.
         arrays = window_arrays(events, config, as_of_ms)
@@ -83,11 +93,6 @@ def train_step(state: BatchState, objects: ObjectStore, config: BatchConfig,
         release_memory()
         facts = json.loads(objects.get(state["catalog_key"])) if state.get("catalog_key") else {}
         apply_catalog_categories(interactions, facts)
-    else:
-        if config.tuning_seconds > 0:
-            tuning = {"skipped": f"{events_in_window} events in the window; tuning needs "
-                                 f"at least {MIN_TUNING_EVENTS}"}
-        interactions = Interactions.from_bytes(objects.get(state["interactions_key"]))
     # What the model trained on (with tuning the weight step made no interactions).
     users, items, pairs = (interactions.n_users, interactions.n_items,
                            int(interactions.weight.size))
