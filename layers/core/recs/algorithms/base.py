@@ -515,8 +515,9 @@ def row_argmax(matrix: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     best[nonempty] = np.maximum.reduceat(m.data, m.indptr[nonempty])
     rows = np.repeat(np.arange(n), counts)
     hits = np.flatnonzero(m.data == best[rows])
-    hit_rows, first = np.unique(rows[hits], return_index=True)
-    cols[hit_rows] = m.indices[hits[first]]
+    hit_rows = rows[hits]  # ascending: each row's first hit is where the row changes
+    first = np.flatnonzero(np.r_[True, hit_rows[1:] != hit_rows[:-1]])
+    cols[hit_rows[first]] = m.indices[hits[first]]
     return cols, best
 
 

@@ -33,10 +33,9 @@ def _row_max_normalise(m: sp.csr_matrix) -> sp.csr_matrix:
     if m.nnz == 0:
         return m
     top = np.maximum.reduceat(m.data, m.indptr[:-1][np.diff(m.indptr) > 0])
-    scale = np.zeros(m.shape[0], np.float32)
-    scale[np.diff(m.indptr) > 0] = top
-    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
-    m.data = (m.data / np.where(scale[rows] > 0, scale[rows], 1.0)).astype(np.float32)
+    scale = np.ones(m.shape[0], np.float32)
+    scale[np.diff(m.indptr) > 0] = np.where(top > 0, top, np.float32(1.0))
+    m.data = (m.data / np.repeat(scale, np.diff(m.indptr))).astype(np.float32)
     return m
 
 
