@@ -1,5 +1,5 @@
-"""Item-item similarities computed distributed: the self-join of the interactions on the
-user, summed per item pair, each item's top-K kept with a window function.
+"""Item-item similarities computed distributed: co-occurrences summed per chunk of users by a
+sparse product, then summed per item and cut to its top-K, both on the executors.
 
 The same definitions as ``recs.algorithms.knn`` (``RP3BetaRecommender.compute_similarity``
 and ``cosine``): no diagonal, only positive values, ties at the K-th place to the lower item
@@ -7,79 +7,193 @@ index. Sums run in double precision and the values are compared as float32, as t
 single-node code stores them; values that differ only in the last bits may still order two
 near-equal neighbours differently (the engine-equivalence tests allow for that).
 
-Scale: the join emits, per user, the square of their item count (at most
-``max_items_per_user`` squared), the same co-occurrences the single-node product visits;
-it is shuffled, never held at once. The result (K per item) is collected to the driver and
-broadcast to the ranking, so the catalogue's items x K must fit an executor's memory (1 M
-items x 100 neighbours is about 1 GB as CSR).
+Two passes, each a shuffle and a sort (no Spark aggregation or window: the sums are sparse
+products and the cut is a sort of each chunk's rows):
+
+1. the interactions, hash-partitioned by user and sorted, go to ``mapInArrow`` in chunks of
+   about ``chunk_pairs`` (whole users, their normalisation applied first); each chunk is one
+   sparse product ``X^T Y`` (scipy) that emits each item pair its users share once, with the
+   chunk's sum;
+2. those partial sums, hash-partitioned by the row item and sorted, are summed per pair in
+   chunks of whole rows, scaled (RP3beta's popularity penalty, cosine's norms: per-item
+   arrays, broadcast) and cut to each row's top ``neighbours``.
+
+Scale: a chunk's memory is its product (at most the squared items of each user,
+``max_items_per_user`` bounding them); the shuffle between the passes holds each chunk's
+distinct pairs. The result (K per item) is collected to the driver and broadcast to the
+ranking, so the catalogue's items x K must fit an executor's memory (1 M items x 100
+neighbours is about 1 GB as CSR).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import scipy.sparse as sp
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.window import Window
 
 from recs.exceptions import ConfigError
 
 # The discovery models of the blend this engine computes (the tuning is restricted to them).
 DISCOVERIES = ("rp3beta", "cosine")
+# Rows per chunk of either pass (whole users, whole row items).
+CHUNK_PAIRS = 1_000_000
+PRODUCT_SCHEMA = "row int, col int, dot double"
+OUTPUT_SCHEMA = "row int, col int, value float"
 
 
-def similarity(pairs: DataFrame, discovery: str, params: dict[str, object]) -> DataFrame:
-    """(row, col, value float) of the top-``neighbours`` similarity of ``discovery``.
+def similarity(pairs: DataFrame, discovery: str, params: dict[str, object],
+               chunk_pairs: int = CHUNK_PAIRS) -> pa.Table:
+    """(row, col, value float32) of the top-``neighbours`` similarity of ``discovery``, on
+    the driver.
 
-    ``pairs`` holds (u, i, w): dense user and item indices and the float32 weights."""
+    ``pairs`` holds (u, i, w): dense user and item indices and the float32 weights;
+    ``chunk_pairs``: the rows of one chunk in either pass (whole users, whole items)."""
     neighbours = int(str(params["neighbours"]))
+    x = pairs.select(F.col("u").cast("long"), F.col("i").cast("int"),
+                     F.col("w").cast("double").alias("v"))
     if discovery == "rp3beta":
-        scored = _rp3beta(pairs, float(str(params["alpha"])), float(str(params["beta"])))
+        alpha, beta = float(str(params["alpha"])), float(str(params["beta"]))
+        # P from w ** alpha, stored as float32 as the single-node code stores it.
+        x = (x.where(F.col("v") > 0)
+             .select("u", "i", F.pow("v", alpha).cast("float").cast("double").alias("v"))
+             .where(F.col("v") > 0))
+        per_item = _per_item(x, F.sum("v").alias("total"), F.count("*").alias("pop"))
+        arrays = {"total": per_item["total"],
+                  "penalty": np.power(np.maximum(per_item["pop"], 1.0), -beta)}
+        score: Scorer = _rp3beta_score
     elif discovery == "cosine":
-        scored = _cosine(pairs, float(str(params["shrinkage"])), float(str(params["alpha"])))
+        shrinkage, alpha = float(str(params["shrinkage"])), float(str(params["alpha"]))
+        sq = _per_item(x, F.sum(F.col("v") * F.col("v")).alias("sq"))["sq"]
+        arrays = {"ln": np.power(sq, alpha).astype(np.float32).astype(np.float64),
+                  "rn": np.power(sq, 1.0 - alpha).astype(np.float32).astype(np.float64),
+                  "shrinkage": np.float64(shrinkage)}
+        score = _cosine_score
     else:
         raise ConfigError(f"RECS_DISCOVERY: the Spark engine computes {list(DISCOVERIES)}, "
                           f"not {discovery!r}")
-    best = Window.partitionBy("row").orderBy(F.col("value").desc(), F.col("col"))
-    return (scored.where(F.col("value") > 0)
-            .withColumn("_rank", F.row_number().over(best))
-            .where(F.col("_rank") <= neighbours).drop("_rank"))
+    spark = pairs.sparkSession
+    slots = int(spark.conf.get("spark.sql.shuffle.partitions") or 1)
+    shared = spark.sparkContext.broadcast(arrays)
+    per_user = discovery == "rp3beta"
+
+    def products(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        total = shared.value["total"] if per_user else None
+        for chunk in chunks(batches, "u", chunk_pairs):
+            yield from _products(chunk, total)
+
+    def top(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        values = shared.value
+        for chunk in chunks(batches, "row", chunk_pairs):
+            yield from _top(chunk, values, score, neighbours)
+
+    try:
+        return (x.repartition(slots, "u").sortWithinPartitions("u")
+                .mapInArrow(products, PRODUCT_SCHEMA)
+                .repartition(slots, "row").sortWithinPartitions("row")
+                .mapInArrow(top, OUTPUT_SCHEMA).toArrow())
+    finally:
+        shared.unpersist()
 
 
-def _products(left: DataFrame, right: DataFrame) -> DataFrame:
-    """sum over u of left(u, i) * right(u, j) for i != j: (row=i, col=j, dot)."""
-    a = left.select("u", F.col("i").alias("row"), F.col("v").alias("a"))
-    b = right.select("u", F.col("i").alias("col"), F.col("v").alias("b"))
-    return (a.join(b, "u").where(F.col("row") != F.col("col"))
-            .groupBy("row", "col").agg(F.sum(F.col("a") * F.col("b")).alias("dot")))
+Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]], np.ndarray]
 
 
-def _rp3beta(pairs: DataFrame, alpha: float, beta: float) -> DataFrame:
-    """``sim(i, j) = sum_u P(u | i) P(j | u) / pop(j) ** beta``, ``P`` from ``w ** alpha``."""
-    b = (pairs.where(F.col("w") > 0)
-         .select("u", "i", F.pow(F.col("w").cast("double"), alpha).cast("float")
-                 .cast("double").alias("b"))
-         .where(F.col("b") > 0))
-    per_user = Window.partitionBy("u")
-    per_item = Window.partitionBy("i")
-    walk = b.select("u", "i", (F.col("b") / F.sum("b").over(per_user)).alias("to_item"),
-                    (F.col("b") / F.sum("b").over(per_item)).alias("to_user"),
-                    F.count("*").over(per_item).alias("pop"))
-    penalty = walk.select(F.col("i").alias("col"), F.pow(
-        F.greatest(F.col("pop").cast("double"), F.lit(1.0)), -beta).alias("penalty")
-    ).distinct()
-    dots = _products(walk.select("u", "i", F.col("to_user").alias("v")),
-                     walk.select("u", "i", F.col("to_item").alias("v")))
-    return dots.join(F.broadcast(penalty), "col").select(
-        "row", "col", (F.col("dot") * F.col("penalty")).cast("float").alias("value"))
+def _rp3beta_score(row: np.ndarray, col: np.ndarray, dot: np.ndarray,
+                   arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """``sim(i, j) = sum_u P(u | i) P(j | u) / pop(j) ** beta``."""
+    return (dot * arrays["penalty"][col]).astype(np.float32)
 
 
-def _cosine(pairs: DataFrame, shrinkage: float, alpha: float) -> DataFrame:
+def _cosine_score(row: np.ndarray, col: np.ndarray, dot: np.ndarray,
+                  arrays: dict[str, np.ndarray]) -> np.ndarray:
     """``x_i . x_j / (|x_i| ** (2 alpha) |x_j| ** (2 (1 - alpha)) + shrinkage)``."""
-    x = pairs.select("u", "i", F.col("w").cast("double").alias("v"))
-    norms = x.groupBy("i").agg(F.sum(F.col("v") * F.col("v")).alias("sq"))
-    left = norms.select(F.col("i").alias("row"),
-                        F.pow("sq", alpha).cast("float").cast("double").alias("ln"))
-    right = norms.select(F.col("i").alias("col"),
-                         F.pow("sq", 1.0 - alpha).cast("float").cast("double").alias("rn"))
-    return (_products(x, x).join(F.broadcast(left), "row").join(F.broadcast(right), "col")
-            .select("row", "col", (F.col("dot") / (F.col("ln") * F.col("rn") + shrinkage))
-                    .cast("float").alias("value")))
+    return (dot / (arrays["ln"][row] * arrays["rn"][col] + arrays["shrinkage"])
+            ).astype(np.float32)
+
+
+def _per_item(x: DataFrame, *columns: F.Column) -> dict[str, np.ndarray]:
+    """Per-item aggregates of ``x`` as dense float64 arrays indexed by ``i``."""
+    table = x.groupBy("i").agg(*columns).toArrow()
+    index = table["i"].to_numpy()
+    size = int(index.max()) + 1 if index.size else 0
+    out = {}
+    for name in table.column_names:
+        if name != "i":
+            dense = np.zeros(size, np.float64)
+            dense[index] = table[name].to_numpy().astype(np.float64)
+            out[name] = dense
+    return out
+
+
+def chunks(batches: Iterator[pa.RecordBatch], key: str, rows: int) -> Iterator[pa.Table]:
+    """Tables of about ``rows`` rows from batches sorted by ``key``, each holding every row of
+    the keys it holds."""
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        held.append(batch)
+        count += batch.num_rows
+        if count < rows:
+            continue
+        table = pa.Table.from_batches(held).combine_chunks()
+        keys = table[key].to_numpy()
+        # The last key may go on in the next batch: its rows wait for the next chunk.
+        cut = int(np.searchsorted(keys, keys[-1], side="left"))
+        if cut == 0:
+            continue
+        yield table.slice(0, cut)
+        rest = table.slice(cut)
+        held, count = rest.to_batches(), rest.num_rows
+    if count:
+        yield pa.Table.from_batches(held)
+
+
+def _products(chunk: pa.Table, total: np.ndarray | None) -> Iterator[pa.RecordBatch]:
+    """sum over the chunk's users of a(u, i) * b(u, j), i != j, where a = b = v, or with
+    ``total`` (RP3beta) a = v / total[i] (P(u | i)) and b = v / sum_j v(u, j) (P(j | u))."""
+    items, i = np.unique(chunk["i"].to_numpy(), return_inverse=True)
+    users, user = np.unique(chunk["u"].to_numpy(), return_inverse=True)
+    v = chunk["v"].to_numpy()
+    a, b = v, v
+    if total is not None:
+        a = v / total[items][i]
+        b = v / np.bincount(user, weights=v, minlength=users.size)[user]
+    shape = (users.size, items.size)
+    product = (sp.csc_matrix((a, (user, i)), shape=shape).T
+               @ sp.csr_matrix((b, (user, i)), shape=shape)).tocoo()
+    keep = product.row != product.col
+    out = pa.table({"row": pa.array(items[product.row[keep]], pa.int32()),
+                    "col": pa.array(items[product.col[keep]], pa.int32()),
+                    "dot": pa.array(product.data[keep], pa.float64())})
+    yield from out.to_batches(max_chunksize=1 << 20)
+
+
+def _top(chunk: pa.Table, arrays: dict[str, np.ndarray], score: Scorer,
+         neighbours: int) -> Iterator[pa.RecordBatch]:
+    """The chunk's partial sums summed per (row, col), scored, each row's best
+    ``neighbours`` positive values (ties to the lower col)."""
+    rows = chunk["row"].to_numpy()
+    first = int(rows[0])
+    summed = sp.coo_matrix(
+        (chunk["dot"].to_numpy(), (rows - first, chunk["col"].to_numpy())),
+        shape=(int(rows[-1]) - first + 1, int(chunk["col"].to_numpy().max()) + 1)).tocsr()
+    summed.sum_duplicates()
+    summed = summed.tocoo()
+    row, col = summed.row.astype(np.int64) + first, summed.col.astype(np.int64)
+    value = score(row, col, summed.data, arrays)
+    positive = value > 0
+    row, col, value = row[positive], col[positive], value[positive]
+    order = np.lexsort((col, -value, row))
+    row, col, value = row[order], col[order], value[order]
+    starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+    rank = np.arange(row.size) - np.repeat(starts, np.diff(np.r_[starts, row.size]))
+    best = rank < neighbours
+    out = pa.table({"row": pa.array(row[best], pa.int32()), "col": pa.array(col[best], pa.int32()),
+                    "value": pa.array(value[best], pa.float32())})
+    yield from out.to_batches(max_chunksize=1 << 20)

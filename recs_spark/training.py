@@ -101,7 +101,7 @@ def train(spark: SparkSession, events: DataFrame, config: BatchConfig, as_of_ms:
 
     params = algorithm_params(config, config.discovery)
     sim = similarity(coded.select("u", "i", F.col("weight").alias("w")), config.discovery,
-                     params).toArrow()
+                     params)
     matrix = sp.csr_matrix((sim["value"].to_numpy().astype(np.float32),
                             (sim["row"].to_numpy(), sim["col"].to_numpy())),
                            shape=(n_items, n_items), dtype=np.float32)

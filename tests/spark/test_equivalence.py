@@ -10,17 +10,19 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+import scipy.sparse as sp
 
 from recs.batch.config import BatchConfig
 from recs.batch.evaluation import tuning
 from recs.batch.steps.export import export_rows
-from recs.batch.training import train
+from recs.batch.training import algorithm_params, train
 from recs.batch.weighting import weight_events
 from recs.contracts import keys, layout
 from recs.formats import row_files
 from recs.stores.directory import DirectoryObjectStore
 from recs_spark import training as spark_training
 from recs_spark.sample import sample_users
+from recs_spark.similarity import similarity
 from recs_spark.weighting import in_window, read_events, weight
 from tests.spark.conftest import AS_OF_MS, compare, event_file, shop
 
@@ -89,6 +91,28 @@ def test_lists_and_neighbours_are_the_single_node_ones(
           f"{result.tied_entries} entries moved within ties, {result.reasons} tied reasons")
     assert trained.counts["users"] == model.user_ids.size
     assert trained.counts["items"] == model.item_ids.size
+
+
+@pytest.mark.parametrize("discovery", ["rp3beta", "cosine"])
+@pytest.mark.parametrize("chunk_pairs", [5, 1_000_000])
+def test_neighbours_are_the_single_node_ones_in_chunks_of_any_size(
+        spark: Any, landed: tuple[pa.Table, str], discovery: str, chunk_pairs: int) -> None:
+    """A chunk of 5 rows holds one user (or one item's partial sums), so every user's
+    co-occurrences are summed across many products; the neighbours are the same."""
+    table, _ = landed
+    config = dataclasses.replace(CONFIG, discovery=discovery)
+    single = weight_events(table, config, AS_OF_MS)
+    pairs = spark.createDataFrame(pa.table({
+        "u": single.user_index.astype(np.int64), "i": single.item_index,
+        "w": single.weight}))
+    got = similarity(pairs, discovery, algorithm_params(config, discovery),
+                     chunk_pairs=chunk_pairs)
+    want = train(single, config).similarity
+    matrix = sp.csr_matrix((got["value"].to_numpy(), (got["row"].to_numpy(),
+                                                      got["col"].to_numpy())), shape=want.shape)
+    assert got.num_rows == want.nnz > 0
+    assert np.diff(matrix.indptr).max() == config.neighbours
+    np.testing.assert_allclose(matrix.toarray(), want.toarray(), rtol=1e-6)
 
 
 def test_many_row_files_hold_the_same_rows(spark: Any, landed: tuple[pa.Table, str],
