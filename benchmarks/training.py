@@ -128,6 +128,12 @@ def peak_memory_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """This process's CPU time, every thread's, user and system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def similarity_timings(interactions: Interactions, config: BatchConfig) -> dict[str, float]:
     """Seconds for the item-item similarity alone: our cosine and the configured discovery
     model, and implicit's cosine when it is installed, all on the same user x item matrix."""
@@ -160,7 +166,7 @@ def polars_peer(bucket: Path, state: dict[str, Any], config: BatchConfig) -> dic
     weights = pl.DataFrame({"event_type": list(config.event_weights),
                             "type_weight": list(config.event_weights.values())})
     reset_peak_memory()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     pairs = (
         pl.scan_parquet(files)
         .select("event_id", "user_id", "item_id", "event_type", "ts")
@@ -176,7 +182,8 @@ def polars_peer(bucket: Path, state: dict[str, Any], config: BatchConfig) -> dic
         .collect()
     )
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "peak_mb": peak_memory_mb(), "pairs": pairs.height}
+    return {"seconds": seconds, "cpu": cpu_seconds() - cpu, "peak_mb": peak_memory_mb(),
+            "pairs": pairs.height}
 
 
 def implicit_peer(bucket: Path, state: dict[str, Any], config: BatchConfig,
@@ -188,14 +195,14 @@ def implicit_peer(bucket: Path, state: dict[str, Any], config: BatchConfig,
     x = user_item_matrix(Interactions.from_bytes(
         (bucket / state["interactions_key"]).read_bytes())).tocsr()
     reset_peak_memory()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     model = CosineRecommender(K=config.neighbours, num_threads=2)
     model.fit(x, show_progress=False)
     fitted = time.perf_counter()
     model.recommend(np.arange(x.shape[0]), x, N=config.num_recommendations)
     done = time.perf_counter()
     return {"seconds": done - start, "fit": fitted - start, "recommend": done - fitted,
-            "peak_mb": peak_memory_mb()}
+            "cpu": cpu_seconds() - cpu, "peak_mb": peak_memory_mb()}
 
 
 PEERS = {"polars": polars_peer, "implicit": implicit_peer}
@@ -240,7 +247,7 @@ def child_step(name: str, bucket: Path, state_file: Path, params: str) -> None:
         print(json.dumps(PEERS[name](bucket, state, config)))
         return
     reset_peak_memory()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     if name == "weight":
         state = weight_step(state, objects, config)
     elif name == "train":
@@ -250,7 +257,8 @@ def child_step(name: str, bucket: Path, state_file: Path, params: str) -> None:
     else:
         state = export_step(state, objects, CountingRecommendationStore(),
                             MemoryModelRegistry(), config)
-    result = {"seconds": time.perf_counter() - start, "peak_mb": peak_memory_mb()}
+    result = {"seconds": time.perf_counter() - start, "cpu": cpu_seconds() - cpu,
+              "peak_mb": peak_memory_mb()}
     state_file.write_text(json.dumps(state))
     print(json.dumps(result))
 
@@ -323,6 +331,7 @@ def run(args: argparse.Namespace, scratch: Path, users: int, items: int,
     gc.collect()
     state: dict[str, Any] = {}
     gate: dict[str, float] = {}
+    cpus: dict[str, float] = {}  # each step's CPU seconds, all its threads
     for name in ("weight", "polars", "train", "implicit", "evaluate", "export"):
         if name in PEERS:
             if name == "implicit" and "interactions_key" not in state:
@@ -339,6 +348,7 @@ def run(args: argparse.Namespace, scratch: Path, users: int, items: int,
             gate = result
             continue
         timings[label], peaks[label] = result["seconds"], result["peak_mb"]
+        cpus[label] = result["cpu"]
         state = json.loads(state_file.read_text())
         if name == "weight" and "interactions_key" in state:
             interactions = Interactions.from_bytes(
@@ -356,13 +366,17 @@ def run(args: argparse.Namespace, scratch: Path, users: int, items: int,
         f"{counts['interactions']:,} (user, item) pairs; load average {load_before[0]:.1f} "
         f"before the run, {load_after[0]:.1f} after (other work on the machine)",
         "",
-        "| step | seconds | peak resident MB |",
-        "| --- | --- | --- |",
-        *(f"| {name} | {seconds:.1f} | {peaks[name]:,.0f} |" for name, seconds in timings.items()),
-        f"| total | {sum(timings.values()):.1f} | {peak_mb:,.0f} |",
-        *([f"| evaluate (the gate's shadow model; not in the total) | {gate['seconds']:.1f} "
-           f"| {gate['peak_mb']:,.0f} |"] if gate else []),
-        *(f"| {name} (not in the total) | {seconds:.1f} | |" for name, seconds in aside.items()),
+        "| step | seconds | CPU seconds | cores used | peak resident MB |",
+        "| --- | --- | --- | --- | --- |",
+        *(f"| {name} | {seconds:.1f} | {cpus[name]:.1f} | {cpus[name] / seconds:.2f} | "
+          f"{peaks[name]:,.0f} |" for name, seconds in timings.items()),
+        f"| total | {sum(timings.values()):.1f} | {sum(cpus.values()):.1f} | | "
+        f"{peak_mb:,.0f} |",
+        *([f"| evaluate (the gate's shadow model; not in the total) | {gate['seconds']:.1f} | "
+           f"{gate['cpu']:.1f} | {gate['cpu'] / gate['seconds']:.2f} | "
+           f"{gate['peak_mb']:,.0f} |"] if gate else []),
+        *(f"| {name} (not in the total) | {seconds:.1f} | | | |"
+          for name, seconds in aside.items()),
         *peer_lines(timings, peaks, peers, aside, config),
         "",
         f"Each step is the real nightly step in a fresh interpreter, its input and output in a"
@@ -396,23 +410,25 @@ def peer_lines(timings: dict[str, float], peaks: dict[str, float],
         polars = peers["polars"]
         lines += [
             f"| peer: Polars group-by with event-id dedup (not in the total) | "
-            f"{polars['seconds']:.1f} | {polars['peak_mb']:,.0f} |",
+            f"{polars['seconds']:.1f} | {polars['cpu']:.1f} | "
+            f"{polars['cpu'] / polars['seconds']:.2f} | {polars['peak_mb']:,.0f} |",
             f"| weight / Polars (budget: at most 1.5x the time, 0.25x the memory) | "
-            f"{timings['weight'] / polars['seconds']:.2f}x | "
+            f"{timings['weight'] / polars['seconds']:.2f}x | | | "
             f"{peaks['weight'] / polars['peak_mb']:.2f}x |"]
     if "implicit" in peers:
         peer = peers["implicit"]
         lines += [
             f"| peer: implicit cosine fit + recommend(N={config.num_recommendations}) for "
             f"every user (not in the total) | {peer['seconds']:.1f} (fit {peer['fit']:.1f}, "
-            f"recommend {peer['recommend']:.1f}) | {peer['peak_mb']:,.0f} |",
+            f"recommend {peer['recommend']:.1f}) | {peer['cpu']:.1f} | "
+            f"{peer['cpu'] / peer['seconds']:.2f} | {peer['peak_mb']:,.0f} |",
             f"| train / implicit (budget: at most 0.5x) | "
-            f"{timings[train] / peer['seconds']:.2f}x | |"]
+            f"{timings[train] / peer['seconds']:.2f}x | | | |"]
     ours = aside.get(f"similarity alone: ours, {config.discovery}")
     theirs = aside.get("similarity alone: implicit cosine")
     if ours and theirs:
         lines.append(f"| similarity: ours ({config.discovery}) / implicit cosine (budget: at "
-                     f"most 1x) | {ours / theirs:.2f}x | |")
+                     f"most 1x) | {ours / theirs:.2f}x | | | |")
     return lines
 
 
