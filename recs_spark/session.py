@@ -17,6 +17,10 @@ from pyspark.sql import SparkSession
 # small windows one machine trains, its re-planning between stages costs more than it
 # saves; EMR Serverless keeps Spark's default (on).
 LOCAL_SHUFFLE_PARTITIONS = max(2, os.cpu_count() or 2)
+# Rows per Arrow batch between the JVM and the Python workers (Spark's default: 10,000). The
+# workers' passes (the similarity's products and top-K, the ranking) take whole chunks of
+# rows, so fewer, larger batches mean fewer round trips for the same memory per chunk.
+ARROW_BATCH_ROWS = 65_536
 
 
 def get_session(app: str = "recs-batch") -> SparkSession:
@@ -40,7 +44,8 @@ def get_session(app: str = "recs-batch") -> SparkSession:
                    .config("spark.sql.adaptive.enabled", "false")
                    .config("spark.driver.memory", os.environ.get("RECS_SPARK_DRIVER_MEMORY",
                                                                  "2g")))
-    builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    builder = (builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
+               .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS)))
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(os.environ.get("RECS_SPARK_LOG_LEVEL", "WARN"))
     return session

@@ -189,7 +189,11 @@ def _top(chunk: pa.Table, arrays: dict[str, np.ndarray], score: Scorer,
     value = score(row, col, summed.data, arrays)
     positive = value > 0
     row, col, value = row[positive], col[positive], value[positive]
-    order = np.lexsort((col, -value, row))
+    # By row, then value descending, then col: a positive float32's bits order as its value,
+    # and the stable sort keeps the rows' ascending cols (CSR order) among equal values.
+    descending = np.uint64(0xFFFFFFFF) - value.view(np.uint32).astype(np.uint64)
+    order = np.argsort(((row - first).astype(np.uint64) << np.uint64(32)) | descending,
+                       kind="stable")
     row, col, value = row[order], col[order], value[order]
     starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
     rank = np.arange(row.size) - np.repeat(starts, np.diff(np.r_[starts, row.size]))
