@@ -288,6 +288,8 @@ def main() -> None:
                         help="work in this directory and keep it (the bucket, the state); "
                              "its events are reused when an earlier run of the same size "
                              "wrote them")
+    parser.add_argument("--note", default="",
+                        help="what else ran on the machine, for the results file")
     parser.add_argument("--step", nargs=4, metavar=("NAME", "BUCKET", "STATE", "CONFIG"),
                         help=argparse.SUPPRESS)  # the child process of one isolated step
     args = parser.parse_args()
@@ -386,6 +388,8 @@ def run(args: argparse.Namespace, scratch: Path, users: int, items: int,
         f" export_writes.py). Peak memory is each step's own. Each peer ran in its own fresh"
         f" interpreter in the same run, between the steps.",
     ]
+    if args.note:
+        lines += ["", f"Beside the run: {args.note}"]
     if tuning.get("trials"):
         sample = tuning["sample"]
         lines += ["", f"Tuning: on {sample['events']:,} of {sample['window_events']:,} events "

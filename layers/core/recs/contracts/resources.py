@@ -95,13 +95,17 @@ INGEST = FunctionSpec("ingest", "ingest", ("core",), memory_mb=512, timeout_s=10
                       env=(QUEUE_ENV, REALTIME.env_var, BUCKET_ENV, EXPERIMENTS.env_var))
 LANDER = FunctionSpec("lander", "lander", ("core", "arrow"), memory_mb=1024, timeout_s=120,
                       env=(BUCKET_ENV, EXPERIMENTS.env_var))
-WEIGHT = FunctionSpec("weight", "weight", ("core", "arrow"), memory_mb=3008, timeout_s=900,
+# The nightly steps' memory holds the largest window the Lambda path takes (BatchConfig's
+# spark_min_events, 30 M events) with a quarter to spare, extrapolated from their peaks at
+# 20 M events (benchmarks/results/training-20000000*.md; tests/unit/test_step_sizing.py), and
+# is at least 3,584 MB: two vCPUs, the cores they were measured (and use threads) on.
+WEIGHT = FunctionSpec("weight", "weight", ("core", "arrow"), memory_mb=3584, timeout_s=900,
                       env=(BUCKET_ENV,))
-TRAIN = FunctionSpec("train", "train", ("core", "batch"), memory_mb=4096, timeout_s=900,
+TRAIN = FunctionSpec("train", "train", ("core", "batch"), memory_mb=3776, timeout_s=900,
                      env=(BUCKET_ENV,))
-EVALUATE = FunctionSpec("evaluate", "evaluate", ("core", "batch"), memory_mb=4096,
+EVALUATE = FunctionSpec("evaluate", "evaluate", ("core", "batch"), memory_mb=8512,
                         timeout_s=900, env=(BUCKET_ENV, REGISTRY.env_var))
-EXPORT = FunctionSpec("export", "export", ("core", "batch"), memory_mb=2048, timeout_s=900,
+EXPORT = FunctionSpec("export", "export", ("core", "batch"), memory_mb=3584, timeout_s=900,
                       env=(BUCKET_ENV, RECOMMENDATIONS.env_var, REGISTRY.env_var))
 PROMOTE = FunctionSpec("promote", "promote", ("core",), memory_mb=256, timeout_s=60,
                        env=(REGISTRY.env_var,))
