@@ -146,6 +146,26 @@ def test_product_is_scipys_product_entry_for_entry(left, right) -> None:
 
 
 @SETTINGS
+@given(x=matrices(max_users=10, max_items=9), seed=st.integers(0, 99),
+       popularity=st.sampled_from([0.0, 0.3]), outside=st.booleans())
+def test_the_blend_masks_its_parts_as_the_whole_block(x, seed, popularity, outside) -> None:
+    """Taking a mask out of the blend's repeat part gives the scores taking it out of the
+    whole block gives, whether the mask lies in the history (bought items, the history
+    itself) or not, with repeat weights of 0 among the items."""
+    from recs.algorithms.base import _mask_out
+
+    rng = np.random.default_rng(seed)
+    model = A.create("blend", weight=0.5, discovery="cosine", popularity=popularity,
+                     discovery_params={"neighbours": 3})
+    model.fit(x, item_weight=rng.choice([0.0, 0.4, 1.0], x.shape[1]).astype(np.float32))
+    history = x.astype(bool).toarray()
+    chosen = rng.random(x.shape) < 0.5
+    mask = sp.csr_matrix((chosen if outside else chosen & history).astype(np.float32))
+    expected = _mask_out(model._score(x, 5), mask, None).toarray()
+    assert np.array_equal(model._masked_score(x, 5, mask, None).toarray(), expected)
+
+
+@SETTINGS
 @given(x=matrices(max_users=15, max_items=15), k=st.integers(1, 6), seed=st.integers(0, 99))
 def test_top_k_breaks_ties_by_column_whatever_the_index_order(x, k, seed) -> None:
     """A sparse product's indices come unsorted; the kept set must not depend on their order."""

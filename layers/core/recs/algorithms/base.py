@@ -282,6 +282,12 @@ class Recommender(ABC):
     def _similar(self, itemids: np.ndarray) -> np.ndarray | sp.csr_matrix:
         """Scores of every item for a block of query items; the query item is not included."""
 
+    def _masked_score(self, user_items: sp.csr_matrix, n: int, mask: sp.csr_matrix | None,
+                      filter_items: np.ndarray | None) -> np.ndarray | sp.csr_matrix:
+        """``_score`` without the ``mask`` cells and ``filter_items`` columns; a model whose
+        scores are made of parts may drop them from the part that can hold them."""
+        return _mask_out(self._score(user_items, n), mask, filter_items)
+
     def get_params(self) -> dict[str, Any]:
         """Constructor arguments, JSON-serialisable; saved with the model."""
         return {}
@@ -396,7 +402,7 @@ class Recommender(ABC):
                     abs(mask).astype(bool) + extra.astype(bool))
             wanted = n + (0 if mask is None else int(np.diff(mask.indptr).max(initial=0)))
             wanted += 0 if filt is None else int(filt.size)
-            scores = _mask_out(self._score(block, wanted), mask, filt)
+            scores = self._masked_score(block, wanted, mask, filt)
             parts.append(topn_dense(scores, n) if isinstance(scores, np.ndarray)
                          else topn_sparse(scores, n))
         return concat_lists(parts)

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recs.algorithms import catalog
-from recs.algorithms.base import Recommender, RecommenderError
+from recs.algorithms.base import Recommender, RecommenderError, _mask_out
 from recs.algorithms.catalog import SEPARATOR
 from recs.algorithms.ensemble import create_part
 from recs.algorithms.popularity import _constant_rows
@@ -37,6 +37,12 @@ def _row_max_normalise(m: sp.csr_matrix) -> sp.csr_matrix:
     scale[np.diff(m.indptr) > 0] = np.where(top > 0, top, np.float32(1.0))
     m.data = (m.data / np.repeat(scale, np.diff(m.indptr))).astype(np.float32)
     return m
+
+
+def _joined(repeat: sp.csr_matrix, found: sp.csr_matrix) -> sp.csr_matrix:
+    blended = sp.csr_matrix(repeat + found)
+    blended.eliminate_zeros()
+    return blended
 
 
 class BlendRecommender(Recommender):
@@ -88,6 +94,28 @@ class BlendRecommender(Recommender):
         self.item_popularity = counts / max(float(counts.max(initial=0)), 1.0)
 
     def _score(self, user_items: sp.csr_matrix, n: int) -> sp.csr_matrix:
+        repeat, found, _ = self._parts(user_items, n)
+        return _joined(repeat, found)
+
+    def _masked_score(self, user_items: sp.csr_matrix, n: int, mask: sp.csr_matrix | None,
+                      filter_items: np.ndarray | None) -> np.ndarray | sp.csr_matrix:
+        """The repeat part holds the user's history and the discovery part none of it, so a
+        mask within the history (the bought items the batch excludes, or the whole history)
+        is taken out of the small repeat part instead of the whole block of scores."""
+        if mask is None or filter_items is not None:
+            return super()._masked_score(user_items, n, mask, filter_items)
+        repeat, found, owned = self._parts(user_items, n)
+        hit = sp.csr_matrix(mask, dtype=bool)
+        hit.eliminate_zeros()
+        if hit.multiply(owned).nnz < hit.nnz:  # cells outside the history
+            return _mask_out(_joined(repeat, found), mask, None)
+        return _joined(_mask_out(repeat, hit, None), found)
+
+    def _parts(self, user_items: sp.csr_matrix, n: int,
+               ) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
+        """The repeat part (the user's history, scaled) and the discovery part (none of the
+        history), each column weighted by its item's repeat or discovery weight, and the
+        history's cells (boolean)."""
         history = sp.csr_matrix(user_items, copy=True)
         history.data = np.clip(history.data, 0, None)
         history.eliminate_zeros()
@@ -113,9 +141,7 @@ class BlendRecommender(Recommender):
         b = self.item_weight
         repeat.data *= b[repeat.indices]
         found.data *= (1.0 - b)[found.indices]
-        blended = sp.csr_matrix(repeat + found)
-        blended.eliminate_zeros()
-        return blended
+        return repeat, found, owned
 
     def _similar(self, itemids: np.ndarray) -> np.ndarray | sp.csr_matrix:
         return self.discovery._similar(itemids)
