@@ -73,8 +73,12 @@ def train(spark: SparkSession, events: DataFrame, config: BatchConfig, as_of_ms:
     prior too) is how many users a row file holds."""
     check(config)
     facts = {item: list(fact) for item, fact in (catalog or {}).items()}
-    window = in_window(events, config, as_of_ms, deduplicated).persist()
+    # Only the columns the weighting reads are held (not the ids it no longer needs).
+    window = in_window(events, config, as_of_ms, deduplicated).select(
+        "user", "item_id", "event_type", "ts", "pos", "category").persist()
     weighted = weight(window, config, as_of_ms)
+    # The items' aggregate is read twice (the cap's order, the driver's item arrays).
+    weighted.items = weighted.items.persist()
     pairs = weighted.pairs.persist()
 
     # Items: those left with a positive pair, in first-seen order (the single-node codes).
@@ -116,9 +120,10 @@ def train(spark: SparkSession, events: DataFrame, config: BatchConfig, as_of_ms:
         category_names=base.category_names, category_indptr=base.category_indptr,
         category_items=base.category_items, category_scores=base.category_scores,
         catalog=facts, as_of_ms=as_of_ms)
-    flagged = (coded.join(sample.select("user").withColumn("sample", F.lit(True)), "user",
-                          "left") if sample is not None else coded.withColumn("sample",
-                                                                             F.lit(False)))
+    # The sample is at most tuning_max_events users: broadcast, the pairs stay where they are.
+    flagged = (coded.join(F.broadcast(sample.select("user").withColumn("sample", F.lit(True))),
+                          "user", "left") if sample is not None
+               else coded.withColumn("sample", F.lit(False)))
     flagged = flagged.withColumn("sample", F.coalesce(F.col("sample"), F.lit(False)))
     if not write:
         flagged = flagged.where(F.col("sample"))
@@ -156,7 +161,7 @@ def train(spark: SparkSession, events: DataFrame, config: BatchConfig, as_of_ms:
         "categories": int(base.category_names.size),
         "row_files": len(trained.row_keys),
     }
-    for frame in (coded, pairs, window):
+    for frame in (coded, pairs, weighted.items, window):
         frame.unpersist()
     return trained
 

@@ -194,7 +194,8 @@ def weight(window: DataFrame, config: BatchConfig, as_of_ms: int) -> Weighted:
             .where(F.col("weight") > 1e-9))
     # The cap keeps each user's heaviest pairs; at equal weights the item seen first.
     order = Window.partitionBy("user").orderBy(F.col("weight").desc(), F.col("first"))
-    capped = (sums.join(items.select("item", "first"), "item")
+    # Per-item rows: broadcast, so the pairs are shuffled once more (by user, for the cap).
+    capped = (sums.join(F.broadcast(items.select("item", "first")), "item")
               .withColumn("_rank", F.row_number().over(order))
               .where(F.col("_rank") <= config.max_items_per_user)
               .select("user", "item", F.col("weight").cast("float").alias("weight"),
