@@ -39,7 +39,7 @@ from recs.batch.window import (
 from recs.contracts import layout
 from recs.contracts.ids import model_version
 from recs.contracts.items import FACT_CATEGORY, CatalogRecord, ItemFacts
-from recs.contracts.state import MAX_REPORTED, BatchState, SkippedInput
+from recs.contracts.state import MAX_REPORTED, BatchState, Counts, Skipped, SkippedInput
 from recs.exceptions import NotFound, UnreadableInput
 from recs.formats import catalog_deltas
 from recs.stores.ports import ObjectStore
@@ -107,20 +107,9 @@ def weight_step(state: BatchState, objects: ObjectStore, config: BatchConfig) ->
         **({"interactions_key": summed["interactions_key"]} if summed else {}),
         "catalog_key": catalog_key,
         "events_key": events_key,
-        "counts": {
-            "partitions": len(keys),
-            "events": events,
-            **summed.get("counts", {}),
-            "catalog_items": len(items),
-            "event_bytes": events_report.bytes,
-            "skipped_event_files": len(events_report.skipped),
-            "skipped_event_bytes": events_report.skipped_bytes,
-            "catalog_bytes": catalog_report.bytes,
-            "skipped_catalog_lines": len(catalog_report.skipped),
-            "skipped_catalog_bytes": catalog_report.skipped_bytes,
-        },
-        "skipped": {"events": events_report.skipped[:MAX_REPORTED],
-                    "catalog": catalog_report.skipped[:MAX_REPORTED]},
+        "counts": {**_input_counts(keys, events, items, events_report, catalog_report),
+                   **summed.get("counts", {})},
+        "skipped": _skipped(events_report, catalog_report),
     }
 
 
@@ -159,20 +148,30 @@ def _for_spark(state: BatchState, objects: ObjectStore, version: str, start: dat
         "version": version,
         "engine": engines.SPARK,
         "catalog_key": catalog_key,
-        "counts": {
-            "partitions": len(keys),
-            "events": events,
-            "catalog_items": len(items),
-            "event_bytes": sized.bytes,
-            "skipped_event_files": len(sized.skipped),
-            "skipped_event_bytes": sized.skipped_bytes,
-            "catalog_bytes": catalog_report.bytes,
-            "skipped_catalog_lines": len(catalog_report.skipped),
-            "skipped_catalog_bytes": catalog_report.skipped_bytes,
-        },
-        "skipped": {"events": sized.skipped[:MAX_REPORTED],
-                    "catalog": catalog_report.skipped[:MAX_REPORTED]},
+        "counts": _input_counts(keys, events, items, sized, catalog_report),
+        "skipped": _skipped(sized, catalog_report),
     }
+
+
+def _input_counts(keys: Sequence[str], events: int, items: Mapping[str, CatalogRecord],
+                  events_report: FileReport, catalog_report: FileReport) -> Counts:
+    """What the window's inputs held and what of them could not be used, on either engine."""
+    return {
+        "partitions": len(keys),
+        "events": events,
+        "catalog_items": len(items),
+        "event_bytes": events_report.bytes,
+        "skipped_event_files": len(events_report.skipped),
+        "skipped_event_bytes": events_report.skipped_bytes,
+        "catalog_bytes": catalog_report.bytes,
+        "skipped_catalog_lines": len(catalog_report.skipped),
+        "skipped_catalog_bytes": catalog_report.skipped_bytes,
+    }
+
+
+def _skipped(events_report: FileReport, catalog_report: FileReport) -> Skipped:
+    return {"events": events_report.skipped[:MAX_REPORTED],
+            "catalog": catalog_report.skipped[:MAX_REPORTED]}
 
 
 def catalog_facts(items: Mapping[str, CatalogRecord]) -> dict[str, ItemFacts]:
