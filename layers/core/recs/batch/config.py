@@ -86,8 +86,8 @@ class BatchConfig:
     # ``spark_min_events`` events to the Spark job on EMR Serverless and the rest to the
     # Lambda steps; "lambda" and "spark" force one. The default is the largest window (in
     # steps of 5 M) every Lambda step fits with room, extrapolated from benchmarks/training.py
-    # at 20 M events: the tuned train step, 285 s there, keeps half of its 900 s up to about
-    # 31 M; the evaluate step, 4.5 GB there, keeps a quarter of 10 GB spare up to about 36 M
+    # at 20 M events: the tuned train step, 274 s there, keeps half of its 900 s up to about
+    # 32 M; the evaluate step, 4.5 GB there, keeps a quarter of 10 GB spare up to about 36 M
     # (tests/unit/test_step_sizing.py holds the deployed memory to it).
     engine: str = "auto"
     spark_min_events: int = 30_000_000
