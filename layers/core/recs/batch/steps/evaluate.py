@@ -22,10 +22,11 @@ import pyarrow.parquet as pq
 from recs.batch.config import BatchConfig
 from recs.batch.evaluation import gate
 from recs.batch.model import Model
+from recs.batch.reclaim import release_memory
 from recs.batch.steps import as_of, midnight_ms
 from recs.batch.steps.train import config_from_params
 from recs.batch.training import train
-from recs.batch.weighting import DAY_MS, weight_events
+from recs.batch.weighting import DAY_MS, weight_arrays, window_arrays
 from recs.contracts import layout
 from recs.contracts.state import BatchState, Metrics
 from recs.exceptions import NotFound
@@ -42,18 +43,31 @@ def evaluate_step(state: BatchState, objects: ObjectStore, registry: ModelRegist
     candidate_config = config_from_params(params)
     as_of_ms = midnight_ms(as_of(state))
     holdout_start_ms = int(as_of_ms - config.holdout_days * DAY_MS)
-    events = pq.read_table(io.BytesIO(objects.get(state["events_key"])))
-    split = gate.holdout_split(events, as_of_ms, config.holdout_days)
-    result: Metrics = {"holdout_days": config.holdout_days,
-                       "holdout_events": split.test.num_rows}
-    if split.test.num_rows == 0 or split.train.num_rows == 0:
+    # Each table goes as soon as the next is made: the window, its two halves and the
+    # shadow's sums held at once were this step's memory peak.
+    split = gate.holdout_split(pq.read_table(io.BytesIO(objects.get(state["events_key"]))),
+                               as_of_ms, config.holdout_days)
+    before, test = split.train, split.test
+    del split
+    result: Metrics = {"holdout_days": config.holdout_days, "holdout_events": test.num_rows}
+    if test.num_rows == 0 or before.num_rows == 0:
         ok, reason = True, "no hold-out to evaluate on; promoted on its export counts alone"
         return {**state, "gate": {"ok": ok, "reason": reason}, "metrics": result}
 
-    shadow = (Model.from_bytes(objects.get(state["shadow_key"])) if state.get("shadow_key")
-              else train(weight_events(split.train, candidate_config, holdout_start_ms),
-                         candidate_config))
-    candidate = _rounded(gate.score_model(shadow, split.test, candidate_config))
+    if state.get("shadow_key"):
+        del before
+        shadow = Model.from_bytes(objects.get(state["shadow_key"]))
+    else:
+        arrays = window_arrays(before, candidate_config, holdout_start_ms)
+        del before
+        release_memory()
+        interactions = weight_arrays(arrays, candidate_config, holdout_start_ms)
+        del arrays
+        shadow = train(interactions, candidate_config)
+        del interactions
+    release_memory()
+    candidate = _rounded(gate.score_model(shadow, test, candidate_config))
+    del shadow
     result["candidate"] = candidate
 
     live_metrics = None
@@ -67,7 +81,7 @@ def evaluate_step(state: BatchState, objects: ObjectStore, registry: ModelRegist
             live_model = None  # is no bar to clear
             result["live_skipped"] = f"live model {live}'s artefact has expired; not compared"
         if live_model is not None:
-            live_metrics = _rounded(gate.score_model(live_model, split.test, candidate_config))
+            live_metrics = _rounded(gate.score_model(live_model, test, candidate_config))
             result["live"] = live_metrics
             result["live_version"] = live
     elif live:
