@@ -41,6 +41,9 @@ from recs.exceptions import ConfigError
 DISCOVERIES = ("rp3beta", "cosine")
 # Rows per chunk of either pass (whole users, whole row items).
 CHUNK_PAIRS = 1_000_000
+# Row items per partition of the top-K pass (at least the shuffle's partitions): its rows
+# (each item's partial sums) are sorted per partition, and a smaller sort stays in memory.
+TOP_ITEMS_PER_PARTITION = 2_500
 PRODUCT_SCHEMA = "row int, col int, dot double"
 OUTPUT_SCHEMA = "row int, col int, value float"
 
@@ -77,6 +80,8 @@ def similarity(pairs: DataFrame, discovery: str, params: dict[str, object],
                           f"not {discovery!r}")
     spark = pairs.sparkSession
     slots = int(spark.conf.get("spark.sql.shuffle.partitions") or 1)
+    n_items = max((array.size for array in arrays.values()), default=0)
+    top_slots = max(slots, -(-n_items // TOP_ITEMS_PER_PARTITION))
     shared = spark.sparkContext.broadcast(arrays)
     per_user = discovery == "rp3beta"
 
@@ -93,7 +98,7 @@ def similarity(pairs: DataFrame, discovery: str, params: dict[str, object],
     try:
         return (x.repartition(slots, "u").sortWithinPartitions("u")
                 .mapInArrow(products, PRODUCT_SCHEMA)
-                .repartition(slots, "row").sortWithinPartitions("row")
+                .repartition(top_slots, "row").sortWithinPartitions("row")
                 .mapInArrow(top, OUTPUT_SCHEMA).toArrow())
     finally:
         shared.unpersist()

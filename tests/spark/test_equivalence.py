@@ -20,6 +20,7 @@ from recs.batch.weighting import weight_events
 from recs.contracts import keys, layout
 from recs.formats import row_files
 from recs.stores.directory import DirectoryObjectStore
+from recs_spark import similarity as spark_similarity
 from recs_spark import training as spark_training
 from recs_spark.sample import sample_users
 from recs_spark.similarity import similarity
@@ -96,9 +97,13 @@ def test_lists_and_neighbours_are_the_single_node_ones(
 @pytest.mark.parametrize("discovery", ["rp3beta", "cosine"])
 @pytest.mark.parametrize("chunk_pairs", [5, 1_000_000])
 def test_neighbours_are_the_single_node_ones_in_chunks_of_any_size(
-        spark: Any, landed: tuple[pa.Table, str], discovery: str, chunk_pairs: int) -> None:
+        spark: Any, landed: tuple[pa.Table, str], discovery: str, chunk_pairs: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """A chunk of 5 rows holds one user (or one item's partial sums), so every user's
-    co-occurrences are summed across many products; the neighbours are the same."""
+    co-occurrences are summed across many products, and the top-K pass runs in a partition
+    per 7 items; the neighbours are the same."""
+    if chunk_pairs < 10:
+        monkeypatch.setattr(spark_similarity, "TOP_ITEMS_PER_PARTITION", 7)
     table, _ = landed
     config = dataclasses.replace(CONFIG, discovery=discovery)
     single = weight_events(table, config, AS_OF_MS)
