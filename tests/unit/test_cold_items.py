@@ -12,15 +12,7 @@ from recs.batch.steps.export import export_rows, row_keys
 from recs.batch.training import train
 from recs.batch.weighting import DAY_MS, weight_events
 from recs.contracts.keys import CONTENT_EVENT, Entry
-from recs.serving.service import RecommendationService
-from recs.serving.settings import ServingConfig
-from recs.stores.memory import (
-    MemoryModelRegistry,
-    MemoryRealtimeStore,
-    MemoryRecommendationStore,
-    MemoryServingReader,
-)
-from recs.stores.ports import ModelVersion
+from tests.unit.serving_stack import live_service
 
 AS_OF = 1_795_000_000_000
 V = "20261130-cold"
@@ -75,13 +67,7 @@ def test_the_export_writes_them_after_the_models_rows_and_registers_their_keys()
 
 
 def test_a_new_items_page_says_similar_not_that_customers_bought_both() -> None:
-    store = MemoryRecommendationStore()
-    store.write(export_rows(trained_model(), V, 0, CATALOG))
-    registry = MemoryModelRegistry()
-    registry.put_version(ModelVersion(V, "exported", "2026-11-30T03:00:00"))
-    registry.promote(V, None, "2026-11-30T03:05:00")
-    service = RecommendationService(MemoryServingReader(store, MemoryRealtimeStore()), registry,
-                                    ServingConfig(new_arrival_share=0, long_tail_share=0))
+    service = live_service(export_rows(trained_model(), V, 0, CATALOG), live=V)[0]
     answer = service.similar("lantern-l", 2)
     assert [i.item_id for i in answer.items] == ["lantern-s", "lamp"]
     assert answer.items[0].reason == "Similar to Red Lantern Large"

@@ -13,6 +13,7 @@ from recs.stores.memory import (
     MemoryServingReader,
 )
 from recs.stores.ports import ModelVersion, RecRow
+from tests.unit.serving_stack import live_service
 
 V = "20261121-abc"
 
@@ -25,15 +26,7 @@ def entry(item: str, score: float, because: str | None, event: str) -> Entry:
 def service_with(rows: list[RecRow], live: str | None = V,
                  realtime: MemoryRealtimeStore | None = None,
                  config: ServingConfig | None = None) -> RecommendationService:
-    store = MemoryRecommendationStore()
-    store.write(rows)
-    registry = MemoryModelRegistry()
-    if live:
-        registry.put_version(ModelVersion(live, "exported", "2026-11-21T03:00:00"))
-        registry.promote(live, None, "2026-11-21T03:05:00")
-    reader = MemoryServingReader(store, realtime or MemoryRealtimeStore())
-    default = ServingConfig(new_arrival_share=0, long_tail_share=0)
-    return RecommendationService(reader, registry, config or default)
+    return live_service(rows, config, realtime, live)[0]
 
 
 TRENDING = RecRow("POP#global", V, [entry("bread", 9.0, None, "trending"),

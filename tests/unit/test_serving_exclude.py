@@ -18,12 +18,11 @@ from recs.exceptions import ParameterError
 from recs.serving.service import RecommendationService
 from recs.serving.settings import ServingConfig
 from recs.stores.memory import (
-    MemoryModelRegistry,
     MemoryRealtimeStore,
-    MemoryRecommendationStore,
     MemoryServingReader,
 )
-from recs.stores.ports import ModelVersion, RecRow
+from recs.stores.ports import RecRow
+from tests.unit.serving_stack import live_service
 
 V = "20261121-abc"
 NOW = 1_795_000_000_000
@@ -50,17 +49,12 @@ ROWS = [
 
 def service(rows: list[RecRow] = ROWS, recent: bool = True,
             ) -> tuple[RecommendationService, MemoryServingReader]:
-    store = MemoryRecommendationStore()
-    store.write(rows)
-    registry = MemoryModelRegistry()
-    registry.put_version(ModelVersion(V, "exported", "now"))
-    registry.promote(V, None, "now")
     realtime = MemoryRealtimeStore()
     if recent:
         realtime.record("U#u", [("rice", "purchase", NOW), ("tea", "view", NOW + 1)], [], NOW)
-    reader = MemoryServingReader(store, realtime)
     config = ServingConfig(new_arrival_share=0, long_tail_share=0, max_per_category=10)
-    return RecommendationService(reader, registry, config), reader
+    answer, _, reader = live_service(rows, config, realtime)
+    return answer, reader
 
 
 def items(exclude: str, recent: bool = True, rows: list[RecRow] = ROWS) -> list[str]:

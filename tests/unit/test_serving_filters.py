@@ -7,12 +7,11 @@ from collections import Counter
 from recs.serving.service import RecommendationService
 from recs.serving.settings import ServingConfig
 from recs.stores.memory import (
-    MemoryModelRegistry,
     MemoryRealtimeStore,
-    MemoryRecommendationStore,
     MemoryServingReader,
 )
-from recs.stores.ports import ModelVersion, RecRow
+from recs.stores.ports import RecRow
+from tests.unit.serving_stack import live_service
 
 V = "20261121-abc"
 NOW = 1_795_000_000_000
@@ -25,16 +24,7 @@ def entry(item: str, score: float, category: str, because: str | None = None,
 
 def setup(rows: list[RecRow], config: ServingConfig | None = None,
           ) -> tuple[RecommendationService, MemoryRealtimeStore, MemoryServingReader]:
-    store = MemoryRecommendationStore()
-    store.write(rows)
-    registry = MemoryModelRegistry()
-    registry.put_version(ModelVersion(V, "exported", "now"))
-    registry.promote(V, None, "now")
-    realtime = MemoryRealtimeStore()
-    reader = MemoryServingReader(store, realtime)
-    default = ServingConfig(new_arrival_share=0, long_tail_share=0)
-    return (RecommendationService(reader, registry, config or default),
-            realtime, reader)
+    return live_service(rows, config)
 
 
 TRENDING = RecRow("POP#global", V, [entry(f"pop{n}", 10 - n, f"cat{n % 5}") for n in range(10)])
