@@ -13,23 +13,24 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 INSTALLED := $(VENV)/.installed
 LAYERS := build/layers/.built
+KERNELS := layers/core/recs/algorithms/kernels/_kernels.$(shell uname -m).so
 PORT ?= 8000
 EVENTS ?=
 ENGINE ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help demo test lint typecheck unit layers synth deploy bench lock clean chromium java
+.PHONY: help demo test lint typecheck unit layers kernels synth deploy bench lock clean chromium java
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
 
-demo: $(INSTALLED) $(if $(filter spark,$(ENGINE)),java) ## ingest sample events (or EVENTS=file.csv), run the batch (ENGINE=spark: on Spark), serve the API on PORT (8000)
+demo: $(INSTALLED) $(KERNELS) $(if $(filter spark,$(ENGINE)),java) ## ingest sample events (or EVENTS=file.csv), run the batch (ENGINE=spark: on Spark), serve the API on PORT (8000)
 	$(PY) -m recs_local.cli demo --port $(PORT) $(if $(EVENTS),--events $(EVENTS)) $(if $(ENGINE),--engine $(ENGINE))
 
-test: $(INSTALLED) $(LAYERS) node_modules/.installed chromium java lint typecheck ## lint, type-check and run every test
+test: $(INSTALLED) $(KERNELS) $(LAYERS) node_modules/.installed chromium java lint typecheck ## lint, type-check and run every test
 	$(PY) -m pytest
 
-unit: $(INSTALLED) ## run the tests that need neither the layers nor the local server
+unit: $(INSTALLED) $(KERNELS) ## run the tests that need neither the layers nor the local server
 	$(PY) -m pytest tests/unit
 
 lint: $(INSTALLED) ## ruff
@@ -37,6 +38,8 @@ lint: $(INSTALLED) ## ruff
 
 typecheck: $(INSTALLED) ## mypy on the package, the Spark job, the handlers and the CDK app
 	$(VENV)/bin/mypy layers/core/recs recs_local recs_spark functions infra
+
+kernels: $(KERNELS) ## compile the batch's C kernels for this machine (without a compiler the numpy path runs)
 
 layers: $(LAYERS) ## build the Lambda layers (pip --platform, no Docker) into build/layers
 
@@ -46,7 +49,7 @@ synth: $(INSTALLED) $(LAYERS) node_modules/.installed ## synthesise the CloudFor
 deploy: $(INSTALLED) $(LAYERS) node_modules/.installed ## deploy into the current AWS account
 	npx cdk deploy
 
-bench: $(INSTALLED) ## run the benchmarks (installs implicit, the quality competitor) and print their numbers
+bench: $(INSTALLED) $(KERNELS) ## run the benchmarks (installs implicit, the quality competitor) and print their numbers
 	$(UV) sync --quiet --locked --extra dev --extra bench
 	$(PY) benchmarks/run_all.py
 
@@ -66,7 +69,7 @@ $(INSTALLED): pyproject.toml uv.lock
 	$(UV) sync --quiet --locked --extra dev
 	touch $@
 
-$(LAYERS): $(INSTALLED) uv.lock layers/build_layers.py $(shell find layers/core/recs -name '*.py' 2>/dev/null)
+$(LAYERS): $(INSTALLED) uv.lock layers/build_layers.py layers/build_kernels.py $(shell find layers/core/recs -name '*.py' -o -name '*.c' 2>/dev/null)
 	$(PY) layers/build_layers.py --out build/layers
 	touch $@
 
@@ -85,6 +88,16 @@ java: ## install Debian's openjdk-17-jre-headless for the Spark engine when java
 			openjdk-17-jre-headless; \
 	else echo "java is missing and this is not root: the Spark tests will skip" \
 		"(sudo apt-get install openjdk-17-jre-headless)"; fi
+
+# The compiled kernels (recs.algorithms.kernels): gcc from Debian when no compiler is there
+# (as root); without one the batch runs its numpy path (the same results, slower) and the
+# kernels' tests skip and say so.
+$(KERNELS): $(INSTALLED) layers/build_kernels.py $(wildcard layers/core/recs/algorithms/kernels/*.c)
+	@command -v cc >/dev/null || command -v gcc >/dev/null || if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc; fi
+	@if command -v cc >/dev/null || command -v gcc >/dev/null; then $(PY) layers/build_kernels.py; \
+	else echo "no C compiler and this is not root: the batch will run its numpy path" \
+		"(sudo apt-get install gcc)"; fi
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund || npm install --no-audit --no-fund

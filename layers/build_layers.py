@@ -68,6 +68,9 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # build_kernels, beside this script
+import build_kernels as kernels
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORE_PACKAGE = REPO_ROOT / "layers" / "core" / "recs"
 DEFAULT_OUT = REPO_ROOT / "build" / "layers"
@@ -274,7 +277,8 @@ def locked_hashes(pin: str) -> tuple[str, ...]:
 def _file_digests(root: Path) -> dict[str, str]:
     digests = {}
     for path in sorted(root.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+        if (path.is_file() and "__pycache__" not in path.parts
+                and path.suffix not in (".pyc", ".so", ".tmp")):  # no host-built kernels
             digests[path.relative_to(root).as_posix()] = hashlib.sha256(
                 path.read_bytes()
             ).hexdigest()
@@ -405,8 +409,11 @@ def build_layer(name: str, out: Path, arch: str, force: bool = False) -> Path:
     pip_install(pins, python_dir, _platforms(arch), PYTHON_VERSION)
     if spec.include_recs:
         shutil.copytree(
-            CORE_PACKAGE, python_dir / "recs", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            CORE_PACKAGE, python_dir / "recs",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "_kernels.*"),
         )
+        # The batch's C kernels, compiled for the Lambda architecture (not the host's copy).
+        kernels.build(kernels.MACHINES[arch], python_dir / "recs" / "algorithms" / "kernels")
     removed = trim(python_dir, spec.extra_trim_dirs)
 
     stamp_path(out, name).unlink(missing_ok=True)

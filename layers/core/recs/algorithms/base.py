@@ -39,6 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recs.algorithms.catalog import Spec
+from recs.algorithms.kernels import rank as kernel
 from recs.algorithms.threads import in_threads, threads
 from recs.exceptions import NaNError, NotFittedError, RecommenderError
 from recs.formats import npz
@@ -288,6 +289,11 @@ class Recommender(ABC):
         scores are made of parts may drop them from the part that can hold them."""
         return _mask_out(self._score(user_items, n), mask, filter_items)
 
+    def _kernel_scoring(self) -> kernel.Scoring | None:
+        """The model's scores in the compiled ranking kernel's terms, or None when they are
+        not of its shape (the numpy path ranks them)."""
+        return None
+
     def get_params(self) -> dict[str, Any]:
         """Constructor arguments, JSON-serialisable; saved with the model."""
         return {}
@@ -391,6 +397,11 @@ class Recommender(ABC):
             )
         filt = None if filter_items is None else self._check_items(filter_items, "filter_items")
         block_users = self._block_users()
+        scoring = self._kernel_scoring() if filt is None else None
+        if scoring is not None:
+            fast = kernel.rank(scoring, x, n, filter_already_liked_items, exclude, block_users)
+            if fast is not None:
+                return RankedLists(fast.indptr, fast.items, fast.scores)
         parts = []
         for start in range(0, x.shape[0], block_users):
             stop = min(start + block_users, x.shape[0])
@@ -406,6 +417,37 @@ class Recommender(ABC):
             parts.append(topn_dense(scores, n) if isinstance(scores, np.ndarray)
                          else topn_sparse(scores, n))
         return concat_lists(parts)
+
+    def rank_with_reasons(
+        self,
+        user_items: sp.csr_matrix,
+        n: int,
+        filter_already_liked_items: bool = False,
+        exclude: sp.csr_matrix | None = None,
+    ) -> kernel.Ranked:
+        """``rank``'s lists with the history item behind each entry and whether the user
+        owns it (a positive history weight): a repeat names itself, a new item the history
+        item ``contributors`` names. The compiled kernel finds both while scoring."""
+        x = as_csr(user_items)
+        scoring = self._kernel_scoring()
+        if scoring is not None:
+            self._check_fitted()
+            fast = kernel.rank(scoring, x, n, filter_already_liked_items, exclude,
+                               self._block_users())
+            if fast is not None:
+                return fast
+        lists = self.rank(x, n, filter_already_liked_items=filter_already_liked_items,
+                          exclude=exclude)
+        rows = np.repeat(np.arange(x.shape[0]), np.diff(lists.indptr))
+        owned = np.asarray(x[rows, lists.items]).ravel() > 0 if rows.size else (
+            np.zeros(0, bool))
+        # Only new items ask the model for the history item behind them (the owned ones
+        # were looked up here already, and would be looked up again).
+        because = lists.items.astype(np.int32)
+        new = ~owned
+        if new.any():
+            because[new] = self.contributors(x, rows[new], lists.items[new])
+        return kernel.Ranked(lists.indptr, lists.items, lists.scores, because, owned)
 
     def similar_items(
         self, itemids: int | np.ndarray, N: int = 10

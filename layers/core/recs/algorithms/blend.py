@@ -25,6 +25,7 @@ from recs.algorithms import catalog
 from recs.algorithms.base import Recommender, RecommenderError, _mask_out
 from recs.algorithms.catalog import SEPARATOR
 from recs.algorithms.ensemble import create_part
+from recs.algorithms.kernels import rank as kernel
 from recs.algorithms.popularity import _constant_rows
 
 
@@ -67,6 +68,7 @@ class BlendRecommender(Recommender):
         self.discovery_params = dict(discovery_params or {})
         self.discovery: Recommender = create_part(discovery, **self.discovery_params)
         self.item_weight = np.zeros(0, np.float32)
+        self._popular_order: np.ndarray | None = None  # items by popularity, made when needed
 
     def get_params(self) -> dict[str, Any]:
         return {"weight": self.weight, "discovery": self.discovery_name,
@@ -92,6 +94,17 @@ class BlendRecommender(Recommender):
         counts = np.bincount(user_items.indices[user_items.data > 0],
                              minlength=user_items.shape[1]).astype(np.float32)
         self.item_popularity = counts / max(float(counts.max(initial=0)), 1.0)
+        self._popular_order = None
+
+    def _kernel_scoring(self) -> kernel.Scoring | None:
+        inner = self.discovery._kernel_scoring()
+        if inner is None or inner.blend is not None:
+            return None
+        if self._popular_order is None or self._popular_order.size != self.n_items:
+            self._popular_order = np.argsort(-self.item_popularity, kind="stable").astype(
+                np.int32)
+        return kernel.Scoring(inner.similarity, kernel.Blend(
+            self.item_weight, self.item_popularity, self.popularity, self._popular_order))
 
     def _score(self, user_items: sp.csr_matrix, n: int) -> sp.csr_matrix:
         repeat, found, _ = self._parts(user_items, n)
@@ -105,7 +118,7 @@ class BlendRecommender(Recommender):
         if mask is None or filter_items is not None:
             return super()._masked_score(user_items, n, mask, filter_items)
         repeat, found, owned = self._parts(user_items, n)
-        hit = sp.csr_matrix(mask, dtype=bool)
+        hit = sp.csr_matrix(mask, dtype=bool, copy=True)  # eliminate_zeros must not touch mask
         hit.eliminate_zeros()
         if hit.multiply(owned).nnz < hit.nnz:  # cells outside the history
             return _mask_out(_joined(repeat, found), mask, None)
@@ -175,6 +188,7 @@ class BlendRecommender(Recommender):
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         self.item_weight = arrays["item_weight"]
         self.item_popularity = arrays["item_popularity"]
+        self._popular_order = None
         prefix = "discovery__"
         self.discovery.n_items = self.n_items
         self.discovery._set_arrays(

@@ -26,6 +26,7 @@ from recs.algorithms.base import (
     topk_mask,
     topn_sparse,
 )
+from recs.algorithms.kernels import rank as kernel
 
 try:  # scipy's own sparse product kernel, called without its counting pass (see product)
     from scipy.sparse._sparsetools import csr_matmat as _csr_matmat
@@ -218,6 +219,13 @@ class ItemKNN(Recommender):
 
     def _similar(self, itemids: np.ndarray) -> sp.csr_matrix:
         return sp.csr_matrix(self.similarity[itemids])
+
+    def _kernel_scoring(self) -> kernel.Scoring | None:
+        # A subclass scoring or explaining otherwise than the sum over neighbours is not it.
+        own = type(self)
+        if own._score is not ItemKNN._score or own.contributors is not ItemKNN.contributors:
+            return None
+        return kernel.Scoring(sp.csr_matrix(self.similarity, dtype=np.float32))
 
     def item_similarity(self) -> sp.csr_matrix:
         return self.similarity

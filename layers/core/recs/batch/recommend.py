@@ -52,18 +52,10 @@ def recommend(
                filter_known: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                             np.ndarray]:
         """Rows, items, scores, reasons and whether the user has the item, best first."""
-        lists = model.rank(block, k, filter_already_liked_items=filter_known,
-                           exclude=block_exclude)
+        lists = model.rank_with_reasons(block, k, filter_already_liked_items=filter_known,
+                                        exclude=block_exclude)
         rows = np.repeat(np.arange(block.shape[0]), np.diff(lists.indptr))
-        owned = np.asarray(block[rows, lists.items]).ravel() > 0 if rows.size else (
-            np.zeros(0, bool))
-        # A repeat names itself; only new items ask the model for the history item behind
-        # them (the owned ones were looked up here already, and would be looked up again).
-        because = lists.items.astype(np.int32)
-        new = ~owned
-        if new.any():
-            because[new] = model.contributors(block, rows[new], lists.items[new])
-        return rows, lists.items, lists.scores, because, owned
+        return rows, lists.items, lists.scores, lists.because, lists.owned
 
     def one(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         stop = min(start + block_users, n_users)
