@@ -3,7 +3,8 @@
  * One user at a time against a dense scratch row of the catalogue: the user's history items
  * spread their neighbours' similarities into it (the sparse product's sums, in scipy's order),
  * the candidates are scored, a heap of k keeps the best, and the reason for each new item is
- * the history item with the largest term, tracked while summing. The numpy path made each of
+ * the history item with the largest term, found by a second pass over the history's
+ * neighbours for the listed items only. The numpy path made each of
  * these steps a pass over arrays as long as a block's products; here they are one pass over
  * the user's products. The arithmetic is the numpy path's, operation for operation in float32
  * (recs.algorithms.blend and knn say what it is), so both give the same bits.
@@ -12,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { TOUCHED = 1, OWNED = 2, MASKED = 4, POPULAR = 8 };
+enum { TOUCHED = 1, OWNED = 2, MASKED = 4, POPULAR = 8, LISTED = 16 };
 
 /* a ranks before b: higher score, then lower item. */
 static inline int better(float sa, int32_t ia, float sb, int32_t ib) {
@@ -42,6 +43,21 @@ static void sift_up(float *hs, int32_t *hi, int64_t at) {
     }
 }
 
+/* Offer (score, item) to the heap of the best k. */
+static inline void push(float *hs, int32_t *hi, int64_t *size, int64_t k, float score,
+                        int32_t item) {
+    if (*size < k) {
+        hs[*size] = score;
+        hi[*size] = item;
+        sift_up(hs, hi, *size);
+        (*size)++;
+    } else if (better(score, item, hs[0], hi[0])) {
+        hs[0] = score;
+        hi[0] = item;
+        sift_down(hs, hi, *size, 0);
+    }
+}
+
 /* Top-k lists for n_users rows of a users x items history (CSR, raw weights).
  *
  * mask (CSR, may be NULL): cells never listed; mask_history: every nonzero history cell too.
@@ -65,14 +81,16 @@ int64_t recs_rank_users(
     const int32_t *popular, int64_t n_popular, float keep_share, float popular_share,
     int64_t k, int64_t *counts, int32_t *items, float *scores, int32_t *because,
     uint8_t *owned) {
+    /* Scratch rows small enough to stay in a core's cache at a large catalogue's size:
+     * the sums (4 bytes an item) and the flags (1 byte); reasons are found afterwards, for
+     * the k listed items only. */
     float *sums = calloc((size_t)n_items, sizeof(float));
-    float *best = calloc((size_t)n_items, sizeof(float));
-    float *own = malloc((size_t)n_items * sizeof(float));
-    int32_t *arg = malloc((size_t)n_items * sizeof(int32_t));
-    int32_t *touched = malloc((size_t)n_items * sizeof(int32_t));
     uint8_t *state = calloc((size_t)n_items, 1);
-    if (!sums || !best || !own || !arg || !touched || !state) {
-        free(sums); free(best); free(own); free(arg); free(touched); free(state);
+    int32_t *touched = malloc((size_t)n_items * sizeof(int32_t));
+    int32_t *slot = malloc((size_t)n_items * sizeof(int32_t));
+    float *best = malloc((size_t)(k > 0 ? k : 1) * sizeof(float));
+    if (!sums || !state || !touched || !slot || !best) {
+        free(sums); free(state); free(touched); free(slot); free(best);
         return -1;
     }
     const int use_popular = blend && popular_share > 0.0f;
@@ -87,7 +105,6 @@ int64_t recs_rank_users(
             if (e == lo || v > heavy_weight) { heavy_weight = v; heavy = j; }
             if (v > 0.0f) {
                 state[j] |= OWNED;
-                own[j] = v;
                 if (v > top_weight) top_weight = v;
             }
             if (mask_history && v != 0.0f) state[j] |= MASKED;
@@ -95,30 +112,19 @@ int64_t recs_rank_users(
         if (m_indptr) {
             for (int64_t e = m_indptr[u]; e < m_indptr[u + 1]; e++) state[m_indices[e]] |= MASKED;
         }
+        /* The sparse product's sums, in scipy's order: history entries, then neighbours. */
         for (int64_t e = lo; e < hi; e++) {
             const int32_t j = h_indices[e];
             const float v = h_data[e];
             if (blend && !(v > 0.0f)) continue;  /* the blend clips the history at zero */
             for (int64_t kk = s_indptr[j]; kk < s_indptr[j + 1]; kk++) {
                 const int32_t c = s_indices[kk];
-                const float term = v * s_data[kk];
                 if (!(state[c] & TOUCHED)) { state[c] |= TOUCHED; touched[n_touched++] = c; }
-                sums[c] += term;
-                if (term > best[c] || (term == best[c] && term > 0.0f && j < arg[c])) {
-                    best[c] = term;
-                    arg[c] = j;
-                }
+                sums[c] += v * s_data[kk];
             }
         }
         float found_top = 0.0f;
         if (blend) {
-            for (int64_t e = lo; e < hi; e++) {  /* the repeat part's candidates */
-                const int32_t j = h_indices[e];
-                if ((state[j] & (OWNED | TOUCHED)) == OWNED) {
-                    state[j] |= TOUCHED;
-                    touched[n_touched++] = j;
-                }
-            }
             for (int64_t t = 0; t < n_touched; t++) {
                 const int32_t c = touched[t];
                 if (!(state[c] & OWNED) && sums[c] > found_top) found_top = sums[c];
@@ -135,6 +141,16 @@ int64_t recs_rank_users(
         float *hs = scores + u * k;
         int32_t *hi_items = items + u * k;
         int64_t size = 0;
+        /* The blend's repeat part: the positive history over its maximum, times the item's
+         * repeat weight (from the history row; the scan below skips owned items). */
+        for (int64_t e = lo; blend && e < hi; e++) {
+            const int32_t c = h_indices[e];
+            const float v = h_data[e];
+            if (!(v > 0.0f) || (state[c] & MASKED)) continue;
+            float score = v / top_weight;
+            score = score * repeat_weight[c];
+            if (score != 0.0f && k > 0) push(hs, hi_items, &size, k, score, c);
+        }
         for (int64_t t = 0; t < n_touched; t++) {
             const int32_t c = touched[t];
             const uint8_t st = state[c];
@@ -143,8 +159,7 @@ int64_t recs_rank_users(
             if (!blend) {
                 score = sums[c];
             } else if (st & OWNED) {
-                score = own[c] / top_weight;
-                score = score * repeat_weight[c];
+                continue;  /* scored above */
             } else {
                 const int found = sums[c] > 0.0f;
                 float f = found ? sums[c] / found_top : 0.0f;
@@ -159,17 +174,7 @@ int64_t recs_rank_users(
                 if (f == 0.0f) continue;
                 score = f * (1.0f - repeat_weight[c]);
             }
-            if (score == 0.0f || k <= 0) continue;
-            if (size < k) {
-                hs[size] = score;
-                hi_items[size] = c;
-                sift_up(hs, hi_items, size);
-                size++;
-            } else if (better(score, c, hs[0], hi_items[0])) {
-                hs[0] = score;
-                hi_items[0] = c;
-                sift_down(hs, hi_items, size, 0);
-            }
+            if (score != 0.0f && k > 0) push(hs, hi_items, &size, k, score, c);
         }
         /* Heap order to best first: the worst goes to the end, one at a time. */
         for (int64_t end = size - 1; end > 0; end--) {
@@ -178,16 +183,33 @@ int64_t recs_rank_users(
             sift_down(hs, hi_items, end, 0);
         }
         counts[u] = size;
+        /* Reasons: an owned item names itself; a new one the history item with the largest
+         * positive term w(u, i) sim(i, c), the first such in history order on a tie (as a
+         * row's first maximum), else the heaviest history item. */
+        int32_t *why = because + u * k;
         for (int64_t r = 0; r < size; r++) {
             const int32_t c = hi_items[r];
             const int mine = (state[c] & OWNED) != 0;
             owned[u * k + r] = (uint8_t)mine;
-            because[u * k + r] = mine ? c : (best[c] > 0.0f ? arg[c] : heavy);
+            why[r] = mine ? c : heavy;
+            best[r] = 0.0f;
+            if (!mine) { state[c] |= LISTED; slot[c] = (int32_t)r; }
+        }
+        for (int64_t e = lo; e < hi && size > 0; e++) {
+            const int32_t j = h_indices[e];
+            const float v = h_data[e];
+            if (!(v > 0.0f)) continue;  /* a term of a non-positive weight is never the largest */
+            for (int64_t kk = s_indptr[j]; kk < s_indptr[j + 1]; kk++) {
+                const int32_t c = s_indices[kk];
+                if (!(state[c] & LISTED)) continue;
+                const float term = v * s_data[kk];
+                const int32_t r = slot[c];
+                if (term > best[r]) { best[r] = term; why[r] = j; }
+            }
         }
         for (int64_t t = 0; t < n_touched; t++) {
             const int32_t c = touched[t];
             sums[c] = 0.0f;
-            best[c] = 0.0f;
             state[c] = 0;
         }
         for (int64_t e = lo; e < hi; e++) state[h_indices[e]] = 0;
@@ -195,6 +217,6 @@ int64_t recs_rank_users(
             for (int64_t e = m_indptr[u]; e < m_indptr[u + 1]; e++) state[m_indices[e]] = 0;
         }
     }
-    free(sums); free(best); free(own); free(arg); free(touched); free(state);
+    free(sums); free(state); free(touched); free(slot); free(best);
     return 0;
 }
