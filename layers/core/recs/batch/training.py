@@ -126,7 +126,68 @@ def because_events(events: sp.csr_matrix, recs: UserRecommendations) -> np.ndarr
     return out
 
 
-def train(interactions: Interactions, config: BatchConfig) -> Model:
+def ranked_users(users: np.ndarray | None, n_users: int) -> np.ndarray | None:
+    """``users`` as sorted distinct row indices in ``[0, n_users)`` (None: every user).
+
+    Refuses a row outside the matrix rather than ranking some other user's row."""
+    if users is None:
+        return None
+    rows = np.unique(np.asarray(users, dtype=np.int64))
+    if rows.size and (rows[0] < 0 or rows[-1] >= n_users):
+        raise ValueError(f"users must index the {n_users} users' rows, got "
+                         f"{int(rows[0])}..{int(rows[-1])}")
+    return rows
+
+
+def ranks_each_user_alone(model: Recommender) -> bool:
+    """Whether each user's list comes from their own row alone, whoever else is ranked.
+
+    Not with a popularity prior (the blend's parameter its declaration marks
+    ``new_items_only``) above 0: it takes as many popular candidates as the longest history
+    in the user's ranking block needs, so a list's tail depends on the block's other users.
+    """
+    params = model.get_params()
+    return not any(p.new_items_only and float(params.get(p.name) or 0.0) > 0
+                   for p in model.spec.params)
+
+
+def spread_lists(recs: UserRecommendations, rows: np.ndarray,
+                 n_users: int) -> UserRecommendations:
+    """Lists of the users at ``rows`` (sorted), as lists of all ``n_users``: the others' are
+    empty. The columns are kept as they are (the rows are in order)."""
+    counts = np.zeros(n_users, dtype=np.int64)
+    counts[rows] = np.diff(recs.indptr)
+    return UserRecommendations(indptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
+                               items=recs.items, scores=recs.scores, because=recs.because)
+
+
+def keep_lists(recs: UserRecommendations, because_event: np.ndarray,
+               rows: np.ndarray) -> tuple[UserRecommendations, np.ndarray]:
+    """Every user's lists with only those of the users at ``rows`` left, the others empty."""
+    counts = np.diff(recs.indptr)
+    kept = np.zeros(counts.size, dtype=bool)
+    kept[rows] = True
+    entries = np.repeat(kept, counts)
+    return UserRecommendations(
+        indptr=np.r_[0, np.cumsum(np.where(kept, counts, 0))].astype(np.int64),
+        items=recs.items[entries], scores=recs.scores[entries],
+        because=recs.because[entries]), because_event[entries]
+
+
+def train(interactions: Interactions, config: BatchConfig,
+          users: np.ndarray | None = None) -> Model:
+    """The model version: fitted on every interaction, with lists for every user, or with
+    ``users`` (row indices into ``interactions.user_ids``, in any order, repeats allowed)
+    only theirs and empty lists for the others.
+
+    The gate scores a shadow model on the users of its hold-out; ranking a million users
+    it never reads was most of its time and memory. The ranking sees only those users' rows
+    (and their exclusions), and each list is ranked from the user's own row, so theirs are
+    the lists a full run gives them; a model whose lists depend on the other users ranked
+    beside them (``ranks_each_user_alone``) ranks everyone and keeps theirs. The neighbours,
+    trending lists and histories do not depend on ``users``.
+    """
+    rows = ranked_users(users, interactions.n_users)
     x = user_item_matrix(interactions)
     model = fit_algorithm(interactions, config, x)
     similarity = model.item_similarity()
@@ -136,14 +197,30 @@ def train(interactions: Interactions, config: BatchConfig) -> Model:
     # Lists that may fill up with the user's history also carry new items (see
     # ``recommend``'s ``new_items``).
     new_items = config.num_recommendations // 2 if model.spec.new_items else 0
-    recs = recommend(model, x, config.num_recommendations, exclude=exclude, new_items=new_items)
+    # The rows ranked: the chosen users' where that gives them their full-run lists.
+    ranked = rows if rows is not None and ranks_each_user_alone(model) else None
+    if ranked is None:
+        recs = recommend(model, x, config.num_recommendations, exclude=exclude,
+                         new_items=new_items)
+    else:
+        recs = recommend(model, x[ranked], config.num_recommendations,
+                         exclude=None if exclude is None else sp.csr_matrix(exclude[ranked]),
+                         new_items=new_items)
     # Each user's items, what a list of items new to them leaves out (the weights are not
     # needed: only which items).
     history_indptr, history_items = x.indptr.astype(np.int64), x.indices.astype(np.int32)
     del x, exclude  # the lists are the largest arrays from here on: make room
     release_memory()  # and what the ranking's worker threads freed
     # Made again rather than held through the ranking, the train step's memory peak.
-    because_event = because_events(event_matrix(interactions), recs)
+    events = event_matrix(interactions)
+    if ranked is not None:
+        because_event = because_events(sp.csr_matrix(events[ranked]), recs)
+        recs = spread_lists(recs, ranked, interactions.n_users)
+    else:
+        because_event = because_events(events, recs)
+        if rows is not None:
+            recs, because_event = keep_lists(recs, because_event, rows)
+    del events
 
     trending_items = trending.top_items(interactions.trending, config.trending_size)
     per_category = trending.by_category(

@@ -83,6 +83,12 @@ def _index_of(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.where(found, order[pos], -1).astype(np.int64)
 
 
+def positive_events(test: pa.Table, config: BatchConfig) -> np.ndarray:
+    """Which test events count for scoring: those of a type with a positive weight."""
+    positive_types = [t for t, w in config.event_weights.items() if w > 0]
+    return np.isin(np.asarray(test["event_type"].to_pylist(), dtype=object), positive_types)
+
+
 def build_holdout(test: pa.Table, config: BatchConfig, user_ids: np.ndarray,
                   item_ids: np.ndarray, history: sp.csr_matrix | None,
                   unknown_users: bool = False) -> Holdout:
@@ -92,8 +98,7 @@ def build_holdout(test: pa.Table, config: BatchConfig, user_ids: np.ndarray,
     ``history`` (users x items of the training data) gives the new-item view and history
     lengths (all zero without it).
     """
-    positive_types = [t for t, w in config.event_weights.items() if w > 0]
-    mask = np.isin(np.asarray(test["event_type"].to_pylist(), dtype=object), positive_types)
+    mask = positive_events(test, config)
     users = np.asarray(user_keys(test).to_pylist(), dtype=str)[mask]
     items = np.asarray(test["item_id"].cast(pa.string()).to_pylist(), dtype=str)[mask]
     test_users, user_code = np.unique(users, return_inverse=True)

@@ -23,7 +23,7 @@ from recs.batch.config import BatchConfig
 from recs.batch.evaluation import core, metrics
 from recs.batch.evaluation.split import Split, global_time
 from recs.batch.model import Model
-from recs.batch.weighting import DAY_MS
+from recs.batch.weighting import DAY_MS, user_keys
 
 GATE_METRIC = "ndcg"
 
@@ -66,6 +66,15 @@ def holdout_split(events: pa.Table, as_of_ms: int, days: float = 1.0) -> Split:
     ts = ts_ms(events)
     table = events.filter(pa.array(ts < as_of_ms))
     return global_time(table, cutoff_ms=int(as_of_ms - days * DAY_MS))
+
+
+def scored_rows(user_ids: np.ndarray, holdout: pa.Table, config: BatchConfig) -> np.ndarray:
+    """The rows of ``user_ids`` that ``score_model`` reads: the users with a positive
+    hold-out event, sorted (a model needs lists for these users only)."""
+    users = np.asarray(user_keys(holdout).to_pylist(), dtype=str)
+    scored = np.unique(users[core.positive_events(holdout, config)])
+    rows = core._index_of(np.asarray(user_ids, dtype=str), scored)
+    return np.sort(rows[rows >= 0])
 
 
 def score_model(

@@ -1,0 +1,207 @@
+"""The gate's shadow model ranks only the users it scores, and scores exactly as a full one.
+
+``train(..., users=rows)`` gives the users at ``rows`` the lists a full run gives them (and
+everyone else none), so ``evaluate_step``'s metrics are those of the full shadow model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from recs.batch.config import BatchConfig
+from recs.batch.evaluation import gate
+from recs.batch.interactions import EVENT_CODE, Interactions
+from recs.batch.model import Model
+from recs.batch.recommend import recommend
+from recs.batch.steps import as_of, midnight_ms
+from recs.batch.steps.evaluate import evaluate_step
+from recs.batch.steps.train import config_from_params, train_step
+from recs.batch.steps.weight import weight_step
+from recs.batch.training import fit_algorithm, ranks_each_user_alone, train, user_item_matrix
+from recs.batch.weighting import DAY_MS, weight_events
+from recs.contracts import layout
+from recs.formats import event_files
+from recs.stores.memory import MemoryModelRegistry, MemoryObjectStore
+from recs.stores.ports import ModelVersion
+from recs_local import sample_data
+
+END = datetime(2026, 11, 20, tzinfo=UTC)
+USER_LISTS = ("rec_items", "rec_scores", "rec_because", "rec_because_event")
+SHARED = ("user_ids", "item_ids", "trending_items", "trending_scores", "category_names",
+          "category_indptr", "category_items", "category_scores", "history_indptr",
+          "history_items")
+
+
+def user_list(model: Model, row: int) -> tuple[list[Any], ...]:
+    start, stop = int(model.rec_indptr[row]), int(model.rec_indptr[row + 1])
+    return tuple(getattr(model, name)[start:stop].tolist() for name in USER_LISTS)
+
+
+def assert_subset_of(full: Model, part: Model, rows: np.ndarray) -> None:
+    """``part`` holds ``full``'s lists for ``rows``, none for the others, and the rest as is."""
+    chosen = set(rows.tolist())
+    for row in range(full.user_ids.size):
+        if row in chosen:
+            assert user_list(part, row) == user_list(full, row), row
+        else:
+            assert part.rec_indptr[row + 1] == part.rec_indptr[row], row
+    for name in SHARED:
+        assert np.array_equal(getattr(part, name), getattr(full, name)), name
+    assert (part.similarity != full.similarity).nnz == 0
+
+
+def sample_events() -> list[dict[str, Any]]:
+    """A known shop: 150 shoppers over 28 days up to ``END``, a view-cart-purchase funnel."""
+    return sample_data.generate(users=150, days=28, end=END)
+
+
+def sample_interactions(config: BatchConfig) -> Interactions:
+    table = event_files.table([{**e, "ts": int(datetime.fromisoformat(
+        e["timestamp"].replace("Z", "+00:00")).timestamp() * 1000)} for e in sample_events()])
+    return weight_events(table, config, int(END.timestamp() * 1000))
+
+
+@pytest.mark.parametrize("settings_", [
+    {},  # the default blend
+    {"blend_weight": 0.97, "num_recommendations": 6},  # lists topped up with new items
+    {"blend_category_weights": {"*": 0.0, "groceries": 0.8}},  # repeat kinds
+    {"algorithm": "rp3beta"},
+    {"algorithm": "cosine", "num_recommendations": 4},
+    {"blend_popularity": 0.3},  # its lists depend on the block: ranked whole, then kept
+], ids=["blend", "top-up", "repeat-kinds", "rp3beta", "cosine", "popularity-prior"])
+def test_chosen_users_get_the_full_runs_lists_on_a_known_shop(settings_: dict[str, Any]
+                                                              ) -> None:
+    config = dataclasses.replace(BatchConfig(), **settings_)
+    interactions = sample_interactions(config)
+    full = train(interactions, config)
+    rows = np.arange(1, interactions.n_users, 3)
+    part = train(interactions, config, users=rows[::-1])  # any order, sorted inside
+    assert rows.size > 40 and full.rec_items.size > part.rec_items.size > 0
+    assert_subset_of(full, part, rows)
+
+
+def test_the_popularity_prior_is_the_one_setting_that_needs_every_user_ranked() -> None:
+    """u1 (item 3) ranked alone takes the prior's best 2 + 1 items (0, 2, 3 by users); in
+    the full run u3's three items make it 5, and item 1, u3's with item 3, gains its prior."""
+    weights = np.array([[0.5, 0, 0, 0], [0, 0, 0, 3], [0, 0, 0.5, 0], [2, 3, 0, 3],
+                        [0, 0, 1, 0]], np.float32)
+    user, item = np.nonzero(weights)
+    interactions = Interactions(
+        user_ids=np.array(["u0", "u1", "u2", "u3", "u4"]),
+        item_ids=np.array(["i0", "i1", "i2", "i3"]), user_index=user.astype(np.int32),
+        item_index=item.astype(np.int32), weight=weights[user, item],
+        top_event=np.full(user.size, EVENT_CODE["view"], np.int8),
+        item_category=np.array([""] * 4), trending=np.ones(4, np.float32))
+    prior = BatchConfig(num_recommendations=2, blend_popularity=0.3)
+    model = fit_algorithm(interactions, prior)
+    assert not ranks_each_user_alone(model)
+    alone = recommend(model, user_item_matrix(interactions)[[1]], 2, new_items=1)
+    assert alone.items.tolist() == [3, 0]
+    full, part = train(interactions, prior), train(interactions, prior, users=np.array([1]))
+    assert user_list(full, 1)[0] == user_list(part, 1)[0] == [3, 1]
+    assert ranks_each_user_alone(fit_algorithm(interactions, BatchConfig()))
+
+
+def test_no_users_and_rows_outside_the_matrix() -> None:
+    config = BatchConfig()
+    interactions = sample_interactions(config)
+    empty = train(interactions, config, users=np.zeros(0, np.int64))
+    assert empty.rec_items.size == 0 and empty.rec_indptr.size == interactions.n_users + 1
+    with pytest.raises(ValueError, match="rows"):
+        train(interactions, config, users=np.array([interactions.n_users]))
+
+
+@st.composite
+def shops(draw: st.DrawFn) -> tuple[Interactions, np.ndarray]:
+    """Random small interactions (weights, strongest events, categories) and chosen rows."""
+    n_users, n_items = draw(st.integers(1, 25)), draw(st.integers(2, 30))
+    cells = draw(st.lists(st.tuples(st.integers(0, n_users - 1), st.integers(0, n_items - 1),
+                                    st.sampled_from([0.5, 1.0, 2.0, 4.0]),
+                                    st.integers(0, 3)),
+                          min_size=1, max_size=120, unique_by=lambda c: (c[0], c[1])))
+    user, item, weight, event = (np.array(column) for column in zip(*cells, strict=True))
+    chosen = draw(st.lists(st.booleans(), min_size=n_users, max_size=n_users))
+    return Interactions(
+        user_ids=np.array([f"u{k}" for k in range(n_users)]),
+        item_ids=np.array([f"i{k}" for k in range(n_items)]),
+        user_index=user.astype(np.int32), item_index=item.astype(np.int32),
+        weight=weight.astype(np.float32), top_event=event.astype(np.int8),
+        item_category=np.array([f"c{k % 3}" for k in range(n_items)]),
+        trending=np.linspace(1.0, 0.1, n_items, dtype=np.float32)), np.flatnonzero(chosen)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shop=shops(), algorithm=st.sampled_from(["blend", "cosine", "rp3beta", "bm25"]),
+       n=st.integers(1, 8), blend_weight=st.sampled_from([0.0, 0.5, 0.97]),
+       popularity=st.sampled_from([0.0, 0.3]),
+       repeat=st.sampled_from([{}, {"c1": 0.7}]))
+def test_any_shop_any_users_the_full_runs_lists(shop: tuple[Interactions, np.ndarray],
+                                                algorithm: str, n: int, blend_weight: float,
+                                                popularity: float,
+                                                repeat: dict[str, float]) -> None:
+    interactions, rows = shop
+    config = BatchConfig(algorithm=algorithm, neighbours=5, num_recommendations=n,
+                         blend_weight=blend_weight, blend_popularity=popularity,
+                         blend_category_weights=repeat, trending_size=5)
+    assert_subset_of(train(interactions, config), train(interactions, config, users=rows),
+                     rows)
+
+
+def land_sample_shop(objects: MemoryObjectStore) -> None:
+    """The sample shop's events, one lander file per day."""
+    by_day: dict[str, list[dict[str, Any]]] = {}
+    for event in sample_events():
+        at = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
+        by_day.setdefault(at.date().isoformat(), []).append(
+            {**event, "ts": int(at.timestamp() * 1000)})
+    for day, events in by_day.items():
+        objects.put(layout.event_file(day, day.replace("-", "")), event_files.encode(events))
+
+
+def rounded(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: round(float(v), 5) for k, v in metrics.items()}
+
+
+@pytest.mark.parametrize("settings_", [{}, {"blend_popularity": 0.3}],
+                         ids=["blend", "popularity-prior"])
+def test_evaluate_scores_the_subset_shadow_as_the_full_one(settings_: dict[str, Any]) -> None:
+    config = dataclasses.replace(BatchConfig(tuning_seconds=0, holdout_days=3), **settings_)
+    objects, registry = MemoryObjectStore(), MemoryModelRegistry()
+    land_sample_shop(objects)
+    day: date = END.date() + timedelta(days=1)
+    state = train_step(weight_step({"as_of": day.isoformat()}, objects, config), objects,
+                       config)
+    # What the gate had with a shadow ranking every user, and a live model (popularity,
+    # trained before the hold-out) to compare with.
+    candidate = config_from_params(json.loads(objects.get(state["params_key"])))
+    as_of_ms = midnight_ms(as_of(state))
+    split = gate.holdout_split(pq.read_table(io.BytesIO(objects.get(state["events_key"]))),
+                               as_of_ms, config.holdout_days)
+    start = int(as_of_ms - config.holdout_days * DAY_MS)
+    before = weight_events(split.train, candidate, start)
+    full_shadow = train(before, candidate)
+    live = train(before, dataclasses.replace(candidate, algorithm="popularity"))
+    objects.put(layout.model("v-live"), live.to_bytes())
+    registry.put_version(ModelVersion("v-live", "exported", "2026-11-10T03:00:00Z",
+                                      window_end="2026-11-10"))
+    registry.promote("v-live", None, "2026-11-10T03:10:00Z")
+
+    evaluated = evaluate_step(state, objects, registry, config)
+    metrics = evaluated["metrics"]
+    assert metrics["holdout_events"] > 0 and metrics["candidate"]["users"] > 10
+    assert metrics["candidate"] == rounded(gate.score_model(full_shadow, split.test, candidate))
+    assert metrics["live"] == rounded(gate.score_model(live, split.test, candidate))
+    assert metrics["live_version"] == "v-live"
+    assert evaluated["gate"] == dict(zip(("ok", "reason"), gate.compare(
+        metrics["candidate"], metrics["live"], config.gate_margin), strict=True))
+    assert metrics["candidate"]["ndcg"] > 0
