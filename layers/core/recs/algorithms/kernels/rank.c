@@ -2,7 +2,7 @@
  *
  * One user at a time against a dense scratch row of the catalogue: the user's history items
  * spread their neighbours' similarities into it (the sparse product's sums, in scipy's order),
- * the candidates are scored, a heap of k keeps the best, and the reason for each new item is
+ * the candidates are scored, a selection keeps the best k, and the reason for each new item is
  * the history item with the largest term, found by a second pass over the history's
  * neighbours for the listed items only. The numpy path made each of
  * these steps a pass over arrays as long as a block's products; here they are one pass over
@@ -20,42 +20,81 @@ static inline int better(float sa, int32_t ia, float sb, int32_t ib) {
     return sa > sb || (sa == sb && ia < ib);
 }
 
-/* A heap of the best k so far whose root is the worst of them. */
-static void sift_down(float *hs, int32_t *hi, int64_t size, int64_t at) {
-    for (;;) {
-        int64_t worst = at, left = 2 * at + 1, right = left + 1;
-        if (left < size && better(hs[worst], hi[worst], hs[left], hi[left])) worst = left;
-        if (right < size && better(hs[worst], hi[worst], hs[right], hi[right])) worst = right;
-        if (worst == at) return;
-        float s = hs[at]; hs[at] = hs[worst]; hs[worst] = s;
-        int32_t i = hi[at]; hi[at] = hi[worst]; hi[worst] = i;
-        at = worst;
+/* A candidate: its score and item. */
+typedef struct {
+    float score;
+    int32_t item;
+} pick;
+
+/* Rearranges a[0..n) so that its k best come first, in no order (Hoare's selection; every
+ * item is distinct, so no two picks tie). */
+static void keep_best(pick *a, int64_t n, int64_t k) {
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        const pick pivot = a[lo + (hi - lo) / 2];
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (better(a[i].score, a[i].item, pivot.score, pivot.item)) i++;
+            while (better(pivot.score, pivot.item, a[j].score, a[j].item)) j--;
+            if (i <= j) {
+                const pick t = a[i]; a[i] = a[j]; a[j] = t;
+                i++;
+                j--;
+            }
+        }
+        if (k - 1 <= j) hi = j;
+        else if (k - 1 >= i) lo = i;
+        else return;
     }
 }
 
-static void sift_up(float *hs, int32_t *hi, int64_t at) {
-    while (at > 0) {
-        int64_t parent = (at - 1) / 2;
-        if (!better(hs[parent], hi[parent], hs[at], hi[at])) return;
-        float s = hs[at]; hs[at] = hs[parent]; hs[parent] = s;
-        int32_t i = hi[at]; hi[at] = hi[parent]; hi[parent] = i;
-        at = parent;
+/* The best k of a stream of candidates: those better than the k-th best of the last
+ * selection are buffered, and a full buffer (2k) is cut back to its k best. Each candidate
+ * costs one comparison (a heap would sift every one that enters). */
+typedef struct {
+    pick *buffer;
+    int64_t size, k, capacity;
+    int bounded;
+    pick bound;
+} best_k;
+
+static inline void offer(best_k *top, float score, int32_t item) {
+    if (top->bounded && !better(score, item, top->bound.score, top->bound.item)) return;
+    top->buffer[top->size].score = score;
+    top->buffer[top->size].item = item;
+    if (++top->size < top->capacity) return;
+    keep_best(top->buffer, top->size, top->k);
+    top->size = top->k;
+    top->bound = top->buffer[0];
+    for (int64_t r = 1; r < top->k; r++) {
+        if (better(top->bound.score, top->bound.item, top->buffer[r].score, top->buffer[r].item)) {
+            top->bound = top->buffer[r];
+        }
     }
+    top->bounded = 1;
 }
 
-/* Offer (score, item) to the heap of the best k. */
-static inline void push(float *hs, int32_t *hi, int64_t *size, int64_t k, float score,
-                        int32_t item) {
-    if (*size < k) {
-        hs[*size] = score;
-        hi[*size] = item;
-        sift_up(hs, hi, *size);
-        (*size)++;
-    } else if (better(score, item, hs[0], hi[0])) {
-        hs[0] = score;
-        hi[0] = item;
-        sift_down(hs, hi, *size, 0);
+/* The best k, best first, into scores/items; returns how many. */
+static int64_t finish(best_k *top, float *scores, int32_t *items) {
+    if (top->size > top->k) {
+        keep_best(top->buffer, top->size, top->k);
+        top->size = top->k;
     }
+    pick *a = top->buffer;
+    for (int64_t r = 1; r < top->size; r++) {  /* insertion sort: k is small */
+        const pick t = a[r];
+        int64_t at = r;
+        while (at > 0 && better(t.score, t.item, a[at - 1].score, a[at - 1].item)) {
+            a[at] = a[at - 1];
+            at--;
+        }
+        a[at] = t;
+    }
+    for (int64_t r = 0; r < top->size; r++) {
+        scores[r] = a[r].score;
+        items[r] = a[r].item;
+    }
+    return top->size;
 }
 
 /* Top-k lists for n_users rows of a users x items history (CSR, raw weights).
@@ -89,8 +128,10 @@ int64_t recs_rank_users(
     int32_t *touched = malloc((size_t)n_items * sizeof(int32_t));
     int32_t *slot = malloc((size_t)n_items * sizeof(int32_t));
     float *best = malloc((size_t)(k > 0 ? k : 1) * sizeof(float));
-    if (!sums || !state || !touched || !slot || !best) {
-        free(sums); free(state); free(touched); free(slot); free(best);
+    best_k top = {.buffer = malloc((size_t)(2 * (k > 0 ? k : 1)) * sizeof(pick)),
+                  .k = k, .capacity = 2 * k};
+    if (!sums || !state || !touched || !slot || !best || !top.buffer) {
+        free(sums); free(state); free(touched); free(slot); free(best); free(top.buffer);
         return -1;
     }
     const int use_popular = blend && popular_share > 0.0f;
@@ -138,9 +179,8 @@ int64_t recs_rank_users(
                 }
             }
         }
-        float *hs = scores + u * k;
-        int32_t *hi_items = items + u * k;
-        int64_t size = 0;
+        top.size = 0;
+        top.bounded = 0;
         /* The blend's repeat part: the positive history over its maximum, times the item's
          * repeat weight (from the history row; the scan below skips owned items). */
         for (int64_t e = lo; blend && e < hi; e++) {
@@ -149,7 +189,7 @@ int64_t recs_rank_users(
             if (!(v > 0.0f) || (state[c] & MASKED)) continue;
             float score = v / top_weight;
             score = score * repeat_weight[c];
-            if (score != 0.0f && k > 0) push(hs, hi_items, &size, k, score, c);
+            if (score != 0.0f && k > 0) offer(&top, score, c);
         }
         for (int64_t t = 0; t < n_touched; t++) {
             const int32_t c = touched[t];
@@ -174,14 +214,10 @@ int64_t recs_rank_users(
                 if (f == 0.0f) continue;
                 score = f * (1.0f - repeat_weight[c]);
             }
-            if (score != 0.0f && k > 0) push(hs, hi_items, &size, k, score, c);
+            if (score != 0.0f && k > 0) offer(&top, score, c);
         }
-        /* Heap order to best first: the worst goes to the end, one at a time. */
-        for (int64_t end = size - 1; end > 0; end--) {
-            float s = hs[0]; hs[0] = hs[end]; hs[end] = s;
-            int32_t i = hi_items[0]; hi_items[0] = hi_items[end]; hi_items[end] = i;
-            sift_down(hs, hi_items, end, 0);
-        }
+        int32_t *hi_items = items + u * k;
+        const int64_t size = finish(&top, scores + u * k, hi_items);
         counts[u] = size;
         /* Reasons: an owned item names itself; a new one the history item with the largest
          * positive term w(u, i) sim(i, c), the first such in history order on a tie (as a
@@ -217,6 +253,6 @@ int64_t recs_rank_users(
             for (int64_t e = m_indptr[u]; e < m_indptr[u + 1]; e++) state[m_indices[e]] = 0;
         }
     }
-    free(sums); free(state); free(touched); free(slot); free(best);
+    free(sums); free(state); free(touched); free(slot); free(best); free(top.buffer);
     return 0;
 }
