@@ -4,12 +4,13 @@ All three compute a sparse items x items similarity keeping each item's top-``ne
 and score ``score(u, j) = sum_i w(u, i) * sim(i, j)`` over the user's history. The product
 ``X.T @ X`` is computed a block of items at a time, blocks sized from an upper bound on their
 co-occurrences, so peak memory is one block's co-occurrence rather than the whole product;
-blocks run on a small thread pool (scipy's sparse product releases the GIL).
+blocks run on a small thread pool. The compiled kernel (``recs/algorithms/kernels/similarity.c``)
+does a block's product, rescaling and top-k cut in one pass per item where it is built;
+numpy and scipy do the same (to the bit) where it is not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from recs.algorithms.base import (
     topn_sparse,
 )
 from recs.algorithms.kernels import rank as kernel
+from recs.algorithms.kernels.similarity import Rescale, topk_product
 
 try:  # scipy's own sparse product kernel, called without its counting pass (see product)
     from scipy.sparse._sparsetools import csr_matmat as _csr_matmat
@@ -95,24 +97,29 @@ def blocked_topk_product(
     left: sp.csr_matrix,
     right: sp.csr_matrix,
     k: int,
-    transform: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
+    rescale: Rescale | None = None,
 ) -> sp.csr_matrix:
     """Top-``k`` per row of ``left @ right`` with the diagonal and non-positive values dropped.
 
-    ``transform(rows, cols, values)`` rescales each block's products (e.g. to cosine) before the
-    top-k cut; ``rows`` are global row indices.
+    ``rescale`` turns each block's products into similarities (e.g. cosine) before the top-k
+    cut. The compiled kernel (``recs.algorithms.kernels.similarity``) computes it when it is
+    built; otherwise numpy and scipy do, with the same result to the bit.
     """
     n_rows, n_cols = left.shape[0], right.shape[1]
     if n_rows == 0:
         return sp.csr_matrix((0, n_cols), dtype=np.float32)
+    blocks = _item_blocks(left, right)
+    compiled = topk_product(left, right, k, blocks, rescale or Rescale())
+    if compiled is not None:
+        return compiled
 
     def one(bounds: tuple[int, int]) -> RankedLists:
         start, stop = bounds
         block = product(left[start:stop], right)
         rows = np.repeat(np.arange(start, stop), np.diff(block.indptr))
         values = block.data
-        if transform is not None:
-            values = transform(rows, block.indices, values).astype(np.float32, copy=False)
+        if rescale is not None:
+            values = rescale.apply(rows, block.indices, values).astype(np.float32, copy=False)
         values = np.where((rows == block.indices) | ~(values > 0), 0.0, values)
         block.data = values.astype(np.float32, copy=False)
         block.eliminate_zeros()
@@ -124,7 +131,7 @@ def blocked_topk_product(
         return RankedLists(np.r_[0, np.cumsum(counts)].astype(np.int64),
                            block.indices[keep].astype(np.int32), block.data[keep])
 
-    parts = in_threads(one, _item_blocks(left, right))
+    parts = in_threads(one, blocks)
     counts = np.concatenate([np.diff(p.indptr) for p in parts])
     lists = RankedLists(
         np.r_[0, np.cumsum(counts)].astype(np.int64),
@@ -158,12 +165,7 @@ def cosine(
     sq = np.asarray(x.multiply(x).sum(axis=0)).ravel().astype(np.float64)
     left_norm = (sq ** alpha).astype(np.float32)
     right_norm = (sq ** (1.0 - alpha)).astype(np.float32)
-    shrink = np.float32(shrinkage)
-
-    def scale(rows: np.ndarray, cols: np.ndarray, dots: np.ndarray) -> np.ndarray:
-        return dots / (left_norm[rows] * right_norm[cols] + shrink)
-
-    return blocked_topk_product(xt, x, neighbours, scale)
+    return blocked_topk_product(xt, x, neighbours, Rescale.cosine(left_norm, right_norm, shrinkage))
 
 
 def bm25_weight(item_users: sp.spmatrix, k1: float = 1.2, b: float = 0.75) -> sp.csr_matrix:
@@ -382,11 +384,8 @@ class RP3BetaRecommender(ItemKNN):
         item_to_user = _row_normalise(sp.csr_matrix(b.T))  # P(u | i)
         popularity = np.diff(sp.csr_matrix(b.T).indptr).astype(np.float32)
         penalty = np.power(np.maximum(popularity, 1.0), -self.beta).astype(np.float32)
-
-        def penalise(rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> np.ndarray:
-            return values * penalty[cols]
-
-        return blocked_topk_product(item_to_user, user_to_item, self.neighbours, penalise)
+        return blocked_topk_product(item_to_user, user_to_item, self.neighbours,
+                                    Rescale.column_weight(penalty))
 
 
 def _row_normalise(m: sp.csr_matrix) -> sp.csr_matrix:
