@@ -67,3 +67,16 @@ def test_api_path_carries_no_numpy_scipy_or_pyarrow() -> None:
     assert resources.API.layers == ("core",)
     bundled = {p.name for p in core.iterdir()}
     assert not bundled & {"numpy", "scipy", "pyarrow"}
+
+
+def test_core_layer_carries_the_kernels_built_for_the_lambda_architecture() -> None:
+    """The batch functions load the compiled kernels from the core layer: one library, for
+    the architecture the stack deploys (the layer's stamp), not a copy of the host's."""
+    core = DEFAULT_LAYER_ROOT / "core" / "python"
+    if not core.is_dir():
+        pytest.skip(f"core layer not built in {DEFAULT_LAYER_ROOT}: run `make layers`")
+    stamp = build_script().read_stamp(DEFAULT_LAYER_ROOT, "core")
+    assert stamp is not None
+    machine = {"x86_64": "x86_64", "arm64": "aarch64"}[str(stamp["arch"])]
+    libraries = sorted(p.name for p in (core / "recs/algorithms/kernels").glob("_kernels.*"))
+    assert libraries == [f"_kernels.{machine}.so"]
