@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from recs.batch import window
 from recs.batch.weighting import EVENT_COLUMNS, deduplicate
-from recs.batch.window import COLUMNS, read_window
+from recs.batch.window import COLUMNS, FileReport, read_window
+from recs.exceptions import NotFound
 from recs.formats import event_files
 from recs.stores.memory import MemoryObjectStore
 
@@ -69,3 +70,49 @@ def test_file_by_file_is_the_dedup_of_the_whole_window(files: list[Any], compact
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(window, "COMPACT_ROWS", compact)
         assert read_window(store, keys).equals(whole.drop_columns(["event_id"]))
+
+
+class _Vanishing(MemoryObjectStore):
+    """A store whose listed file ``gone`` was deleted before it was read."""
+
+    def __init__(self, gone: str) -> None:
+        super().__init__()
+        self.gone = gone
+
+    def get(self, key: str) -> bytes:
+        if key == self.gone:
+            raise NotFound(key)
+        return super().get(key)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.tuples(ids, st.sampled_from("xyz")), max_size=6), min_size=2,
+                max_size=9), st.integers(min_value=1, max_value=3),
+       st.integers(min_value=2, max_value=4), st.data())
+def test_files_read_on_workers_join_in_key_order(files: list[Any], ahead: int, workers: int,
+                                                 data: st.DataObject) -> None:
+    """Files fetched and read ahead on several workers give the window, the dedup across
+    files (the first copy in key order) and the report of a one-thread read, whatever the
+    read-ahead, with unusable and vanished files among them."""
+    store, keys = store_of(files)
+    broken, vanished = data.draw(st.lists(st.sampled_from(keys), min_size=2, max_size=2,
+                                          unique=True))
+    store.put(broken, store.get(broken)[:-9])
+    vanishing = _Vanishing(vanished)
+    for key in keys:
+        vanishing.put(key, store.get(key))
+    alone, parallel = FileReport(), FileReport()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RECS_THREADS", "1")
+        one_thread = read_window(vanishing, keys, alone)
+        patch.setenv("RECS_THREADS", str(workers))
+        patch.setattr(window, "READ_AHEAD_PER_WORKER", ahead)
+        patch.setattr(window, "COMPACT_ROWS", 3)
+        assert read_window(vanishing, keys, parallel).equals(one_thread)
+    assert (parallel.bytes, parallel.skipped) == (alone.bytes, alone.skipped)
+    assert [s["key"] for s in alone.skipped] == sorted([broken, vanished])
+    readable = [rows for key, rows in zip(keys, files, strict=True)
+                if key not in (broken, vanished)]
+    expected = deduplicate(event_files.decode([parquet(rows) for rows in readable],
+                                              columns=EVENT_COLUMNS))
+    assert one_thread.to_pydict() == expected.drop_columns(["event_id"]).to_pydict()

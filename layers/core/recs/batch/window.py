@@ -16,14 +16,18 @@ skipped to train at all is the weight step's call (``RECS_MAX_UNREADABLE_SHARE``
 from __future__ import annotations
 
 import io
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from recs.algorithms.threads import threads
 from recs.batch.reclaim import release_memory
 from recs.batch.weighting import EVENT_COLUMNS, first_of_each_id, string_hashes
 from recs.contracts.state import SkippedInput
@@ -38,7 +42,12 @@ FOOTER_GUESS_BYTES = 64 * 1024
 _PARQUET_MAGIC = b"PAR1"
 # Rows per compacted chunk: a few hundred MB, far below Arrow's 2 GB per string array.
 COMPACT_ROWS = 2_000_000
+# Files fetched and decoded ahead of the one being joined, per worker thread: enough that
+# the workers keep reading while the joining thread compacts, few enough (a file is a few
+# MB decoded) that the window's memory is not the files in flight.
+READ_AHEAD_PER_WORKER = 8
 
+T = TypeVar("T")
 
 
 def conformed(columns: Sequence[str]) -> pa.Schema:
@@ -82,12 +91,12 @@ def read_window(objects: ObjectStore, keys: Sequence[str],
     chunks: list[pa.Table] = []  # compacted: about COMPACT_ROWS rows each
     tables: list[pa.Table] = []  # the files read since the last compaction
     hashes, valid, starts = [], [], [0]
-    for key, table in readable_files(objects, keys, report, read_file):
+    for key, (table, file_hashes, file_valid) in readable_files(objects, keys, report,
+                                                                 _read_hashed):
         read_keys.append(key)
-        ids = table["event_id"]
-        hashes.append(string_hashes(ids))
-        valid.append(ids.is_valid().to_numpy(zero_copy_only=False))
-        tables.append(table.drop_columns(["event_id"]))
+        hashes.append(file_hashes)
+        valid.append(file_valid)
+        tables.append(table)
         starts.append(starts[-1] + table.num_rows)
         if starts[-1] - sum(chunk.num_rows for chunk in chunks) >= COMPACT_ROWS:
             chunks.append(_compacted(tables))
@@ -116,24 +125,65 @@ def read_window(objects: ObjectStore, keys: Sequence[str],
     return window
 
 
+def _read_hashed(blob: bytes) -> tuple[tuple[pa.Table, np.ndarray, np.ndarray] | None, str]:
+    """A file's table without its ids, their hashes and which rows have one (on a worker:
+    hashing the ids is a third of reading a file)."""
+    table, problem = read_file(blob)
+    if table is None:
+        return None, problem
+    ids = table["event_id"]
+    return (table.drop_columns(["event_id"]), string_hashes(ids),
+            ids.is_valid().to_numpy(zero_copy_only=False)), ""
+
+
 def readable_files(objects: ObjectStore, keys: Sequence[str], report: FileReport,
-                   read: Callable[[bytes], tuple[pa.Table | None, str]],
-                   ) -> Iterator[tuple[str, pa.Table]]:
-    """Each file at ``keys`` that ``read`` can use, with its table, in key order; the others
-    (gone since they were listed, or unusable) are noted in ``report`` with why."""
-    for key in keys:
-        try:
-            blob = objects.get(key)
-        except NotFound:  # listed, then gone (a retention rule, an operator)
-            report.skipped.append({"key": key, "reason": "listed but no longer stored",
-                                   "bytes": 0})
-            continue
-        report.bytes += len(blob)
-        table, problem = read(blob)
-        if table is None:
-            report.skipped.append({"key": key, "reason": problem, "bytes": len(blob)})
-            continue
-        yield key, table
+                   read: Callable[[bytes], tuple[T | None, str]],
+                   ) -> Iterator[tuple[str, T]]:
+    """Each file at ``keys`` that ``read`` can use, with what it made of it, in key order; the
+    others (gone since they were listed, or unusable) are noted in ``report`` with why.
+
+    Files are fetched and read on ``threads()`` workers, a few ahead of the one yielded
+    (Parquet decoding and numpy release the GIL, and fetches from S3 wait on the network),
+    while the caller joins the earlier ones; ``report`` is written here, in key order."""
+    workers = threads()
+    if workers <= 1 or len(keys) <= 1:
+        for key in keys:
+            yield from _used(key, *_fetched(objects, key, read), report)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="read-window") as pool:
+        pending: deque[tuple[str, Future[tuple[int | None, T | None, str]]]] = deque()
+        for key in keys:
+            pending.append((key, pool.submit(_fetched, objects, key, read)))
+            if len(pending) >= workers * READ_AHEAD_PER_WORKER:
+                done_key, future = pending.popleft()
+                yield from _used(done_key, *future.result(), report)
+        while pending:
+            done_key, future = pending.popleft()
+            yield from _used(done_key, *future.result(), report)
+
+
+def _fetched(objects: ObjectStore, key: str, read: Callable[[bytes], tuple[T | None, str]],
+             ) -> tuple[int | None, T | None, str]:
+    """The file's size (None when it is gone) and what ``read`` made of it."""
+    try:
+        blob = objects.get(key)
+    except NotFound:  # listed, then gone (a retention rule, an operator)
+        return None, None, "listed but no longer stored"
+    made, problem = read(blob)
+    return len(blob), made, problem
+
+
+def _used(key: str, size: int | None, made: T | None, problem: str,
+          report: FileReport) -> Iterator[tuple[str, T]]:
+    """The file's outcome, noted in ``report``; itself when it can be used."""
+    if size is None:
+        report.skipped.append({"key": key, "reason": problem, "bytes": 0})
+        return
+    report.bytes += size
+    if made is None:
+        report.skipped.append({"key": key, "reason": problem, "bytes": size})
+        return
+    yield key, made
 
 
 def read_file(blob: bytes, columns: Sequence[str] = EVENT_COLUMNS,

@@ -17,10 +17,12 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recs.batch import engine as engines
@@ -28,7 +30,7 @@ from recs.batch.config import BatchConfig
 from recs.batch.interactions import Interactions
 from recs.batch.reclaim import release_memory
 from recs.batch.steps import as_of, midnight_ms
-from recs.batch.weighting import tunes, weight_arrays, window_arrays
+from recs.batch.weighting import WindowArrays, tunes, weight_arrays, window_arrays
 from recs.batch.window import (
     FOOTER_GUESS_BYTES,
     REASON_CHARS,
@@ -76,27 +78,23 @@ def weight_step(state: BatchState, objects: ObjectStore, config: BatchConfig) ->
     table = read_window(objects, keys, events_report)  # deduplicated, without the ids
     refuse_past_share("events", events_report, config.max_unreadable_share)
     # The window's events too: tuning and the promotion gate need event times, not sums.
+    # Written on a thread of its own while the table is turned into arrays (Parquet's
+    # encoding and zstd release the GIL).
     events_key = layout.window_events(version)
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    objects.put(events_key, buffer.getvalue())
-    del buffer
     events = table.num_rows
     facts = catalog_facts(items)
     summed: dict[str, Any] = {}
-    if not tunes(config, events):  # a tuning train step weights the events it tunes on
-        # The table goes before the sums are made: its strings were the step's memory peak.
-        arrays = window_arrays(table, config, midnight_ms(day))
+    with ThreadPoolExecutor(1, thread_name_prefix="events-file") as writer:
+        written = writer.submit(put_parquet, objects, events_key, table)
+        arrays = None
+        if not tunes(config, events):  # a tuning train step weights the events it tunes on
+            arrays = window_arrays(table, config, midnight_ms(day))
         del table
+        written.result()  # the table's strings were the step's peak: gone before the sums
+    if arrays is not None:
         release_memory()
-        interactions = weight_arrays(arrays, config, midnight_ms(day))
-        release_memory()  # the sums' scratch, before the interactions file is written
-        apply_catalog_categories(interactions, facts)
-        summed = {"interactions_key": layout.interactions(version),
-                  "counts": {"users": interactions.n_users, "items": interactions.n_items,
-                             "interactions": int(interactions.weight.size)}}
-        objects.put(summed["interactions_key"], interactions.to_bytes())
-        del interactions
+        summed = _weighted(arrays, objects, version, config, day, facts)
+        del arrays
     catalog_key = put_catalog_snapshot(objects, version, facts)
     return {
         **state,
@@ -111,6 +109,28 @@ def weight_step(state: BatchState, objects: ObjectStore, config: BatchConfig) ->
                    **summed.get("counts", {})},
         "skipped": _skipped(events_report, catalog_report),
     }
+
+
+def put_parquet(objects: ObjectStore, key: str, table: pa.Table) -> None:
+    """``table`` as one zstd Parquet file at ``key``."""
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    objects.put(key, buffer.getvalue())
+
+
+def _weighted(arrays: WindowArrays, objects: ObjectStore, version: str, config: BatchConfig,
+              day: date, facts: Mapping[str, ItemFacts]) -> dict[str, Any]:
+    """The window's interactions (from ``arrays``, consumed), written to the version: their
+    key and counts."""
+    interactions = weight_arrays(arrays, config, midnight_ms(day))
+    release_memory()  # the sums' scratch, before the interactions file is written
+    apply_catalog_categories(interactions, facts)
+    summed: dict[str, Any] = {
+        "interactions_key": layout.interactions(version),
+        "counts": {"users": interactions.n_users, "items": interactions.n_items,
+                   "interactions": int(interactions.weight.size)}}
+    objects.put(summed["interactions_key"], interactions.to_bytes())
+    return summed
 
 
 def window_size(objects: ObjectStore, keys: Sequence[str], report: FileReport) -> int:
