@@ -380,18 +380,23 @@ class RP3BetaRecommender(ItemKNN):
         b = sp.csr_matrix(user_items, dtype=np.float32, copy=True)
         b.data = np.power(np.clip(b.data, 0, None), self.alpha).astype(np.float32)
         b.eliminate_zeros()
-        user_to_item = _row_normalise(b)  # P(j | u)
-        item_to_user = _row_normalise(sp.csr_matrix(b.T))  # P(u | i)
-        popularity = np.diff(sp.csr_matrix(b.T).indptr).astype(np.float32)
+        item_to_user = sp.csr_matrix(b.T)
+        popularity = np.diff(item_to_user.indptr).astype(np.float32)
+        user_to_item = _normalise_rows(b)  # P(j | u)
+        item_to_user = _normalise_rows(item_to_user)  # P(u | i)
         penalty = np.power(np.maximum(popularity, 1.0), -self.beta).astype(np.float32)
         return blocked_topk_product(item_to_user, user_to_item, self.neighbours,
                                     Rescale.column_weight(penalty))
 
 
-def _row_normalise(m: sp.csr_matrix) -> sp.csr_matrix:
+def _normalise_rows(m: sp.csr_matrix) -> sp.csr_matrix:
+    """``m`` (float32) with each row divided by its sum, in place: no copy of the matrix, and
+    each row's entries stay in their order (which decides how the product's sums round)."""
     sums = np.asarray(m.sum(axis=1)).ravel()
     scale = np.where(sums > 0, 1.0 / np.where(sums > 0, sums, 1.0), 0.0).astype(np.float32)
-    return sp.csr_matrix(sp.diags(scale) @ m, dtype=np.float32)
+    m.data *= np.repeat(scale, np.diff(m.indptr))
+    m.eliminate_zeros()  # a product that underflowed
+    return m
 
 
 class EASERecommender(ItemKNN):
