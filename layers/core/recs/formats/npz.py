@@ -55,7 +55,7 @@ def _npy(name: str, array: np.ndarray) -> _Member:
     np.lib.format.write_array_header_1_0(
         header, np.lib.format.header_data_from_array_1_0(array))
     head = header.getvalue()
-    data = memoryview(array.reshape(-1).view(np.uint8))
+    data = array.reshape(-1).view(np.uint8).data  # the array's bytes, not a copy
     crc = zlib.crc32(data, zlib.crc32(head))
     size = len(head) + data.nbytes
     if array.dtype.kind == "f":
