@@ -174,10 +174,15 @@ def test_rescale_applies_the_same_expression_as_the_kernel() -> None:
     assert weighted.dtype == np.float32 and weighted.tolist() == [6.0, 2.0]
 
 
-def test_missing_arrays_are_refused_before_the_kernel_reads_them() -> None:
+def test_missing_or_short_arrays_are_refused_before_the_kernel_reads_them() -> None:
     x = sp.csr_matrix(np.eye(2, dtype=np.float32))
     with pytest.raises(ValueError, match="without its arrays"):
         kernel.topk_product(x, x, 1, [(0, 2)], Rescale(kernel.COSINE))
+    with pytest.raises(ValueError, match="without its arrays"):
+        kernel.topk_product(x, x, 1, [(0, 2)], Rescale.column_weight(np.ones(1)))
+    with pytest.raises(ValueError, match="cannot multiply"):
+        kernel.topk_product(x, sp.csr_matrix(np.eye(3, dtype=np.float32)), 1, [(0, 2)],
+                            Rescale())
 
 
 def test_turned_off_the_numpy_path_runs() -> None:

@@ -87,10 +87,14 @@ def topk_product(left: sp.csr_matrix, right: sp.csr_matrix, k: int,
     right_arrays = _csr_arrays(sp.csr_matrix(right, dtype=np.float32))
     width = max(0, min(int(k), n_cols))
     row_norm, col_norm, col_weight = rescale.row_norm, rescale.col_norm, rescale.col_weight
-    missing = (row_norm is None or col_norm is None) if rescale.mode == COSINE else (
-        col_weight is None if rescale.mode == COLUMN_WEIGHT else False)
-    if missing:  # the kernel would read through a NULL pointer
-        raise ValueError(f"rescale mode {rescale.mode} without its arrays")
+    # What numpy would refuse with an error, the kernel would read out of bounds: refuse it here.
+    if left.shape[1] != right.shape[0]:
+        raise ValueError(f"cannot multiply {left.shape} by {right.shape}")
+    wanted = {COSINE: [(row_norm, n_rows), (col_norm, n_cols)],
+              COLUMN_WEIGHT: [(col_weight, n_cols)]}.get(rescale.mode, [])
+    if any(array is None or array.size < size for array, size in wanted):
+        raise ValueError(f"rescale mode {rescale.mode} without its arrays for {n_rows} rows "
+                         f"and {n_cols} columns")
 
     def one(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         start, stop = bounds
