@@ -7,6 +7,9 @@ import json
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import strategies as st
 
 from recs.batch.config import BatchConfig
 from recs.batch.interactions import SESSION_PREFIX
@@ -73,3 +76,26 @@ def test_histories_and_keys_do_not_depend_on_the_block_size(block: int,
     monkeypatch.setattr(export, "EXPORT_BLOCK_ROWS", block)
     assert [(row.key, row.items, list(row.history)) for row in
             export.export_rows(model, "v1", 0)] == whole
+
+
+@given(st.lists(st.lists(st.tuples(st.integers(0, 30),
+                                   st.sampled_from([0.0, -0.0, 0.5, 0.25, -1.5, 1e-30, 3e38,
+                                                    0.1, 0.1000001])),
+                         max_size=12), min_size=1, max_size=8),
+       st.sampled_from([np.float32, np.float64]), st.booleans())
+def test_neighbour_order_is_the_lexsort_order(lists: list[list[tuple[int, float]]],
+                                              dtype: type, shuffled: bool) -> None:
+    """Best first within each row, ties by column, whatever the scores' signs, zeros and
+    ties, float32 or not, the columns sorted or not."""
+    indptr, indices, data = [0], [], []
+    for entries in lists:
+        columns = dict(entries)  # one value per column, as in a CSR matrix
+        order = sorted(columns, reverse=shuffled)  # reversed: the columns not sorted
+        indices += order
+        data += [columns[c] for c in order]
+        indptr.append(len(indices))
+    sim = sp.csr_matrix((np.asarray(data, dtype=dtype), np.asarray(indices, dtype=np.int32),
+                         np.asarray(indptr)), shape=(len(lists), 31))
+    rows = np.repeat(np.arange(sim.shape[0]), np.diff(sim.indptr))
+    assert np.array_equal(export.neighbour_order(sim, rows),
+                          np.lexsort((sim.indices, -sim.data, rows)))
