@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 
 from recs.batch.config import BatchConfig
 from recs.batch.evaluation import gate
+from recs.batch.evaluation.split import ts_ms
 from recs.batch.interactions import EVENT_CODE, Interactions
 from recs.batch.model import Model
 from recs.batch.recommend import recommend
@@ -30,6 +32,7 @@ from recs.batch.steps.weight import weight_step
 from recs.batch.training import fit_algorithm, ranks_each_user_alone, train, user_item_matrix
 from recs.batch.weighting import DAY_MS, weight_events
 from recs.contracts import layout
+from recs.exceptions import ValidationError
 from recs.formats import event_files
 from recs.stores.memory import MemoryModelRegistry, MemoryObjectStore
 from recs.stores.ports import ModelVersion
@@ -155,6 +158,33 @@ def test_any_shop_any_users_the_full_runs_lists(shop: tuple[Interactions, np.nda
                          blend_category_weights=repeat, trending_size=5)
     assert_subset_of(train(interactions, config), train(interactions, config, users=rows),
                      rows)
+
+
+def copied_split(events: pa.Table, as_of_ms: int, days: float) -> tuple[pa.Table, pa.Table]:
+    """The hold-out split by two filters: the window, then the cut."""
+    window = events.filter(pa.array(ts_ms(events) < as_of_ms))
+    before = ts_ms(window) < as_of_ms - days * DAY_MS
+    return window.filter(pa.array(before)), window.filter(pa.array(~before))
+
+
+@pytest.mark.parametrize("order", ["by-day", "shuffled"])
+def test_the_holdout_split_is_the_filtered_one_sliced_where_it_can_be(order: str) -> None:
+    table = event_files.table([{**e, "ts": int(datetime.fromisoformat(
+        e["timestamp"].replace("Z", "+00:00")).timestamp() * 1000)} for e in sample_events()])
+    if order == "shuffled":
+        table = table.take(pa.array(np.random.default_rng(3).permutation(table.num_rows)))
+    as_of_ms = int((END - timedelta(days=2)).timestamp() * 1000)  # later events: left out
+    split = gate.holdout_split(table, as_of_ms, days=3)
+    before, test = copied_split(table, as_of_ms, 3)
+    assert split.train.equals(before) and split.test.equals(test)
+    assert before.num_rows > test.num_rows > 0
+    assert split.as_of_ms == as_of_ms - 3 * DAY_MS
+    # In date order the training part shares the table's buffers; the hold-out never does.
+    shared = split.train["user_id"].chunks[0].buffers()[1].address == (
+        table["user_id"].chunks[0].buffers()[1].address)
+    assert shared == (order == "by-day")
+    with pytest.raises(ValidationError):
+        gate.holdout_split(table.slice(0, 1), as_of_ms)
 
 
 def land_sample_shop(objects: MemoryObjectStore) -> None:

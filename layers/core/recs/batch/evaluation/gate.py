@@ -21,9 +21,10 @@ import scipy.sparse as sp
 
 from recs.batch.config import BatchConfig
 from recs.batch.evaluation import core, metrics
-from recs.batch.evaluation.split import Split, global_time
+from recs.batch.evaluation.split import Split, ts_ms
 from recs.batch.model import Model
 from recs.batch.weighting import DAY_MS, user_keys
+from recs.exceptions import ValidationError
 
 GATE_METRIC = "ndcg"
 
@@ -60,12 +61,33 @@ def compare(
 
 
 def holdout_split(events: pa.Table, as_of_ms: int, days: float = 1.0) -> Split:
-    """Events before ``as_of - days`` train; the last ``days`` before ``as_of`` are held out."""
-    from recs.batch.evaluation.split import ts_ms
+    """Events before ``as_of - days`` train; the last ``days`` before ``as_of`` are held out.
 
+    The training part is a slice of ``events`` (no copy) when its rows are consecutive, as
+    in the window's events file (its partitions in date order), else a copy; the hold-out
+    is always a copy, so the table goes once the training part does. A copy of each part
+    beside the table was the evaluate step's memory peak.
+    """
     ts = ts_ms(events)
-    table = events.filter(pa.array(ts < as_of_ms))
-    return global_time(table, cutoff_ms=int(as_of_ms - days * DAY_MS))
+    in_window = ts < as_of_ms
+    if int(np.count_nonzero(in_window)) < 2:
+        raise ValidationError("events", "need at least two events to split")
+    cutoff_ms = int(as_of_ms - days * DAY_MS)
+    before = in_window & (ts < cutoff_ms)
+    del ts
+    held = in_window & ~before
+    del in_window
+    return Split(_rows(events, before), events.filter(pa.array(held)), cutoff_ms, "global-time")
+
+
+def _rows(table: pa.Table, mask: np.ndarray) -> pa.Table:
+    """``table.filter(mask)``, as a zero-copy slice when the rows are consecutive."""
+    rows = np.flatnonzero(mask)
+    if rows.size == 0:
+        return table.slice(0, 0)
+    if int(rows[-1]) - int(rows[0]) + 1 == rows.size:
+        return table.slice(int(rows[0]), int(rows.size))
+    return table.filter(pa.array(mask))
 
 
 def scored_rows(user_ids: np.ndarray, holdout: pa.Table, config: BatchConfig) -> np.ndarray:
