@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from recs.algorithms.threads import in_threads
 from recs.batch.config import BatchConfig
 from recs.batch.interactions import EVENT_CODE, SESSION_PREFIX, Interactions
+from recs.batch.reclaim import release_memory
 
 DAY_MS = 86_400_000
 
@@ -30,6 +31,11 @@ BLOCK_EVENTS = 2_000_000
 
 EVENT_COLUMNS = ("event_id", "user_id", "session_id", "item_id", "event_type", "ts", "category")
 
+
+# ``encode_many`` splits a column of at least this many rows into 2 ** _PART_BITS parts.
+ENCODE_PARTS_MIN_ROWS = 1_000_000
+_PART_BITS = 4
+ENCODE_PARTS = 1 << _PART_BITS
 
 # Strings are hashed this many rows at a time (a few MB of scratch per slice).
 HASH_SLICE_ROWS = 1 << 17
@@ -72,7 +78,8 @@ def first_of_each_id(hashes: np.ndarray, valid: np.ndarray,
     """Which rows to keep: the first of each id, and every row without one (``valid`` False);
     None when no hash repeats. ``ids_at(rows)`` gives the ids of those rows (ascending), so
     only the few whose hash repeats are ever compared, or even held, as strings."""
-    ordered = np.sort(hashes[valid])
+    ordered = hashes[valid]  # a copy, sorted in place: not a second copy of every hash
+    ordered.sort()
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]
     if repeated.size == 0:
         return None
@@ -154,16 +161,90 @@ def encode(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     in Arrow; a Python string per row is what made large windows slow). Encoded per chunk,
     then under one dictionary, so no single array nears Arrow's 2 GB string limit. A null
     gets code 0: callers that allow nulls mask them with ``is_valid``. Codes are int32, as
-    Arrow makes them (half the memory of int64 at tens of millions of rows)."""
+    Arrow makes them (half the memory of int64 at tens of millions of rows); the values are
+    in the order of their first row."""
     encoded = column.dictionary_encode()
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    if chunks and all(len(c.dictionary) == len(chunks[0].dictionary) for c in chunks):
+        # Arrow gives every chunk the whole dictionary: the chunks' codes are copied into
+        # one array, not joined in Arrow first (a second copy of tens of millions of codes,
+        # with the other columns' encodings beside it, was the step's memory peak).
+        codes = np.empty(len(encoded), dtype=np.int32)
+        at = 0
+        for chunk in chunks:
+            indices = chunk.indices if chunk.null_count == 0 else chunk.indices.fill_null(0)
+            codes[at:at + len(chunk)] = indices.to_numpy(zero_copy_only=False)
+            at += len(chunk)
+        return codes, np.asarray(chunks[0].dictionary.to_pylist(), dtype=str)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
     indices = encoded.indices if encoded.null_count == 0 else encoded.indices.fill_null(0)
-    # No copy beyond the one Arrow made (the encoding runs on two threads: its scratch, of
-    # tens of millions of codes, counts twice).
     codes = indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    values = np.asarray(encoded.dictionary.to_pylist(), dtype=str)
-    return codes, values
+    return codes, np.asarray(encoded.dictionary.to_pylist(), dtype=str)
+
+
+def encode_many(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``encode`` for a column of very many distinct values (the shoppers' keys), in parts
+    that fit the CPU's caches, on ``threads()`` workers.
+
+    One hash table of a million keys misses the caches on every row. Here rows are split by
+    a hash of their string into ``ENCODE_PARTS`` parts, so that each value is in one part
+    only; each part is encoded alone (a table a sixteenth of the size), and the parts'
+    values are merged in the order of their first row, the order ``encode`` gives: the
+    codes and values are ``encode``'s. For a few hundred thousand values (the items) one
+    table is faster than the split."""
+    rows = len(column)
+    if rows < ENCODE_PARTS_MIN_ROWS:
+        return encode(column)
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    starts = np.cumsum([0] + [len(chunk) for chunk in chunks])
+    split = in_threads(_by_part, chunks)  # per chunk: rows in part order, each part's bounds
+
+    def rows_of(p: int) -> list[np.ndarray]:
+        """The part's rows in each chunk (ascending)."""
+        return [order[bounds[p]:bounds[p + 1]] for order, bounds in split]
+
+    def encoded(p: int) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+        """The part's local codes (-1 for a null), its values and their first rows."""
+        at = rows_of(p)
+        local = pa.chunked_array([chunk.take(pa.array(rows)) for chunk, rows
+                                  in zip(chunks, at, strict=True)], chunks[0].type)
+        encoded = local.dictionary_encode().combine_chunks()
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(
+            np.int32, copy=False)
+        # Codes count up from 0 in the order of first rows: a row is a value's first where
+        # its code passes every code before it.
+        first = codes > np.maximum.accumulate(np.r_[np.int32(-1), codes[:-1]])
+        global_rows = np.concatenate([rows + start for rows, start
+                                      in zip(at, starts, strict=False)])
+        return codes, encoded.dictionary, global_rows[first]
+
+    made = in_threads(encoded, range(ENCODE_PARTS))
+    order = np.argsort(np.concatenate([m[2] for m in made]))  # values by their first rows
+    code_of = np.empty(order.size, dtype=np.int32)
+    code_of[order] = np.arange(order.size, dtype=np.int32)
+    offsets = np.cumsum([0] + [len(m[1]) for m in made])
+    codes = np.zeros(rows, dtype=np.int32)  # a null's code is 0, as in ``encode``
+
+    def place(p: int) -> None:
+        at = np.concatenate([rows + start for rows, start
+                             in zip(rows_of(p), starts, strict=False)])
+        local = made[p][0]
+        valid = local >= 0
+        codes[at[valid]] = code_of[offsets[p] + local[valid]]
+
+    in_threads(place, range(ENCODE_PARTS))
+    values = pa.concat_arrays([m[1] for m in made]).take(pa.array(order))
+    return codes, np.asarray(values.to_pylist(), dtype=str)
+
+
+def _by_part(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The chunk's rows ordered by their part (a hash of the string's top bits), ascending
+    within each part, and where each part begins and ends in that order."""
+    part = (string_hashes(chunk) >> np.uint64(64 - _PART_BITS)).astype(np.uint8)
+    order = np.argsort(part, kind="stable").astype(np.int32)
+    bounds = np.r_[0, np.cumsum(np.bincount(part, minlength=ENCODE_PARTS))]
+    return order, bounds
 
 
 def _timestamps_ms(column: pa.ChunkedArray) -> np.ndarray:
@@ -227,24 +308,33 @@ def window_arrays(table: pa.Table, config: BatchConfig, as_of_ms: int) -> Window
         empty = np.zeros(0, np.int32)
         return WindowArrays(empty, empty.astype(str), empty, empty.astype(str),
                             empty.astype(np.int8), empty.astype(str), ts, empty.astype(str))
-    def items_and_types() -> tuple[np.ndarray, ...]:
-        item_code, item_ids = encode(table["item_id"].cast(pa.string()))
-        categories = _item_categories(table, item_code, ts, len(item_ids))
-        type_code, type_names = encode(table["event_type"].cast(pa.string()))
-        return item_code, item_ids, categories, type_code, type_names
+    # The users' codes first, on every worker (a million keys: the biggest encoding), then
+    # the items', the types' and the categories' side by side (Arrow's hashing releases the
+    # GIL): the scratch of one phase at a time, not of all of them.
+    # The workers' scratch goes back between the phases: freed in their malloc arenas, it
+    # would count in the step's peak as if still held.
+    user_code, user_ids = encode_many(user_keys(table))
+    release_memory()
+    names = ["item_id", "event_type"]
+    if "category" in table.column_names and table["category"].null_count < table.num_rows:
+        names.append("category")
+    encoded = in_threads(lambda name: _narrow(*encode(table[name].cast(pa.string()))), names)
+    release_memory()
+    (item_code, item_ids), (type_code, type_names), *category = encoded
+    del encoded
+    categories = (_item_categories(table["category"], *category[0], item_code, ts,
+                                   len(item_ids))
+                  if category else np.full(len(item_ids), "", dtype=str))
+    del category
+    return WindowArrays(user_code, user_ids, item_code, item_ids, type_code, type_names, ts,
+                        categories)
 
-    def users() -> tuple[np.ndarray, ...]:
-        return encode(user_keys(table))
 
-    # The users' codes (half of the encoding: a million distinct keys) beside the rest:
-    # Arrow's hashing releases the GIL.
-    items_part, users_part = in_threads(lambda side: side(), [items_and_types, users])
-    item_code, item_ids, categories, type_code, type_names = items_part
-    user_code, user_ids = users_part
-    del items_part, users_part
-    return WindowArrays(user_code, user_ids, item_code, item_ids,
-                        type_code.astype(np.int8 if len(type_names) < 128 else np.int32),
-                        type_names, ts, categories)
+def _narrow(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The codes in the smallest integer type that holds them (event types and categories
+    take a byte or two per event, not four), and the values."""
+    narrow = np.int8 if len(values) < 1 << 7 else np.int16 if len(values) < 1 << 15 else None
+    return (codes if narrow is None else codes.astype(narrow)), values
 
 
 def weight_arrays(arrays: WindowArrays, config: BatchConfig, as_of_ms: int) -> Interactions:
@@ -401,21 +491,15 @@ def _trending(
     return np.bincount(item_code[recent], weights=score, minlength=n_items)
 
 
-def _item_categories(
-    table: pa.Table, item_code: np.ndarray, ts: np.ndarray, n_items: int
-) -> np.ndarray:
-    """Each item's most recently reported category ("" when none was ever sent).
+def _item_categories(column: pa.ChunkedArray, codes: np.ndarray, names: np.ndarray,
+                     item_code: np.ndarray, ts: np.ndarray, n_items: int) -> np.ndarray:
+    """Each item's most recently reported category ("" when none was ever sent), from the
+    category ``column``'s codes and names (``encode``).
 
     Works on the dictionary codes of the category column: a Python string per event was
     a fifth of the weighting time at 20 M events.
     """
-    if "category" not in table.column_names:
-        return np.full(n_items, "", dtype=str)
-    column = table["category"].cast(pa.string())
     valid = column.is_valid().to_numpy(zero_copy_only=False)
-    if not valid.any():
-        return np.full(n_items, "", dtype=str)
-    codes, names = encode(column)
     # Each item's latest report time, then its rows at that time (no sort by time: that
     # was a sixth of the weighting when rows came out of order). A slice of rows at a time:
     # the per-event scratch of all of them at once was the encoding's memory peak.
