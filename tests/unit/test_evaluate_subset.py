@@ -16,11 +16,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recs.batch.config import BatchConfig
-from recs.batch.evaluation import gate
+from recs.batch.evaluation import core, gate
 from recs.batch.evaluation.split import ts_ms
 from recs.batch.interactions import EVENT_CODE, Interactions
 from recs.batch.model import Model
@@ -235,3 +236,88 @@ def test_evaluate_scores_the_subset_shadow_as_the_full_one(settings_: dict[str, 
     assert evaluated["gate"] == dict(zip(("ok", "reason"), gate.compare(
         metrics["candidate"], metrics["live"], config.gate_margin), strict=True))
     assert metrics["candidate"]["ndcg"] > 0
+
+
+def loop_ranker(model: Model, user_ids: np.ndarray, item_ids: np.ndarray,
+                history: sp.csr_matrix | None) -> core.Ranker:
+    """The served list, user by user: the model's list, the trending items it lacks when it
+    is short of ``k``, known items only, no repeats, the user's history out if asked."""
+    to_eval = core._index_of(item_ids, model.item_ids)
+    model_row = core._index_of(model.user_ids, user_ids)
+    trending = to_eval[model.trending_items]
+    trending = trending[trending >= 0]
+
+    def rank(users: np.ndarray, k: int, filter_known: bool) -> np.ndarray:
+        out = np.full((users.size, k), -1, dtype=np.int64)
+        for slot, user in enumerate(users.tolist()):
+            row = model_row[user] if user >= 0 else -1
+            items = (to_eval[model.rec_items[model.rec_indptr[row]:model.rec_indptr[row + 1]]]
+                     if row >= 0 else np.zeros(0, np.int64))
+            if items.size < k:
+                items = np.r_[items, trending[~np.isin(trending, items)]]
+            items = items[items >= 0]
+            _, first = np.unique(items, return_index=True)
+            items = items[np.sort(first)]
+            if filter_known and history is not None and user >= 0:
+                h = history[user]
+                items = items[~np.isin(items, h.indices[h.data > 0])]
+            out[slot, :min(k, items.size)] = items[:k]
+        return out
+
+    return rank
+
+
+@st.composite
+def served(draw: st.DrawFn) -> tuple[Model, np.ndarray, np.ndarray, sp.csr_matrix, np.ndarray]:
+    """A model's lists (repeats and all), another index of users and items that shares only
+    some of them, a history in that index, and users to rank (-1: unknown)."""
+    n_model_users, n_model_items = draw(st.integers(0, 8)), draw(st.integers(1, 10))
+    lists = [draw(st.lists(st.integers(0, n_model_items - 1), max_size=7))
+             for _ in range(n_model_users)]
+    trending = draw(st.lists(st.integers(0, n_model_items - 1), max_size=5, unique=True))
+    model_users = np.array([f"u{k}" for k in range(n_model_users)], dtype=str)
+    model_items = np.array([f"i{k}" for k in range(n_model_items)], dtype=str)
+    user_ids = np.array(draw(st.permutations(
+        [f"u{k}" for k in range(draw(st.integers(0, n_model_users + 3)))])), dtype=str)
+    item_ids = np.array(draw(st.permutations(
+        [f"i{k}" for k in range(draw(st.integers(1, n_model_items + 3)))])), dtype=str)
+    cells = draw(st.lists(st.tuples(st.integers(0, max(user_ids.size - 1, 0)),
+                                    st.integers(0, item_ids.size - 1),
+                                    st.sampled_from([0.0, 1.0, 2.0])), max_size=20))
+    history = sp.csr_matrix(
+        ([c[2] for c in cells], ([c[0] for c in cells], [c[1] for c in cells])),
+        shape=(user_ids.size, item_ids.size), dtype=np.float32) if user_ids.size else (
+        sp.csr_matrix((0, item_ids.size), dtype=np.float32))
+    users = np.array(draw(st.lists(st.integers(-1, user_ids.size - 1), max_size=12)),
+                     dtype=np.int64)
+    model = Model(
+        user_ids=model_users, item_ids=model_items,
+        similarity=sp.csr_matrix((n_model_items, n_model_items), dtype=np.float32),
+        rec_indptr=np.r_[0, np.cumsum([len(x) for x in lists])].astype(np.int64),
+        rec_items=np.array([i for x in lists for i in x], dtype=np.int32),
+        rec_scores=np.zeros(sum(len(x) for x in lists), np.float32),
+        rec_because=np.zeros(sum(len(x) for x in lists), np.int32),
+        rec_because_event=np.zeros(sum(len(x) for x in lists), np.int8),
+        trending_items=np.array(trending, dtype=np.int32),
+        trending_scores=np.ones(len(trending), np.float32),
+        category_names=np.zeros(0, str), category_indptr=np.zeros(1, np.int64),
+        category_items=np.zeros(0, np.int32), category_scores=np.zeros(0, np.float32))
+    return model, user_ids, item_ids, history, users
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=served(), k=st.integers(0, 9), filter_known=st.booleans(),
+       with_history=st.booleans())
+def test_the_served_lists_as_arrays_are_the_lists_user_by_user(case, k: int,
+                                                                filter_known: bool,
+                                                                with_history: bool) -> None:
+    model, user_ids, item_ids, history, users = case
+    known = history if with_history else None
+    got = core.model_ranker(model, user_ids, item_ids, known)(users, k, filter_known)
+    want = loop_ranker(model, user_ids, item_ids, known)(users, k, filter_known)
+    assert got.shape == want.shape == (users.size, k)
+    assert np.array_equal(got, want)
+    same = core.model_ranker(model, model.user_ids, model.item_ids)
+    rows = np.arange(model.user_ids.size)
+    assert np.array_equal(same(rows, k, False),
+                          loop_ranker(model, model.user_ids, model.item_ids, None)(rows, k, False))

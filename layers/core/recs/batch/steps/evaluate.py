@@ -85,6 +85,7 @@ def evaluate_step(state: BatchState, objects: ObjectStore, registry: ModelRegist
         release_memory()
         interactions = weight_arrays(arrays, candidate_config, holdout_start_ms)
         del arrays
+        release_memory()  # the sums' scratch, before the fit's own
         # Lists only for the users the gate scores: the others' were most of the time.
         shadow = train(interactions, candidate_config,
                        users=gate.scored_rows(interactions.user_ids, test, candidate_config))
