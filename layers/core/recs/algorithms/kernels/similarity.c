@@ -20,11 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Each left entry (a user of the item) sends the sum to a random row of right: reading those
- * rows is most of the time, and waiting for them in turn most of that. The offsets of the
- * rows OFFSETS_AHEAD entries ahead and the rows ROW_AHEAD entries ahead (their first and last
- * entries: a shopper's row is a line or two) are fetched while this one is summed. Prefetches
- * neither fault nor change a result. */
+/* Each left entry (a user of the item) points at a random row of right (that user's items):
+ * reading those rows is most of the time, and waiting for them in turn most of that. The
+ * offsets of the rows OFFSETS_AHEAD entries ahead and the rows ROW_AHEAD entries ahead (their
+ * first and last entries: a shopper's row is a cache line or two) are fetched while this one
+ * is summed. Prefetches neither fault nor change a result. */
 #if defined(__GNUC__)
 #define PREFETCH(address) __builtin_prefetch(address)
 #else
@@ -32,7 +32,7 @@
 #endif
 enum { OFFSETS_AHEAD = 16, ROW_AHEAD = 8 };
 
-/* How products become similarities (recs.algorithms.knn's Cosine and ColumnWeight). */
+/* How products become similarities: similarity.py's Rescale modes. */
 enum {
     RESCALE_NONE = 0,          /* the products themselves */
     RESCALE_COSINE = 1,        /* sum / (row_norm[r] * col_norm[c] + shrink) */
