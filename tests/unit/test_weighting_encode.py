@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recs.batch import weighting
-from recs.batch.weighting import encode, encode_many
+from recs.batch.weighting import encode, encode_many, strings
 
 keys = st.sampled_from(["u1", "u2", "u10", "", "~s~a", "é", "a" * 17, "shopper-0042"]) | st.none()
 
@@ -43,3 +43,16 @@ def test_a_known_column_split_across_parts() -> None:
         codes, values = encode_many(column)
     assert values.tolist() == ["b", "a", "c", "d"]
     assert codes.tolist() == [0, 0, 1, 2, 0, 1, 3, 2]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("ab~-0\x00é"), max_size=9), max_size=12),
+       st.integers(min_value=0, max_value=3), st.booleans())
+def test_strings_are_numpys_strings_of_the_values(values: list[str], skip: int,
+                                                  large: bool) -> None:
+    """ASCII without a Python string per value, anything else through them: the same array,
+    of the same width, for slices and large strings too."""
+    array = pa.array(values, pa.large_string() if large else pa.string())[skip:]
+    made, expected = strings(array), np.asarray(array.to_pylist(), dtype=str)
+    assert made.dtype == expected.dtype
+    np.testing.assert_array_equal(made, expected)

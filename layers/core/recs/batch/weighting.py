@@ -156,31 +156,68 @@ def user_keys(table: pa.Table) -> pa.ChunkedArray:
     return pc.coalesce(users, sessions)
 
 
-def encode(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def encode(column: pa.ChunkedArray | pa.Array,
+           narrow: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes of a string column and the distinct values they index (one hash pass
     in Arrow; a Python string per row is what made large windows slow). Encoded per chunk,
     then under one dictionary, so no single array nears Arrow's 2 GB string limit. A null
     gets code 0: callers that allow nulls mask them with ``is_valid``. Codes are int32, as
-    Arrow makes them (half the memory of int64 at tens of millions of rows); the values are
-    in the order of their first row."""
+    Arrow makes them (half the memory of int64 at tens of millions of rows), or with
+    ``narrow`` the smallest integers that hold them (a byte per event for event types); the
+    values are in the order of their first row."""
     encoded = column.dictionary_encode()
     chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
     if chunks and all(len(c.dictionary) == len(chunks[0].dictionary) for c in chunks):
         # Arrow gives every chunk the whole dictionary: the chunks' codes are copied into
         # one array, not joined in Arrow first (a second copy of tens of millions of codes,
         # with the other columns' encodings beside it, was the step's memory peak).
-        codes = np.empty(len(encoded), dtype=np.int32)
+        codes: np.ndarray = np.empty(len(encoded),
+                                     dtype=_code_type(len(chunks[0].dictionary), narrow))
         at = 0
         for chunk in chunks:
             indices = chunk.indices if chunk.null_count == 0 else chunk.indices.fill_null(0)
             codes[at:at + len(chunk)] = indices.to_numpy(zero_copy_only=False)
             at += len(chunk)
-        return codes, np.asarray(chunks[0].dictionary.to_pylist(), dtype=str)
+        return codes, strings(chunks[0].dictionary)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
     indices = encoded.indices if encoded.null_count == 0 else encoded.indices.fill_null(0)
-    codes = indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    return codes, np.asarray(encoded.dictionary.to_pylist(), dtype=str)
+    codes = indices.to_numpy(zero_copy_only=False).astype(
+        _code_type(len(encoded.dictionary), narrow), copy=False)
+    return codes, strings(encoded.dictionary)
+
+
+def _code_type(values: int, narrow: bool) -> type:
+    if narrow and values < 1 << 7:
+        return np.int8
+    if narrow and values < 1 << 15:
+        return np.int16
+    return np.int32
+
+
+def strings(array: pa.Array) -> np.ndarray:
+    """A string array without nulls as numpy's fixed-width strings, as ``np.asarray(
+    array.to_pylist(), dtype=str)`` makes them, but for ASCII without a Python string per
+    value: a column of a million ids held them all at once, at the step's memory peak."""
+    if len(array) == 0 or not (pa.types.is_string(array.type) or pa.types.is_large_string(
+            array.type)) or array.null_count:
+        return np.asarray(array.to_pylist(), dtype=str)
+    _, offsets_buffer, data_buffer = array.buffers()
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=width)[
+        array.offset:array.offset + len(array) + 1].astype(np.int64)
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]:offsets[-1]] if (
+        data_buffer is not None) else np.zeros(0, np.uint8)
+    if data.size and data.max() >= 0x80:
+        return np.asarray(array.to_pylist(), dtype=str)
+    lengths = np.diff(offsets)
+    widest = max(int(lengths.max()), 1)
+    out = np.zeros((len(array), widest), dtype=np.uint32)  # UCS-4, as numpy's str holds
+    starts = offsets[:-1] - offsets[0]
+    for column in range(widest):
+        has = np.flatnonzero(lengths > column)
+        out[has, column] = data[starts[has] + column]
+    return out.view(f"<U{widest}").reshape(len(array))
 
 
 def encode_many(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -198,11 +235,11 @@ def encode_many(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndar
         return encode(column)
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     starts = np.cumsum([0] + [len(chunk) for chunk in chunks])
-    split = in_threads(_by_part, chunks)  # per chunk: rows in part order, each part's bounds
+    part_of = in_threads(_parts, chunks)  # a byte per row: not the rows in part order
 
     def rows_of(p: int) -> list[np.ndarray]:
         """The part's rows in each chunk (ascending)."""
-        return [order[bounds[p]:bounds[p + 1]] for order, bounds in split]
+        return [np.flatnonzero(parts == p) for parts in part_of]
 
     def encoded(p: int) -> tuple[np.ndarray, pa.Array, np.ndarray]:
         """The part's local codes (-1 for a null), its values and their first rows."""
@@ -230,21 +267,18 @@ def encode_many(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndar
         at = np.concatenate([rows + start for rows, start
                              in zip(rows_of(p), starts, strict=False)])
         local = made[p][0]
+        made[p] = (local[:0], *made[p][1:])  # each part's codes go once placed
         valid = local >= 0
         codes[at[valid]] = code_of[offsets[p] + local[valid]]
 
     in_threads(place, range(ENCODE_PARTS))
     values = pa.concat_arrays([m[1] for m in made]).take(pa.array(order))
-    return codes, np.asarray(values.to_pylist(), dtype=str)
+    return codes, strings(values)
 
 
-def _by_part(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The chunk's rows ordered by their part (a hash of the string's top bits), ascending
-    within each part, and where each part begins and ends in that order."""
-    part = (string_hashes(chunk) >> np.uint64(64 - _PART_BITS)).astype(np.uint8)
-    order = np.argsort(part, kind="stable").astype(np.int32)
-    bounds = np.r_[0, np.cumsum(np.bincount(part, minlength=ENCODE_PARTS))]
-    return order, bounds
+def _parts(chunk: pa.Array) -> np.ndarray:
+    """Each row's part: the top bits of its string's hash."""
+    return (string_hashes(chunk) >> np.uint64(64 - _PART_BITS)).astype(np.uint8)
 
 
 def _timestamps_ms(column: pa.ChunkedArray) -> np.ndarray:
@@ -318,7 +352,8 @@ def window_arrays(table: pa.Table, config: BatchConfig, as_of_ms: int) -> Window
     names = ["item_id", "event_type"]
     if "category" in table.column_names and table["category"].null_count < table.num_rows:
         names.append("category")
-    encoded = in_threads(lambda name: _narrow(*encode(table[name].cast(pa.string()))), names)
+    encoded = in_threads(lambda name: encode(table[name].cast(pa.string()), narrow=True),
+                         names)
     release_memory()
     (item_code, item_ids), (type_code, type_names), *category = encoded
     del encoded
@@ -328,13 +363,6 @@ def window_arrays(table: pa.Table, config: BatchConfig, as_of_ms: int) -> Window
     del category
     return WindowArrays(user_code, user_ids, item_code, item_ids, type_code, type_names, ts,
                         categories)
-
-
-def _narrow(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The codes in the smallest integer type that holds them (event types and categories
-    take a byte or two per event, not four), and the values."""
-    narrow = np.int8 if len(values) < 1 << 7 else np.int16 if len(values) < 1 << 15 else None
-    return (codes if narrow is None else codes.astype(narrow)), values
 
 
 def weight_arrays(arrays: WindowArrays, config: BatchConfig, as_of_ms: int) -> Interactions:
