@@ -28,7 +28,10 @@ from recs.contracts.keys import Entry
 from recs.contracts.state import BatchState, Counts
 from recs.stores.ports import ModelRegistry, ModelVersion, ObjectStore, RecommendationStore, RecRow
 
-EXPORT_BLOCK_ROWS = 2_000  # lists whose entries are built at once (a few tens of MB)
+# Lists whose entries are made at once: few enough that a block's object table (seven
+# pointers an entry) and its new lists stay in the CPU's cache while they are made and cut
+# into rows; blocks of 2,000 lists took about two fifths more CPU.
+EXPORT_BLOCK_ROWS = 250
 
 
 def export_step(
