@@ -223,45 +223,56 @@ def model_ranker(model: Model, user_ids: np.ndarray, item_ids: np.ndarray,
     trending = trending[trending >= 0].astype(np.int64)
     known_items = None if history is None else sp.csr_matrix(history)
 
-    def block(users: np.ndarray, k: int, filter_known: bool) -> np.ndarray:
+    n_items = max(len(item_ids), 1)
+
+    def served(users: np.ndarray, k: int, filter_known: bool,
+               head: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each user's served items in order (slot, item, rank) and the users whose list
+        may hold more than was read: with ``head`` only a list's first ``k`` are read."""
         n = users.size
         row = np.full(n, -1, dtype=np.int64)
         row[users >= 0] = model_row[users[users >= 0]]
         known = row >= 0
+        start = np.zeros(n, dtype=np.int64)
         lengths = np.zeros(n, dtype=np.int64)
-        lengths[known] = model.rec_indptr[row[known] + 1] - model.rec_indptr[row[known]]
-        # Each user's entries: their list, then the trending list when the list is short.
-        topped = np.where(lengths < k, trending.size, 0)
-        slot_list = np.repeat(np.arange(n), lengths)
-        at = np.arange(slot_list.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        listed = to_eval[model.rec_items[np.repeat(
-            np.where(known, model.rec_indptr[np.maximum(row, 0)], 0), lengths) + at]]
-        slot_top = np.repeat(np.arange(n), topped)
-        at_top = (np.arange(slot_top.size) - np.repeat(np.cumsum(topped) - topped, topped))
-        slot = np.r_[slot_list, slot_top]
-        place = np.r_[at, lengths[slot_top] + at_top]
-        item = np.r_[listed, trending[at_top]].astype(np.int64)
-        valid = item >= 0
-        slot, place, item = slot[valid], place[valid], item[valid]
-        # The first of each (user, item), in list order.
-        order = np.lexsort((place, item, slot))
-        slot, place, item = slot[order], place[order], item[order]
-        first = np.ones(slot.size, dtype=bool)
-        first[1:] = (slot[1:] != slot[:-1]) | (item[1:] != item[:-1])
-        slot, place, item = slot[first], place[first], item[first]
+        start[known] = model.rec_indptr[row[known]]
+        lengths[known] = model.rec_indptr[row[known] + 1] - start[known]
+        read = np.minimum(lengths, k) if head else lengths
+        # Each user's entries in order: the list, then the trending list when it is short.
+        counts = read + np.where(lengths < k, trending.size, 0)
+        slot = np.repeat(np.arange(n), counts)
+        at = np.arange(slot.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        listed = at < read[slot]
+        item = np.empty(slot.size, dtype=np.int64)
+        item[listed] = to_eval[model.rec_items[start[slot[listed]] + at[listed]]]
+        item[~listed] = trending[(at - read[slot])[~listed]]
+        keep = item >= 0
+        # The first of each (user, item): np.unique's indices are first occurrences.
+        valid = np.flatnonzero(keep)
+        keep[:] = False
+        keep[valid[np.unique(slot[valid] * n_items + item[valid], return_index=True)[1]]] = True
         if filter_known and known_items is not None:
-            user = users[slot]
-            asked = user >= 0
-            had = np.zeros(slot.size, dtype=bool)
+            asked = keep & (users[slot] >= 0)
             if asked.any():
-                had[asked] = np.asarray(known_items[user[asked], item[asked]]).ravel() > 0
-            slot, place, item = slot[~had], place[~had], item[~had]
-        order = np.lexsort((place, slot))
-        slot, item = slot[order], item[order]
+                keep[asked] = ~(np.asarray(known_items[users[slot[asked]], item[asked]])
+                                .ravel() > 0)
+        slot, item = slot[keep], item[keep]
         rank = np.arange(slot.size) - np.searchsorted(slot, slot, side="left")
-        out = np.full((n, k), -1, dtype=np.int64)
+        short = np.bincount(slot, minlength=n) < k
+        return slot, item, rank, np.flatnonzero(short & (read < lengths))
+
+    def block(users: np.ndarray, k: int, filter_known: bool) -> np.ndarray:
+        out = np.full((users.size, k), -1, dtype=np.int64)
+        # A list's first k items are enough unless some were dropped (repeats, items unknown
+        # to the index, the history): those users' lists are read again, whole.
+        slot, item, rank, more = served(users, k, filter_known, head=True)
         keep = rank < k
         out[slot[keep], rank[keep]] = item[keep]
+        if more.size:
+            out[more] = -1
+            slot, item, rank, _ = served(users[more], k, filter_known, head=False)
+            keep = rank < k
+            out[more[slot[keep]], rank[keep]] = item[keep]
         return out
 
     def rank(users: np.ndarray, k: int, filter_known: bool) -> np.ndarray:
