@@ -13,6 +13,12 @@ Session-based candidates need what the user-item matrix has lost: which events c
 sessions x items matrix (a session is the ``session_id``, or a shopper's events with less
 than ``gap_ms`` between them) and each shopper's position-weighted recent events, both in
 the prepared data's item index.
+
+Short histories are scored on two cohorts: the *natural* one (test users with at most
+``SHORT_EVENTS`` training events as the data has them, few on the shared datasets) and the
+*simulated* one (``run.shorten_histories``: a hashed sample of test users whose training
+events were cut to their last ``SHORT_EVENTS`` before anything was tuned or trained; the
+natural cohort leaves those users out). Every model is scored on the same users of each.
 """
 
 from __future__ import annotations
@@ -34,9 +40,9 @@ from recs.batch.config import BatchConfig
 from recs.batch.evaluation import core, metrics
 from recs.batch.evaluation.split import DEFAULT_SESSION_GAP_MS, ts_ms
 from recs.batch.weighting import DAY_MS, user_keys
-from recs_local.evaluation.run import Candidate
+from recs_local.evaluation.run import SHORT_KEEP, Candidate
 
-SHORT_EVENTS = 3
+SHORT_EVENTS = SHORT_KEEP
 
 
 @dataclass
@@ -110,6 +116,33 @@ def short_users(train: pa.Table, holdout: core.Holdout, max_events: int = SHORT_
     where = core._index_of(users, np.asarray(holdout.user_ids, dtype=str))
     events = np.where(where >= 0, counts[np.maximum(where, 0)], 0)
     return events <= max_events
+
+
+def in_cohort(holdout: core.Holdout, cohort: np.ndarray) -> np.ndarray:
+    """Which test users are in ``cohort`` (user keys)."""
+    return np.isin(np.asarray(holdout.user_ids, dtype=str), np.asarray(cohort, dtype=str))
+
+
+def cohorts(train: pa.Table, holdout: core.Holdout, simulated: np.ndarray
+            ) -> list[tuple[str, np.ndarray]]:
+    """The short-history cohorts as (column label, test-user mask): the natural one (not
+    counting simulated users) and, when there is one, the simulated one."""
+    sim = in_cohort(holdout, simulated)
+    natural = short_users(train, holdout) & ~sim
+    out = [(f"≤{SHORT_EVENTS} events, natural", natural)]
+    if simulated.size:
+        out.append((f"simulated short (last {SHORT_EVENTS} events)", sim))
+    return out
+
+
+def best_on(results: Sequence[core.Result], mask: np.ndarray) -> core.Result:
+    """The result with the best mean NDCG on new items over the ``mask`` users."""
+    def mean(r: core.Result) -> float:
+        v = r.per_user_new["ndcg"][mask]
+        v = v[~np.isnan(v)]
+        return float(v.mean()) if v.size else 0.0
+
+    return max(results, key=mean)
 
 
 class SessionRegistry:
@@ -203,15 +236,20 @@ def paired_text(a: core.Result, b: core.Result, mask: np.ndarray | None = None) 
             f"users (wins {p.wins}, losses {p.losses}): {p.verdict}")
 
 
-def table(rows: Sequence[tuple[str, core.Result, float]], short: np.ndarray, k: int) -> str:
-    """One line per model: discovery NDCG on all users and short histories, validation, time."""
-    head = (f"| model | NDCG@{k} new items, all users | ≤{SHORT_EVENTS} events "
-            f"({int(short.sum())} users) | validation | train s | setting |")
-    lines = [head, "|---|---|---|---|---|---|"]
+def table(rows: Sequence[tuple[str, core.Result, float]],
+          columns: Sequence[tuple[str, np.ndarray]], k: int) -> str:
+    """One line per model: discovery NDCG on all users and on each cohort of ``columns``
+    (label, test-user mask), validation, time."""
+    def scored(mask: np.ndarray) -> int:  # users with a new test item (the others are NaN)
+        return int((~np.isnan(rows[0][1].per_user_new["ndcg"][mask])).sum()) if rows else 0
+
+    extra = "".join(f" {label} ({scored(mask)} users) |" for label, mask in columns)
+    head = f"| model | NDCG@{k} new items, all users |{extra} validation | train s | setting |"
+    lines = [head, "|" + "---|" * (5 + len(columns))]
     for label, r, valid in rows:
         params = {a: b for a, b in r.params.items() if a != "filter"}
-        lines.append(f"| {label} | {_cell(r.per_user_new['ndcg'])} | "
-                     f"{_cell(r.per_user_new['ndcg'][short])} | "
+        cells = "".join(f" {_cell(r.per_user_new['ndcg'][mask])} |" for _, mask in columns)
+        lines.append(f"| {label} | {_cell(r.per_user_new['ndcg'])} |{cells} "
                      f"{'-' if valid < 0 else f'{valid:.4f}'} | {r.fit_seconds:.2f} | "
                      f"{params or ''} |")
     return "\n".join(lines)

@@ -1,0 +1,97 @@
+"""Simulated short histories: a hashed sample of test users cut to their last events before
+anything trains, and the cohorts the discovery report scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recs.batch.config import BatchConfig
+from recs.batch.evaluation import core
+from recs.batch.evaluation.split import Split, ts_ms
+from recs.batch.weighting import user_keys
+from recs_local.evaluation import discovery, loaders, run
+
+
+def events(rows: list[tuple[str, str, int]]) -> pa.Table:
+    n = len(rows)
+    return loaders._table(
+        n, user=pa.array([r[0] for r in rows]), item=pa.array([r[1] for r in rows]),
+        event_type=pa.array(["purchase"] * n), ts_ms=np.array([r[2] for r in rows]))
+
+
+def keys(table: pa.Table) -> list[str]:
+    return [str(k) for k in user_keys(table).to_pylist()]
+
+
+def test_every_test_user_in_the_sample_keeps_their_last_three_events() -> None:
+    # a: five events (stored out of time order), b: two, c: only in training, d: only in test.
+    train = events([("a", "i1", 1), ("a", "i5", 5), ("a", "i2", 2), ("a", "i4", 4),
+                    ("a", "i3", 3), ("b", "j1", 1), ("b", "j2", 2), ("c", "k1", 1),
+                    ("c", "k2", 2), ("c", "k3", 3), ("c", "k4", 4)])
+    test = events([("a", "t", 10), ("b", "t", 10), ("d", "t", 10)])
+    split = Split(train, test, 10, "last-basket")
+    cut, cohort = run.shorten_histories(split, share=1.0)
+    assert cohort.tolist() == ["a", "b"]
+    kept = sorted(zip(keys(cut.train), cut.train["item_id"].to_pylist(), strict=True))
+    assert kept == [("a", "i3"), ("a", "i4"), ("a", "i5"), ("b", "j1"), ("b", "j2"),
+                    ("c", "k1"), ("c", "k2"), ("c", "k3"), ("c", "k4")]
+    assert cut.test is split.test and cut.as_of_ms == split.as_of_ms
+
+
+def test_no_share_leaves_the_split_alone() -> None:
+    split = Split(events([("a", "x", 1)]), events([("a", "y", 2)]), 2, "last-basket")
+    cut, cohort = run.shorten_histories(split, share=0.0)
+    assert cut is split and cohort.size == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 9), st.integers(0, 50)),
+                min_size=1, max_size=120),
+       st.floats(0.05, 1.0), st.integers(1, 4))
+def test_the_cut_keeps_the_latest_events_of_the_sample_only(
+        rows: list[tuple[int, int, int]], share: float, keep: int) -> None:
+    train = events([(f"u{u}", f"i{i}", t) for u, i, t in rows])
+    test = events([(f"u{u}", "t", 100) for u in range(0, 31, 2)])
+    split = Split(train, test, 100, "global-time")
+    cut, cohort = run.shorten_histories(split, share, keep=keep, min_users=0)
+    # The sample is the hash's choice: the same users on every call, whatever else is there.
+    assert np.array_equal(cohort, split.test_users[run.hash_fraction(split.test_users) < share])
+    before, after = np.array(keys(train)), np.array(keys(cut.train))
+    t_before, t_after = ts_ms(train), ts_ms(cut.train)
+    for user in np.unique(before):
+        mine = np.sort(t_before[before == user])
+        kept = np.sort(t_after[after == user])
+        if user in cohort:
+            assert kept.tolist() == mine[-keep:].tolist()
+        else:
+            assert kept.tolist() == mine.tolist()
+
+
+def test_a_small_test_set_gets_a_larger_share_up_to_a_third() -> None:
+    users = [f"user-{n}" for n in range(600)]
+    train = events([(u, "x", 1) for u in users])
+    test = events([(u, "y", 2) for u in users])
+    split = Split(train, test, 2, "global-time")
+    _, cohort = run.shorten_histories(split, share=0.2, min_users=150)
+    fraction = run.hash_fraction(np.array(users))
+    assert cohort.size == int((fraction < 0.25).sum())  # 150 / 600, above the fifth asked
+    _, capped = run.shorten_histories(split, share=0.2, min_users=10_000)
+    assert capped.size == int((fraction < 1 / 3).sum())
+
+
+def test_cohorts_keep_simulated_users_out_of_the_natural_column() -> None:
+    train = events([("a", "x", 1), ("b", "x", 1), ("b", "y", 2), ("c", "x", 1), ("c", "y", 2),
+                    ("c", "z", 3), ("c", "w", 4)])
+    test = events([("a", "y", 10), ("b", "z", 10), ("c", "v", 10)])
+    split = Split(train, test, 10, "last-basket")
+    data = core.prepare(split, BatchConfig(), 20)
+    columns = discovery.cohorts(train, data.holdout, np.array(["b"]))
+    users = data.holdout.user_ids.tolist()
+    got = {label: [u for u, m in zip(users, mask.tolist(), strict=True) if m]
+           for label, mask in columns}
+    assert got == {"≤3 events, natural": ["a"], "simulated short (last 3 events)": ["b"]}
+    assert [label for label, _ in discovery.cohorts(train, data.holdout, np.array([]))] == [
+        "≤3 events, natural"]
