@@ -82,11 +82,12 @@ def holdout_split(events: pa.Table, as_of_ms: int, days: float = 1.0) -> Split:
 
 def _rows(table: pa.Table, mask: np.ndarray) -> pa.Table:
     """``table.filter(mask)``, as a zero-copy slice when the rows are consecutive."""
-    rows = np.flatnonzero(mask)
-    if rows.size == 0:
+    count = int(np.count_nonzero(mask))
+    if count == 0:
         return table.slice(0, 0)
-    if int(rows[-1]) - int(rows[0]) + 1 == rows.size:
-        return table.slice(int(rows[0]), int(rows.size))
+    first = int(np.argmax(mask))
+    if count == mask.size - first - int(np.argmax(mask[::-1])):  # first to last, all kept
+        return table.slice(first, count)
     return table.filter(pa.array(mask))
 
 
