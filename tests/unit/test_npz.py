@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -53,3 +55,23 @@ def test_every_member_passes_its_crc_and_the_same_arrays_give_the_same_bytes(
     with np.load(tmp_path / "a.npz", allow_pickle=False) as f:
         assert np.array_equal(f["matrix"], arrays["matrix"])
         assert f["scalar"].shape == () and int(f["scalar"]) == 7
+
+
+def test_read_gives_what_np_load_gives_and_refuses_a_damaged_archive() -> None:
+    arrays = {"ids": np.array(["rice", "milk"]), "items": np.arange(100_000, dtype=np.int32),
+              "scores": np.linspace(0, 1, 1000, dtype=np.float32),
+              "scalar": np.asarray(7, np.int64)}
+    blob = npz.to_bytes(arrays)
+    read = npz.read(blob)
+    with np.load(io.BytesIO(blob), allow_pickle=False) as f:
+        assert sorted(read) == sorted(f.files)
+        for name in f.files:
+            assert read[name].dtype == f[name].dtype and np.array_equal(read[name], f[name])
+    assert read["items"].flags.writeable  # as np.load's: the steps may scale in place
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, a=np.arange(10))  # an archive numpy wrote reads too
+    assert np.array_equal(npz.read(buffer.getvalue())["a"], np.arange(10))
+    damaged = bytearray(blob)
+    damaged[len(blob) // 2] ^= 0xFF
+    with pytest.raises((ValueError, zlib.error)):
+        npz.read(bytes(damaged))

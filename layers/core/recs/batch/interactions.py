@@ -6,7 +6,6 @@ needs numpy and scipy but not pyarrow, and loading a file from S3 runs no code.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,15 +57,15 @@ class Interactions:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Interactions:
-        with np.load(io.BytesIO(data), allow_pickle=False) as f:
-            return cls(
-                user_ids=f["user_ids"],
-                item_ids=f["item_ids"],
-                user_index=f["user_index"],
-                item_index=f["item_index"],
-                weight=f["weight"],
-                top_event=f["top_event"],
-                item_category=f["item_category"],
-                trending=f["trending"],
-                as_of_ms=int(f["as_of_ms"][0]),
-            )
+        f = npz.read(data)
+        return cls(
+            user_ids=f["user_ids"],
+            item_ids=f["item_ids"],
+            user_index=f["user_index"],
+            item_index=f["item_index"],
+            weight=f["weight"],
+            top_event=f["top_event"],
+            item_category=f["item_category"],
+            trending=f["trending"],
+            as_of_ms=int(f["as_of_ms"][0]),
+        )

@@ -5,7 +5,6 @@ Stored as one ``.npz`` without pickle under ``models/<version>/model.npz``.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,26 +59,26 @@ class Model:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Model:
-        with np.load(io.BytesIO(data), allow_pickle=False) as f:
-            n_items = f["item_ids"].shape[0]
-            similarity = sp.csr_matrix(
-                (f["sim_data"], f["sim_indices"], f["sim_indptr"]), shape=(n_items, n_items)
-            )
-            return cls(
-                user_ids=f["user_ids"],
-                item_ids=f["item_ids"],
-                similarity=similarity,
-                rec_indptr=f["rec_indptr"],
-                rec_items=f["rec_items"],
-                rec_scores=f["rec_scores"],
-                rec_because=f["rec_because"],
-                rec_because_event=f["rec_because_event"],
-                trending_items=f["trending_items"],
-                trending_scores=f["trending_scores"],
-                category_names=f["category_names"],
-                category_indptr=f["category_indptr"],
-                category_items=f["category_items"],
-                category_scores=f["category_scores"],
-                **({"history_indptr": f["history_indptr"], "history_items": f["history_items"]}
-                   if "history_items" in f.files else {}),
-            )
+        f = npz.read(data)
+        n_items = f["item_ids"].shape[0]
+        similarity = sp.csr_matrix(
+            (f["sim_data"], f["sim_indices"], f["sim_indptr"]), shape=(n_items, n_items)
+        )
+        return cls(
+            user_ids=f["user_ids"],
+            item_ids=f["item_ids"],
+            similarity=similarity,
+            rec_indptr=f["rec_indptr"],
+            rec_items=f["rec_items"],
+            rec_scores=f["rec_scores"],
+            rec_because=f["rec_because"],
+            rec_because_event=f["rec_because_event"],
+            trending_items=f["trending_items"],
+            trending_scores=f["trending_scores"],
+            category_names=f["category_names"],
+            category_indptr=f["category_indptr"],
+            category_items=f["category_items"],
+            category_scores=f["category_scores"],
+            **({"history_indptr": f["history_indptr"], "history_items": f["history_items"]}
+               if "history_items" in f else {}),
+        )

@@ -1,4 +1,5 @@
-"""``.npz`` files written fast: integers deflated at level 1 on every core, floats stored.
+"""``.npz`` files written and read fast: integers deflated at level 1 on every core, floats
+stored.
 
 The batch steps hand their artefacts (interactions, the model) to each other as ``.npz`` in
 S3. ``np.savez_compressed`` deflates every array at level 6, one after the other, which costs
@@ -7,7 +8,8 @@ and the arrays are deflated side by side (zlib releases the GIL), then laid out 
 other in the archive. Float scores and weights hardly deflate (to about 88 % of their size),
 so they are stored as they are. Any ``np.load`` reads the files (an ordinary ZIP64 archive of
 ``.npy`` members), nothing is pickled, and the same arrays give the same bytes (every member
-is dated 1980-01-01). The measurements behind these choices are in
+is dated 1980-01-01). ``read`` inflates the members of any ``.npz`` side by side too, for
+the steps that load the previous step's artefact. The measurements behind these choices are in
 benchmarks/results/history.md.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import zipfile
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -115,3 +118,31 @@ def to_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
     save(buffer, arrays)
     return buffer.getvalue()
+
+
+def _member(blob: memoryview, info: zipfile.ZipInfo) -> np.ndarray:
+    """One member's array: its bytes inflated in one call (zlib releases the GIL), parsed as
+    ``.npy`` (``allow_pickle=False``)."""
+    name_length, extra_length = struct.unpack_from("<HH", blob, info.header_offset + 26)
+    start = info.header_offset + 30 + name_length + extra_length
+    raw = blob[start:start + info.compress_size]
+    if info.compress_type == _DEFLATED:
+        data: bytes | memoryview = zlib.decompress(raw, -15, info.file_size)
+    elif info.compress_type == _STORED:
+        data = raw
+    else:
+        raise ValueError(f"{info.filename}: unsupported compression {info.compress_type}")
+    if zlib.crc32(data) != info.CRC:
+        raise ValueError(f"{info.filename}: CRC mismatch, the archive is damaged")
+    return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+
+
+def read(data: bytes) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` archive, its members inflated side by side; what
+    ``np.load`` returns for it, as a dict."""
+    blob = memoryview(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos = [i for i in archive.infolist() if i.filename.endswith(".npy")]
+    with ThreadPoolExecutor(_workers(len(infos))) as pool:
+        arrays = list(pool.map(lambda info: _member(blob, info), infos))
+    return {info.filename[:-4]: array for info, array in zip(infos, arrays, strict=True)}
