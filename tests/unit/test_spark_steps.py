@@ -207,8 +207,7 @@ def test_evaluate_scores_the_shadow_it_is_given_instead_of_training_one(
     from recs.batch.weighting import DAY_MS, weight_events
 
     params = config_from_params(json.loads(source.get(lambda_state["params_key"])))
-    events = evaluate_module.pq.read_table(
-        evaluate_module.io.BytesIO(source.get(lambda_state["events_key"])))
+    events = evaluate_module.read_events(source.get(lambda_state["events_key"]))
     as_of_ms = midnight_ms(as_of(lambda_state))
     split = gate.holdout_split(events, as_of_ms, LAMBDA.holdout_days)
     shadow = train(weight_events(split.train, params, int(as_of_ms - DAY_MS)), params)
