@@ -40,10 +40,10 @@ READ_ROWS = 1 << 20  # rows per chunk of the events table (the reader's default 
 def read_events(data: bytes) -> pa.Table:
     """The window's events file as a table, as lean as the step can hold it.
 
-    Decoded from ``data`` in place (through a file object it was copied once more), into
-    malloc's memory, which ``release_memory`` hands back, rather than Arrow's pool, which
-    kept the decoding's scratch resident (about 250 MB at 20 M events); and without the
-    session ids when every event has a user id, since nothing reads them then.
+    Decoded from ``data`` in place (a file object would copy it), into malloc's memory,
+    which ``release_memory`` hands back, rather than Arrow's pool, which keeps the
+    decoding's scratch resident (about 250 MB at 20 M events); and without the session ids
+    when every event has a user id, since nothing reads them then.
     """
     fragment = ds.ParquetFileFormat().make_fragment(pa.BufferReader(data))
     table = fragment.to_table(memory_pool=pa.system_memory_pool(), batch_size=READ_ROWS)
@@ -86,7 +86,8 @@ def evaluate_step(state: BatchState, objects: ObjectStore, registry: ModelRegist
         interactions = weight_arrays(arrays, candidate_config, holdout_start_ms)
         del arrays
         release_memory()  # the sums' scratch, before the fit's own
-        # Lists only for the users the gate scores: the others' were most of the time.
+        # Lists only for the users the gate scores: ranking the others would be most of
+        # the step's time.
         shadow = train(interactions, candidate_config,
                        users=gate.scored_rows(interactions.user_ids, test, candidate_config))
         del interactions
