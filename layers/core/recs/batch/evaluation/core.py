@@ -197,7 +197,7 @@ def recommender_ranker(model: Recommender, x: sp.csr_matrix, filter_liked: bool 
 
 def _positions(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``_index_of`` for distinct ``ids``, without its sort when both are the same ids (a
-    model scored on its own users and items: sorting a million ids was seconds)."""
+    model scored on its own users and items: sorting a million ids takes seconds)."""
     ids, values = np.asarray(ids, dtype=str), np.asarray(values, dtype=str)
     if ids.shape == values.shape and np.array_equal(ids, values):
         return np.arange(ids.size, dtype=np.int64)
@@ -215,7 +215,7 @@ def model_ranker(model: Model, user_ids: np.ndarray, item_ids: np.ndarray,
     the API would serve them). With ``filter_known`` the user's ``history`` items are dropped.
     A list shorter than ``k`` continues with the trending items it does not hold; a served
     list never repeats an item. Made for a block of users at a time, as arrays (a loop per
-    user was most of the gate's scoring).
+    user would be most of the gate's scoring).
     """
     to_eval = _positions(item_ids, model.item_ids)
     model_row = _positions(model.user_ids, user_ids)

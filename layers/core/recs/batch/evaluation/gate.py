@@ -65,8 +65,8 @@ def holdout_split(events: pa.Table, as_of_ms: int, days: float = 1.0) -> Split:
 
     The training part is a slice of ``events`` (no copy) when its rows are consecutive, as
     in the window's events file (its partitions in date order), else a copy; the hold-out
-    is always a copy, so the table goes once the training part does. A copy of each part
-    beside the table was the evaluate step's memory peak.
+    is always a copy, so the table goes once the training part does: the evaluate step
+    never holds a copy of each part beside the table.
     """
     ts = ts_ms(events)
     in_window = ts < as_of_ms
