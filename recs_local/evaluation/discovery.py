@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -195,12 +195,15 @@ class Tuned:
     main: core.Result
     discovery: core.Result
     valid_discovery: float  # the best validation NDCG on items new to the user
+    # That setting's per-user validation NDCG on new items (NaN: no new validation item).
+    valid_new: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 def tune_both(cand: Candidate, valid: core.EvalData, data: core.EvalData, k: int) -> Tuned:
     """Try the grid on ``valid`` once, pick the best setting for each objective, refit each
     on ``data`` and score it on the test (both views)."""
     best_main, best_new = (-1.0, dict(cand.grid[0])), (-1.0, dict(cand.grid[0]))
+    valid_new = np.full(valid.holdout.users.size, np.nan)
     seen_new: set[str] = set()
     for params in cand.grid:
         ranker, _ = cand.build(params, valid)
@@ -212,6 +215,7 @@ def tune_both(cand: Candidate, valid: core.EvalData, data: core.EvalData, k: int
             best_main = (result.mean("ndcg"), dict(params))
         if new and result.mean("ndcg", True) > best_new[0]:
             best_new = (result.mean("ndcg", True), dict(params))
+            valid_new = result.per_user_new["ndcg"]
     ranker, seconds = cand.build(best_main[1], data)
     main = core.score(cand.name, ranker, data, k, seconds, best_main[1])
     if best_new[1] == best_main[1]:
@@ -219,7 +223,37 @@ def tune_both(cand: Candidate, valid: core.EvalData, data: core.EvalData, k: int
     else:
         ranker, seconds = cand.build(best_new[1], data)
         discovery = core.score(cand.name, ranker, data, k, seconds, best_new[1])
-    return Tuned(main, discovery, best_new[0])
+    return Tuned(main, discovery, best_new[0], valid_new)
+
+
+def routed(tuned: dict[str, Tuned], own: Sequence[str], chosen: str,
+           valid_short: np.ndarray, test_short: np.ndarray) -> core.Result:
+    """Our discovery list when short histories get a model of their own: the one of ``own``
+    best on the validation users with a short history (``valid_short``), the others keeping
+    ``chosen``; both picked on validation before the test is looked at.
+
+    A user's metrics depend only on their own list, so the routed result on the test is each
+    short user's (``test_short``) metrics from the short model and everyone else's from
+    ``chosen``: exactly what serving each user from their model would score.
+    """
+    def short_mean(name: str) -> float:
+        v = tuned[name].valid_new
+        v = v[valid_short] if v.size == valid_short.size else np.empty(0)
+        v = v[~np.isnan(v)]
+        return float(v.mean()) if v.size else -1.0
+
+    pick = max(own, key=short_mean)
+    a, b = tuned[chosen].discovery, tuned[pick].discovery
+
+    def mix(x: dict[str, np.ndarray], y: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {m: np.where(test_short, y[m], x[m]) for m in x}
+
+    seconds = a.fit_seconds + (b.fit_seconds if pick != chosen else 0.0)
+    return core.Result(f"ours, short histories routed (≤{SHORT_EVENTS} events: {pick})",
+                       mix(a.per_user, b.per_user), mix(a.per_user_new, b.per_user_new),
+                       float("nan"), seconds,
+                       {"short": pick, "short validation": round(short_mean(pick), 4),
+                        "others": chosen})
 
 
 def _cell(values: np.ndarray) -> str:

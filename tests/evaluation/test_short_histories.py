@@ -95,3 +95,29 @@ def test_cohorts_keep_simulated_users_out_of_the_natural_column() -> None:
     assert got == {"≤3 events, natural": ["a"], "simulated short (last 3 events)": ["b"]}
     assert [label for label, _ in discovery.cohorts(train, data.holdout, np.array([]))] == [
         "≤3 events, natural"]
+
+
+def result(name: str, new: list[float]) -> core.Result:
+    values = np.array(new)
+    return core.Result(name, {"ndcg": values * 2}, {"ndcg": values}, 0.5, 1.0)
+
+
+def test_routing_picks_the_model_best_on_short_validation_users() -> None:
+    # Validation: users 0 and 1 are short. "long" is best overall, "session" on short users.
+    tuned = {
+        "long": discovery.Tuned(result("long", [0.5, 0.5]), result("long", [0.1, 0.2, 0.9]),
+                                0.6, np.array([0.1, 0.1, 0.9, 0.9])),
+        "session": discovery.Tuned(result("session", [0.5, 0.5]),
+                                   result("session", [0.4, 0.3, 0.0]), 0.4,
+                                   np.array([0.3, np.nan, 0.2, 0.2])),
+        "library": discovery.Tuned(result("library", [0.5, 0.5]),
+                                   result("library", [1.0, 1.0, 1.0]), 0.9,
+                                   np.array([1.0, 1.0, 1.0, 1.0])),
+    }
+    valid_short = np.array([True, True, False, False])
+    test_short = np.array([True, False, False])
+    route = discovery.routed(tuned, ["long", "session"], "long", valid_short, test_short)
+    assert route.params["short"] == "session" and route.params["others"] == "long"
+    assert route.per_user_new["ndcg"].tolist() == [0.4, 0.2, 0.9]
+    assert route.per_user["ndcg"].tolist() == [0.8, 0.4, 1.8]
+    assert route.fit_seconds == 2.0
