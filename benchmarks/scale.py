@@ -43,7 +43,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -81,7 +80,7 @@ def others_running() -> str:
     """The load average and the busiest processes that are not this run's: the machine is
     shared, and these numbers move with what else it does."""
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    mine = {os.getpid(), *_descendants(os.getpid())}
+    mine = {os.getpid(), *training.descendants(os.getpid())}
     busy = subprocess.run(["ps", "-eo", "pid,pcpu,rss,args", "--sort=-pcpu", "--no-headers"],
                           capture_output=True, text=True, check=False).stdout.splitlines()
     top = []
@@ -92,87 +91,7 @@ def others_running() -> str:
     return f"load average {load}; " + ("; ".join(top[:6]) or "no other process above 5 % CPU")
 
 
-# --- a process tree's memory ----------------------------------------------------------------
-
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    return children
-
-
-def _descendants(pid: int) -> list[int]:
-    children, out, todo = _children_map(), [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def _pss_kb(pid: int) -> tuple[int, int]:
-    """(PSS, RSS) of one process in kB; PSS shares each shared page among its users, so a
-    tree's sum counts the forked workers' shared pages once."""
-    try:
-        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except OSError:
-        try:
-            rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE // 1024
-        except (OSError, IndexError, ValueError):
-            return 0, 0
-        return rss, rss
-    fields = {line.split(":")[0]: int(line.split()[1]) for line in text.splitlines()[1:]
-              if line.split()[1].isdigit()}
-    return fields.get("Pss", 0), fields.get("Rss", 0)
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User plus system CPU seconds a process has used so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class TreeSampler:
-    """Samples the summed PSS and RSS of a process and all its descendants until stopped,
-    and the CPU seconds each of them had used when last seen (a JVM that its launcher does
-    not reap would escape ``RUSAGE_CHILDREN``)."""
-
-    def __init__(self, pid: int, every_s: float = 0.5) -> None:
-        self.pid, self.every_s = pid, every_s
-        self.peak_pss_mb = self.peak_rss_mb = 0.0
-        self.cpu: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> TreeSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            pss = rss = 0
-            for pid in (self.pid, *_descendants(self.pid)):
-                p, r = _pss_kb(pid)
-                pss, rss = pss + p, rss + r
-                self.cpu[pid] = max(self.cpu.get(pid, 0.0), _cpu_seconds(pid))
-            self.peak_pss_mb = max(self.peak_pss_mb, pss / 1024)
-            self.peak_rss_mb = max(self.peak_rss_mb, rss / 1024)
-            self._stop.wait(self.every_s)
-
+# --- a process tree's memory: training.TreeSampler -------------------------------------
 
 def run_tree(argv: list[str], env: dict[str, str]) -> dict[str, float]:
     """Run ``argv`` to the end; its wall seconds, CPU seconds (the whole tree's, as far as it
@@ -181,7 +100,7 @@ def run_tree(argv: list[str], env: dict[str, str]) -> dict[str, float]:
     start = time.perf_counter()
     process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
-    with TreeSampler(process.pid) as sampler:
+    with training.TreeSampler(process.pid) as sampler:
         _, err = process.communicate()
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

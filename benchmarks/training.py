@@ -42,6 +42,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -58,7 +59,7 @@ from recs.batch.config import BatchConfig
 from recs.batch.interactions import Interactions
 from recs.batch.training import algorithm_params, user_item_matrix
 from recs.batch.weighting import DAY_MS
-from recs.contracts import layout
+from recs.contracts import layout, resources
 from recs.formats import event_files
 from recs.stores.directory import DirectoryObjectStore
 from recs.stores.ports import RecRow
@@ -129,9 +130,96 @@ def peak_memory_mb() -> float:
 
 
 def cpu_seconds() -> float:
-    """This process's CPU time, every thread's, user and system."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """This process's CPU time, every thread's, user and system, and its reaped children's
+    (the export's forked shares)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+# A process tree's memory and CPU (the export's forked shares; scale.py's Spark job).
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    return children
+
+
+def descendants(pid: int) -> list[int]:
+    children, out, todo = _children_map(), [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _pss_kb(pid: int) -> tuple[int, int]:
+    """(PSS, RSS) of one process in kB; PSS shares each shared page among its users, so a
+    tree's sum counts the forked workers' shared pages once."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        try:
+            rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE // 1024
+        except (OSError, IndexError, ValueError):
+            return 0, 0
+        return rss, rss
+    fields = {line.split(":")[0]: int(line.split()[1]) for line in text.splitlines()[1:]
+              if line.split()[1].isdigit()}
+    return fields.get("Pss", 0), fields.get("Rss", 0)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds a process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class TreeSampler:
+    """Samples the summed PSS and RSS of a process and all its descendants until stopped,
+    and the CPU seconds each of them had used when last seen (a JVM that its launcher does
+    not reap would escape ``RUSAGE_CHILDREN``)."""
+
+    def __init__(self, pid: int, every_s: float = 0.5) -> None:
+        self.pid, self.every_s = pid, every_s
+        self.peak_pss_mb = self.peak_rss_mb = 0.0
+        self.cpu: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            pss = rss = 0
+            for pid in (self.pid, *descendants(self.pid)):
+                p, r = _pss_kb(pid)
+                pss, rss = pss + p, rss + r
+                self.cpu[pid] = max(self.cpu.get(pid, 0.0), _cpu_seconds(pid))
+            self.peak_pss_mb = max(self.peak_pss_mb, pss / 1024)
+            self.peak_rss_mb = max(self.peak_rss_mb, rss / 1024)
+            self._stop.wait(self.every_s)
 
 
 def similarity_timings(interactions: Interactions, config: BatchConfig) -> dict[str, float]:
@@ -255,8 +343,18 @@ def child_step(name: str, bucket: Path, state_file: Path, params: str) -> None:
     elif name == "evaluate":
         state = evaluate_step(state, objects, MemoryModelRegistry(), config)
     else:
-        state = export_step(state, objects, CountingRecommendationStore(),
-                            MemoryModelRegistry(), config)
+        # As deployed: a process per vCPU of the export function, each counting its share.
+        config = dataclasses.replace(
+            config, export_processes=resources.vcpus(resources.EXPORT.memory_mb))
+        with TreeSampler(os.getpid(), every_s=0.2) as tree:
+            state = export_step(state, objects, CountingRecommendationStore(),
+                                MemoryModelRegistry(), config,
+                                writers=CountingRecommendationStore)
+        result = {"seconds": time.perf_counter() - start, "cpu": cpu_seconds() - cpu,
+                  "peak_mb": max(peak_memory_mb(), tree.peak_pss_mb)}
+        state_file.write_text(json.dumps(state))
+        print(json.dumps(result))
+        return
     result = {"seconds": time.perf_counter() - start, "cpu": cpu_seconds() - cpu,
               "peak_mb": peak_memory_mb()}
     state_file.write_text(json.dumps(state))

@@ -29,7 +29,9 @@ registry = wiring.model_registry()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     phase = event.get("phase")
     if phase is None:
-        state = export_step(event, objects, recommendations, registry, config)  # type: ignore[arg-type]
+        # Each process past the first writes through a client of its own.
+        state = export_step(event, objects, recommendations, registry, config,  # type: ignore[arg-type]
+                            writers=lambda: wiring.recommendation_store(batch=True))
     elif phase == PHASE_START:
         state = export_start(event["state"], objects, recommendations, registry, config)
     elif phase == PHASE_PART:

@@ -289,6 +289,19 @@ def test_function_runtime_handler_memory_timeout_come_from_its_spec_and_x_ray_is
     assert "TracingConfig" not in props  # X-Ray off: no handler uses it (infra/stack.py)
 
 
+def test_the_export_makes_its_rows_in_a_process_per_vcpu(
+    functions: dict[str, tuple[str, dict[str, Any]]],
+) -> None:
+    """3,584 MB is two of Lambda's vCPUs: two processes make and write the rows; no other
+    function gets the setting."""
+    for spec in resources.FUNCTIONS:
+        env = functions[spec.name][1]["Environment"]["Variables"]
+        if spec is resources.EXPORT:
+            assert env["RECS_EXPORT_PROCESSES"] == str(resources.vcpus(spec.memory_mb)) == "2"
+        else:
+            assert "RECS_EXPORT_PROCESSES" not in env
+
+
 @pytest.mark.parametrize("spec", resources.FUNCTIONS, ids=lambda s: s.name)
 def test_function_carries_exactly_the_layers_its_spec_names(
     template: Template,

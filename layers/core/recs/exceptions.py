@@ -56,6 +56,11 @@ class PartlyEnqueued(StoreError):
         self.unsent = unsent
 
 
+class ExportFailed(StoreError):
+    """A share of the export written by another process failed: the step fails and its
+    retry writes every row again (the rows are keyed by version, so nothing doubles)."""
+
+
 class NotFound(RecsError):
     """A stored object or record that should exist does not."""
 

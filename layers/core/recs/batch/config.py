@@ -91,6 +91,10 @@ class BatchConfig:
     # (tests/unit/test_step_sizing.py holds the deployed memory to it).
     engine: str = "auto"
     spark_min_events: int = 30_000_000
+    # Processes making and writing the export's rows at once (the Lambda's vCPUs; the stack
+    # sets it). One runs in the step's own process; more fork, each writing through its own
+    # client, which needs a table every process reaches (not an in-process moto).
+    export_processes: int = 1
 
     def __post_init__(self) -> None:
         unknown = set(self.event_weights) - set(EVENT_TYPES)
@@ -101,7 +105,7 @@ class BatchConfig:
                 raise ConfigError(f"RECS_{name.upper()}: must be > 0")
         for name in ("training_window_days", "max_items_per_user", "num_recommendations",
                      "trending_window_days", "trending_size", "model_ttl_days",
-                     "tuning_max_events"):
+                     "tuning_max_events", "export_processes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"RECS_{name.upper()}: must be >= 1")
         if (self.algorithm not in catalog.configurable_names()

@@ -117,4 +117,12 @@ ADMIN = FunctionSpec("admin", "admin", ("core",), memory_mb=256, timeout_s=30,
 ATTRIBUTION = FunctionSpec("attribution", "attribution", ("core", "arrow"), memory_mb=2048,
                            timeout_s=900, env=(BUCKET_ENV, EXPERIMENTS.env_var))
 FUNCTIONS = (API, INGEST, LANDER, WEIGHT, TRAIN, EVALUATE, EXPORT, PROMOTE, ADMIN, ATTRIBUTION)
+
+LAMBDA_MB_PER_VCPU = 1769
+"""Lambda gives a function one vCPU per 1,769 MB of memory (up to six)."""
+
+
+def vcpus(memory_mb: int) -> int:
+    """Whole vCPUs a function of ``memory_mb`` has (at least one)."""
+    return max(1, min(6, memory_mb // LAMBDA_MB_PER_VCPU))
 BATCH_STEPS = (WEIGHT, TRAIN, EVALUATE, EXPORT, PROMOTE, ATTRIBUTION)

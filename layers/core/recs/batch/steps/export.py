@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterator
+import multiprocessing
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import numpy as np
@@ -26,6 +29,7 @@ from recs.contracts import keys, layout
 from recs.contracts.items import ItemFacts
 from recs.contracts.keys import Entry
 from recs.contracts.state import BatchState, Counts
+from recs.exceptions import ExportFailed
 from recs.stores.ports import ModelRegistry, ModelVersion, ObjectStore, RecommendationStore, RecRow
 
 # Lists whose entries are made at once: few enough that a block's object table (seven
@@ -41,31 +45,29 @@ def export_step(
     registry: ModelRegistry,
     config: BatchConfig,
     now: datetime | None = None,
+    writers: Callable[[], RecommendationStore] | None = None,
 ) -> BatchState:
     """Write every list of the version to DynamoDB, record how many rows that was, then
     delete the rows of versions out of service for ``model_ttl_days``.
 
     A re-run of the live version's day rewrites the same rows and leaves its record live;
     any other version is recorded as ``exporting`` before its first row is written, so the
-    rows of an export that dies half-way are found and deleted in time too."""
+    rows of an export that dies half-way are found and deleted in time too.
+
+    With ``writers`` (a factory of stores reaching the same table from another process) and
+    ``RECS_EXPORT_PROCESSES`` above 1, the rows are made and written in that many shares at
+    once, the others in forked processes (``_write_shares``)."""
     now = now or datetime.now(UTC)
     model = Model.from_bytes(objects.get(state["model_key"]))
     version = state["version"]
-    expected = 0
-
     catalog: dict[str, list[Any]] = (
         json.loads(objects.get(state["catalog_key"])) if state.get("catalog_key") else {})
     record, live = start_record(state, objects, registry, config, now)
     # The keys before the rows, so every row written can be found again to be deleted.
     recommendations.write_row_keys(version, row_keys(model, catalog))
-
-    def counted() -> Iterator[RecRow]:
-        nonlocal expected
-        for row in export_rows(model, version, 0, catalog):
-            expected += 1
-            yield row
-
-    written = recommendations.write(counted())
+    processes = config.export_processes if writers is not None else 1
+    expected, written = _write_shares(model, version, catalog, recommendations, writers,
+                                      processes)
     counts: Counts = {**state.get("counts", {}), "rows_expected": expected,
                       "rows_written": written}
     record.counts = counts
@@ -74,6 +76,78 @@ def export_step(
     retired = retire_versions(recommendations, registry, config.model_ttl_days, now,
                               keep=version)
     return {**state, "counts": counts, "retired": retired}
+
+
+def _write_share(store: RecommendationStore, model: Model, version: str,
+                 catalog: dict[str, list[Any]], part: tuple[int, int]) -> tuple[int, int]:
+    """Rows made and written for one share: (expected, written)."""
+    expected = 0
+
+    def counted() -> Iterator[RecRow]:
+        nonlocal expected
+        for row in export_rows(model, version, 0, catalog, part):
+            expected += 1
+            yield row
+
+    written = store.write(counted())
+    return expected, written
+
+
+def _share_in_child(send: Connection, writers: Callable[[], RecommendationStore], model: Model,
+                    version: str, catalog: dict[str, list[Any]], part: tuple[int, int]) -> None:
+    try:
+        outcome: tuple[Any, ...] = ("ok", *_write_share(writers(), model, version, catalog,
+                                                        part))
+    except BaseException as exc:  # reported to the parent, which fails the step
+        outcome = ("failed", f"{type(exc).__name__}: {exc}")
+    send.send(outcome)
+    send.close()
+
+
+def _write_shares(model: Model, version: str, catalog: dict[str, list[Any]],
+                  store: RecommendationStore, writers: Callable[[], RecommendationStore] | None,
+                  processes: int) -> tuple[int, int]:
+    """Every row made and written, in ``processes`` shares at once: (expected, written).
+
+    Making the rows (Python lists) and writing them (the SDK's requests) hold the GIL, so
+    threads cannot share them; forked processes can, the model's arrays shared with them
+    copy-on-write, and only counts come back through a pipe (Lambda has no /dev/shm, which
+    multiprocessing's pools and queues need; processes and pipes work). Each child writes
+    through its own store from ``writers``: a client made before the fork is not safe to
+    share. Any share failing fails the step."""
+    if writers is None or processes <= 1:
+        return _write_share(store, model, version, catalog, (0, 1))
+    context = multiprocessing.get_context("fork")
+    children: list[tuple[BaseProcess, Connection]] = []
+    try:
+        for index in range(1, processes):
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(target=_share_in_child, daemon=True, args=(
+                send, writers, model, version, catalog, (index, processes)))
+            process.start()
+            send.close()
+            children.append((process, receive))
+        expected, written = _write_share(store, model, version, catalog, (0, processes))
+        failures: list[str] = []
+        for child, receive in children:
+            try:
+                outcome = receive.recv()
+            except EOFError:
+                outcome = ("failed", "ended without a word")
+            child.join()
+            if outcome[0] == "ok":
+                expected, written = expected + outcome[1], written + outcome[2]
+            else:
+                failures.append(f"share {len(failures) + 1}: {outcome[1]} "
+                                f"(exit code {child.exitcode})")
+    finally:
+        for child, _ in children:
+            if child.is_alive():
+                child.kill()
+                child.join()
+    if failures:
+        raise ExportFailed(f"export of {version}: " + "; ".join(failures))
+    return expected, written
 
 
 def start_record(state: BatchState, objects: ObjectStore, registry: ModelRegistry,
@@ -232,7 +306,8 @@ def neighbour_order(sim: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
 
 
 def export_rows(model: Model, version: str, expires_at: int,
-                catalog: dict[str, list[Any]] | None = None) -> Iterator[RecRow]:
+                catalog: dict[str, list[Any]] | None = None,
+                part: tuple[int, int] = (0, 1)) -> Iterator[RecRow]:
     """Rows: ``U#``/``S#`` user lists (with the user's ``history``), ``I#`` neighbours,
     ``POP#global``, ``POP#C#<cat>`` (``recs.contracts.keys``), then the ``I#`` rows of the
     catalog's items the model has no column for (``recs.batch.cold_items``).
@@ -244,13 +319,24 @@ def export_rows(model: Model, version: str, expires_at: int,
     collector's passes over the new lists, were most of the export's time. A block's
     entries are dropped once its rows are yielded, so memory stays flat. The collector is
     paused while the rows are made (``_collector_paused``).
+
+    ``part=(i, n)`` yields the ``i``-th of ``n`` disjoint shares that together are every row:
+    the ``i``-th range of users and of items, and in share 0 the trending and new items' rows.
     """
     with _collector_paused():
-        yield from _rows(model, version, expires_at, catalog)
+        yield from _rows(model, version, expires_at, catalog, part)
+
+
+def _share(rows: int, part: tuple[int, int]) -> tuple[int, int]:
+    """Part ``i`` of ``n`` of ``rows`` rows, in whole blocks so no block is cut."""
+    index, parts = part
+    blocks = -(-rows // EXPORT_BLOCK_ROWS)
+    return (min(rows, blocks * index // parts * EXPORT_BLOCK_ROWS),
+            min(rows, blocks * (index + 1) // parts * EXPORT_BLOCK_ROWS))
 
 
 def _rows(model: Model, version: str, expires_at: int,
-          catalog: dict[str, list[Any]] | None) -> Iterator[RecRow]:
+          catalog: dict[str, list[Any]] | None, part: tuple[int, int]) -> Iterator[RecRow]:
     categories, titles, unavailable = item_facts(model, catalog or {})
     # Index -1 (no "because" item) picks the trailing None of each column.
     ids = np.asarray([*model.item_ids.tolist(), None], dtype=object)
@@ -282,10 +368,11 @@ def _rows(model: Model, version: str, expires_at: int,
         """Per block of rows, in row order: its first and last row, the rows with any
         available entry, the block's available entries, and where each such row's start
         and end in them. The columns are cut a block of rows at a time, so no whole-model
-        copy is made."""
-        for first in range(0, indptr.size - 1, EXPORT_BLOCK_ROWS):
+        copy is made; only this part's share of the rows."""
+        begin, end = _share(indptr.size - 1, part)
+        for first in range(begin, end, EXPORT_BLOCK_ROWS):
             _collect_between_blocks()
-            last = min(first + EXPORT_BLOCK_ROWS, indptr.size - 1)
+            last = min(first + EXPORT_BLOCK_ROWS, end)
             lo, hi = int(indptr[first]), int(indptr[last])
             keep = available[item[lo:hi]]
             bounds = np.r_[0, np.cumsum(keep)][indptr[first:last + 1] - lo]
@@ -333,6 +420,9 @@ def _rows(model: Model, version: str, expires_at: int,
         for key, start, stop in zip(neighbour_keys[filled + first].tolist(), starts, stops,
                                     strict=True):
             yield RecRow(key, version, block[start:stop], expires_at)
+
+    if part[0] != 0:
+        return
 
     def popular(item: np.ndarray, score: np.ndarray) -> list[list[Any]]:
         keep = available[item]
