@@ -230,7 +230,9 @@ def routed(tuned: dict[str, Tuned], own: Sequence[str], chosen: str,
            valid_short: np.ndarray, test_short: np.ndarray) -> core.Result:
     """Our discovery list when short histories get a model of their own: the one of ``own``
     best on the validation users with a short history (``valid_short``), the others keeping
-    ``chosen``; both picked on validation before the test is looked at.
+    ``chosen``; both picked on validation before the test is looked at. The short model
+    replaces ``chosen`` only where it beats it on those users, paired, with a 95 % interval
+    above zero: with a few dozen of them the best mean is mostly noise.
 
     A user's metrics depend only on their own list, so the routed result on the test is each
     short user's (``test_short``) metrics from the short model and everyone else's from
@@ -243,6 +245,11 @@ def routed(tuned: dict[str, Tuned], own: Sequence[str], chosen: str,
         return float(v.mean()) if v.size else -1.0
 
     pick = max(own, key=short_mean)
+    if pick != chosen and tuned[pick].valid_new.size == valid_short.size:
+        p = metrics.paired(tuned[pick].valid_new[valid_short],
+                           tuned[chosen].valid_new[valid_short])
+        if not p.low > 0:  # (NaN with a single user)
+            pick = chosen
     a, b = tuned[chosen].discovery, tuned[pick].discovery
 
     def mix(x: dict[str, np.ndarray], y: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

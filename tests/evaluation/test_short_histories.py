@@ -116,6 +116,16 @@ def test_routing_picks_the_model_best_on_short_validation_users() -> None:
     }
     valid_short = np.array([True, True, False, False])
     test_short = np.array([True, False, False])
+    # One short validation user where "session" wins: too few to show it better.
+    route = discovery.routed(tuned, ["long", "session"], "long", valid_short, test_short)
+    assert route.params["short"] == "long"
+    assert route.per_user_new["ndcg"].tolist() == [0.1, 0.2, 0.9]
+    # Forty short validation users, "session" ahead on each of them.
+    many = 40
+    valid_short = np.r_[np.ones(many, dtype=bool), False, False]
+    tuned["long"].valid_new = np.r_[np.full(many, 0.1), 0.9, 0.9]
+    tuned["session"].valid_new = np.r_[np.linspace(0.2, 0.4, many), 0.2, 0.2]
+    tuned["library"].valid_new = np.ones(many + 2)
     route = discovery.routed(tuned, ["long", "session"], "long", valid_short, test_short)
     assert route.params["short"] == "session" and route.params["others"] == "long"
     assert route.per_user_new["ndcg"].tolist() == [0.4, 0.2, 0.9]
