@@ -6,14 +6,13 @@ so it never reaches the network. Skipped when the layers have not been built.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from recs.contracts import resources
+from tests.scripts import load_script
 
 pytestmark = pytest.mark.infra
 
@@ -25,14 +24,7 @@ MIB = 1024 * 1024
 
 def build_script() -> ModuleType:
     """layers/build_layers.py, for its dir_size (without importing aws_cdk here)."""
-    name = "recs_build_layers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "layers/build_layers.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_script("layers/build_layers.py", "recs_build_layers")
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 from recs.batch.config import BatchConfig
+from recs.batch.model import Model
 from recs.batch.steps import export
 from recs.batch.training import train
 from recs.batch.weighting import weight_events
 from recs.exceptions import ExportFailed
 from recs.stores.memory import MemoryModelRegistry, MemoryObjectStore, MemoryRecommendationStore
 from recs.stores.ports import RecommendationStore
-from recs.batch.model import Model
 from tests.algorithms.test_training import AS_OF, events
 
 

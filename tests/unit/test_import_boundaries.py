@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from recs.contracts import resources
+from tests.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER_PACKAGES = {"core": set(), "arrow": {"pyarrow", "numpy"},
@@ -23,13 +24,7 @@ SCIENCE = {"numpy", "scipy", "pyarrow"}
 
 def _trimmed_scipy_modules() -> set[str]:
     """The scipy subpackages layers/build_layers.py leaves out of the batch layer."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("build_layers", ROOT / "layers/build_layers.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["build_layers"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
+    module = load_script("layers/build_layers.py", "build_layers")
     return {path.replace("/", ".") for path in module.SCIPY_UNUSED if path.startswith("scipy/")}
 
 SCRIPT = textwrap.dedent("""

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import platform
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.scripts import load_script
 
 
 def build_kernels() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_kernels", ROOT / "layers/build_kernels.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["build_kernels"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("layers/build_kernels.py", "build_kernels")
 
 
 needs_compiler = pytest.mark.skipif(
