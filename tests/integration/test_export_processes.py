@@ -5,9 +5,7 @@ writes exactly the rows the one-process export makes, each once, and counts them
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -17,43 +15,30 @@ from recs.batch.model import Model
 from recs.batch.steps.export import export_rows
 from recs.contracts import resources
 from recs.formats import row_files
-from recs_local import sample_data
-from recs_local.cloud import REGION, moto_server
-from recs_local.demo import as_of_after, ingest_all, put_catalog
-
-END = datetime(2026, 11, 23, 12, tzinfo=UTC)
+from recs_local.cloud import REGION
+from tests.server_night import night_on_server
 
 
 @pytest.fixture(scope="module")
 def night() -> Iterator[dict[str, Any]]:
-    saved = dict(os.environ)
-    os.environ.update({"RECS_EXPORT_PROCESSES": "3", "RECS_TUNING_SECONDS": "0",
-                       "RECS_TRAINING_WINDOW_DAYS": "30"})
-    try:
-        with moto_server() as cloud:
-            events = sample_data.generate(users=80, days=10, end=END)
-            put_catalog(cloud, sample_data.catalog_items())
-            ingest_all(cloud, events)
-            assert cloud.pump_queue() > 0
-            result = cloud.run_batch(as_of_after(events), timeout_s=300)
-            assert result["status"] == "SUCCEEDED", (result["error"], result["cause"])
-            output = result["output"]
-            s3 = boto3.client("s3", region_name=REGION)
-            model = Model.from_bytes(s3.get_object(
-                Bucket=resources.LOCAL_BUCKET, Key=output["model_key"])["Body"].read())
-            catalog = json.loads(s3.get_object(
-                Bucket=resources.LOCAL_BUCKET, Key=output["catalog_key"])["Body"].read())
-            table = boto3.resource("dynamodb", region_name=REGION).Table(
-                resources.RECOMMENDATIONS.local_name)
-            items, page = [], table.scan()
+    settings = {"RECS_EXPORT_PROCESSES": "3", "RECS_TUNING_SECONDS": "0",
+                "RECS_TRAINING_WINDOW_DAYS": "30"}
+    with night_on_server(settings, users=80, days=10) as (_, result, _):
+        assert result["status"] == "SUCCEEDED", (result["error"], result["cause"])
+        output = result["output"]
+        s3 = boto3.client("s3", region_name=REGION)
+        model = Model.from_bytes(s3.get_object(
+            Bucket=resources.LOCAL_BUCKET, Key=output["model_key"])["Body"].read())
+        catalog = json.loads(s3.get_object(
+            Bucket=resources.LOCAL_BUCKET, Key=output["catalog_key"])["Body"].read())
+        table = boto3.resource("dynamodb", region_name=REGION).Table(
+            resources.RECOMMENDATIONS.local_name)
+        items, page = [], table.scan()
+        items.extend(page["Items"])
+        while "LastEvaluatedKey" in page:
+            page = table.scan(ExclusiveStartKey=page["LastEvaluatedKey"])
             items.extend(page["Items"])
-            while "LastEvaluatedKey" in page:
-                page = table.scan(ExclusiveStartKey=page["LastEvaluatedKey"])
-                items.extend(page["Items"])
-            yield {"output": output, "model": model, "catalog": catalog, "items": items}
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        yield {"output": output, "model": model, "catalog": catalog, "items": items}
 
 
 def test_the_table_holds_exactly_the_one_process_exports_rows(night: dict[str, Any]) -> None:

@@ -4,20 +4,16 @@ job's own error, and nothing is promoted or exported."""
 
 from __future__ import annotations
 
-import os
 import shutil
-from datetime import UTC, datetime
 
 import boto3
 import pytest
 
 from recs.contracts import resources
 from recs_local import sample_data
-from recs_local.cloud import REGION, moto_server
+from recs_local.cloud import REGION
 from recs_local.demo import as_of_after, ingest_all
-
-END = datetime(2026, 11, 23, 12, tzinfo=UTC)
-
+from tests.server_night import END, night_on_server
 
 # The job runs PySpark, which needs a JVM (make test installs one: make java).
 needs_java = pytest.mark.skipif(shutil.which("java") is None,
@@ -27,21 +23,11 @@ needs_java = pytest.mark.skipif(shutil.which("java") is None,
 
 @needs_java
 def test_a_failed_job_fails_the_run_with_its_error_and_promotes_nothing() -> None:
-    saved = dict(os.environ)
     # The weight step runs EASE's discovery fine; the Spark engine trains RP3beta or cosine.
-    os.environ.update({"RECS_ENGINE": "spark", "RECS_DISCOVERY": "ease",
-                       "RECS_TUNING_SECONDS": "0"})
-    try:
-        with moto_server() as cloud:
-            events = sample_data.generate(users=20, days=5, end=END)
-            ingest_all(cloud, events)
-            cloud.pump_queue()
-            result = cloud.run_batch(as_of_after(events), timeout_s=300)
-            registry = boto3.resource("dynamodb", region_name=REGION).Table(
-                resources.REGISTRY.local_name).scan()["Items"]
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    settings = {"RECS_ENGINE": "spark", "RECS_DISCOVERY": "ease", "RECS_TUNING_SECONDS": "0"}
+    with night_on_server(settings, users=20, days=5, catalog=False) as (_, result, _):
+        registry = boto3.resource("dynamodb", region_name=REGION).Table(
+            resources.REGISTRY.local_name).scan()["Items"]
     assert result["status"] == "FAILED" and result["error"] == "BatchFailed"
     assert "recs_spark.job exited with 1" in result["cause"]
     assert "the Spark engine trains the blend with a discovery of" in result["cause"]

@@ -10,10 +10,8 @@ About a minute: the JVM's start and the job's local-mode stages are most of it.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -21,13 +19,9 @@ import pytest
 
 from recs.contracts import keys, layout, resources
 from recs.formats import row_files
-from recs_local import sample_data
-from recs_local.cloud import REGION, LocalCloud, moto_server
-from recs_local.demo import as_of_after, ingest_all, put_catalog
+from recs_local.cloud import REGION, LocalCloud
 from tests.conftest import api_event, call
-
-END = datetime(2026, 11, 23, 12, tzinfo=UTC)
-
+from tests.server_night import night_on_server
 
 # The job runs PySpark, which needs a JVM (make test installs one: make java).
 pytestmark = pytest.mark.skipif(shutil.which("java") is None,
@@ -37,21 +31,11 @@ pytestmark = pytest.mark.skipif(shutil.which("java") is None,
 
 @pytest.fixture(scope="module")
 def spark_run() -> Iterator[tuple[LocalCloud, dict[str, Any], list[dict[str, Any]]]]:
-    saved = dict(os.environ)
-    os.environ.update({"RECS_ENGINE": "spark", "RECS_TUNING_SECONDS": "0",
-                       "RECS_TRAINING_WINDOW_DAYS": "30"})
-    try:
-        with moto_server() as cloud:
-            events = sample_data.generate(users=60, days=10, end=END)
-            put_catalog(cloud, sample_data.catalog_items())
-            ingest_all(cloud, events)
-            assert cloud.pump_queue() > 0
-            result = cloud.run_batch(as_of_after(events), timeout_s=300)
-            assert result["status"] == "SUCCEEDED", (result["error"], result["cause"])
-            yield cloud, result["output"], events
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    settings = {"RECS_ENGINE": "spark", "RECS_TUNING_SECONDS": "0",
+                "RECS_TRAINING_WINDOW_DAYS": "30"}
+    with night_on_server(settings, users=60, days=10) as (cloud, result, events):
+        assert result["status"] == "SUCCEEDED", (result["error"], result["cause"])
+        yield cloud, result["output"], events
 
 
 def test_the_spark_path_trains_exports_and_promotes(
