@@ -384,24 +384,12 @@ class Recommender(ABC):
         ``exclude`` (same shape, nonzero = excluded) drops chosen (user, item) pairs, such as
         items already bought that are not a repeat-purchase kind.
         """
-        self._check_fitted()
-        x = as_csr(user_items)
-        if x.shape[1] != self.n_items:
-            raise RecommenderError(
-                f"user_items has {x.shape[1]} item columns but the model was fitted on "
-                f"{self.n_items} items"
-            )
-        if exclude is not None and exclude.shape != x.shape:
-            raise RecommenderError(
-                f"exclude has shape {exclude.shape}, user_items has shape {x.shape}"
-            )
+        x = self._checked(user_items, exclude)
         filt = None if filter_items is None else self._check_items(filter_items, "filter_items")
         block_users = self._block_users()
-        scoring = self._kernel_scoring() if filt is None else None
-        if scoring is not None:
-            fast = kernel.rank(scoring, x, n, filter_already_liked_items, exclude, block_users)
-            if fast is not None:
-                return RankedLists(fast.indptr, fast.items, fast.scores)
+        fast = self._compiled(x, n, filter_already_liked_items, exclude) if filt is None else None
+        if fast is not None:
+            return RankedLists(fast.indptr, fast.items, fast.scores)
         parts = []
         for start in range(0, x.shape[0], block_users):
             stop = min(start + block_users, x.shape[0])
@@ -428,14 +416,10 @@ class Recommender(ABC):
         """``rank``'s lists with the history item behind each entry and whether the user
         owns it (a positive history weight): a repeat names itself, a new item the history
         item ``contributors`` names. The compiled kernel finds both while scoring."""
-        x = as_csr(user_items)
-        scoring = self._kernel_scoring()
-        if scoring is not None:
-            self._check_fitted()
-            fast = kernel.rank(scoring, x, n, filter_already_liked_items, exclude,
-                               self._block_users())
-            if fast is not None:
-                return fast
+        x = self._checked(user_items, exclude)
+        fast = self._compiled(x, n, filter_already_liked_items, exclude)
+        if fast is not None:
+            return fast
         lists = self.rank(x, n, filter_already_liked_items=filter_already_liked_items,
                           exclude=exclude)
         rows = np.repeat(np.arange(x.shape[0]), np.diff(lists.indptr))
@@ -507,6 +491,31 @@ class Recommender(ABC):
         return model
 
     # ---- helpers -------------------------------------------------------------------------
+
+    def _checked(self, user_items: sp.csr_matrix, exclude: sp.csr_matrix | None,
+                 ) -> sp.csr_matrix:
+        """``user_items`` as CSR for ranking, refused when it or ``exclude`` does not fit."""
+        self._check_fitted()
+        x = as_csr(user_items)
+        if x.shape[1] != self.n_items:
+            raise RecommenderError(
+                f"user_items has {x.shape[1]} item columns but the model was fitted on "
+                f"{self.n_items} items"
+            )
+        if exclude is not None and exclude.shape != x.shape:
+            raise RecommenderError(
+                f"exclude has shape {exclude.shape}, user_items has shape {x.shape}"
+            )
+        return x
+
+    def _compiled(self, x: sp.csr_matrix, n: int, filter_known: bool,
+                  exclude: sp.csr_matrix | None) -> kernel.Ranked | None:
+        """The ranking kernel's lists, or None when the model's scores are not of its shape
+        or the kernel is not built."""
+        scoring = self._kernel_scoring()
+        if scoring is None:
+            return None
+        return kernel.rank(scoring, x, n, filter_known, exclude, self._block_users())
 
     def _block_users(self) -> int:
         if self.sparse_scores:
