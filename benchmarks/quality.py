@@ -177,10 +177,11 @@ def evaluate(table: Any, split_kind: str, args: argparse.Namespace,
     assert ev.tuning is not None
     cfg = ev.tuning.config
     # The candidates' validation gets short histories the way the test did (a hashed sample
-    # of its test users cut to their last events), so a model for short histories can be
-    # chosen on users like them: in baskets, a user's last few events are mostly one basket,
-    # which the validation split would otherwise keep whole for training.
-    valid_split, valid_cohort = run.shorten_histories(validation(ev.split), args.short_share)
+    # of its test users, by another draw, cut to their last events), so a model for short
+    # histories can be chosen on users like them: in baskets, a user's last few events are
+    # mostly one basket, which the validation split would otherwise keep whole for training.
+    valid_split, valid_cohort = run.shorten_histories(validation(ev.split), args.short_share,
+                                                   salt="validation")
     if valid_cohort.size:
         say(f"validation: {valid_cohort.size} test users cut to their last "
             f"{discovery.SHORT_EVENTS} events")

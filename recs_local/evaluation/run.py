@@ -68,26 +68,31 @@ class Evaluation:
         return next(r for r in self.results if r.name == name)
 
 
-def hash_fraction(keys: np.ndarray) -> np.ndarray:
-    """A fixed number in [0, 1) per key (the same on every run and machine)."""
-    return np.array([int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big")
-                     / 2.0**64 for k in keys], dtype=np.float64)
+def hash_fraction(keys: np.ndarray, salt: str = "") -> np.ndarray:
+    """A fixed number in [0, 1) per key (the same on every run and machine); another
+    ``salt`` gives an independent draw."""
+    return np.array([int.from_bytes(hashlib.blake2b((salt + k).encode(), digest_size=8)
+                                    .digest(), "big") / 2.0**64 for k in keys],
+                    dtype=np.float64)
 
 
 def shorten_histories(split: Split, share: float, keep: int = SHORT_KEEP,
-                      min_users: int = SHORT_MIN_USERS) -> tuple[Split, np.ndarray]:
+                      min_users: int = SHORT_MIN_USERS, salt: str = ""
+                      ) -> tuple[Split, np.ndarray]:
     """``split`` with a hashed sample of its test users' training events cut to their last
     ``keep``, and the sample's user keys (sorted).
 
     The sample is the test users whose key hashes below ``share``, or below
     ``min(min_users / test users, 1/3)`` when that is larger, so a small test set still
-    gives a cohort of a few hundred without most users losing their history.
+    gives a cohort of a few hundred without most users losing their history. A split carved
+    from an already cut one wants another ``salt``: the same draw would pick mostly users
+    whose history was already cut (and who, left with one basket, are no longer test users).
     """
     users = split.test_users
     if share <= 0 or users.size == 0:
         return split, np.empty(0, dtype=str)
     share = max(share, min(min_users / users.size, 1.0 / 3.0))
-    cohort = users[hash_fraction(users) < share]
+    cohort = users[hash_fraction(users, salt) < share]
     keys = np.asarray(user_keys(split.train).to_pylist(), dtype=str)
     in_cohort = np.isin(keys, cohort)
     rows = np.flatnonzero(in_cohort)

@@ -80,6 +80,9 @@ def test_a_small_test_set_gets_a_larger_share_up_to_a_third() -> None:
     assert cohort.size == int((fraction < 0.25).sum())  # 150 / 600, above the fifth asked
     _, capped = run.shorten_histories(split, share=0.2, min_users=10_000)
     assert capped.size == int((fraction < 1 / 3).sum())
+    _, salted = run.shorten_histories(split, share=0.2, min_users=150, salt="validation")
+    assert salted.size == int((run.hash_fraction(np.array(users), "validation") < 0.25).sum())
+    assert 0 < np.intersect1d(salted, cohort).size < salted.size  # another, independent draw
 
 
 def test_cohorts_keep_simulated_users_out_of_the_natural_column() -> None:
