@@ -506,10 +506,7 @@ class RecsStack(Stack):
             tracing=lambda_.Tracing.DISABLED,
             environment={
                 **{var: resource_env[var] for var in spec.env},
-                # The export makes and writes its rows in a process per vCPU (a shop's
-                # recs_config may still set it).
-                **({"RECS_EXPORT_PROCESSES": str(resources.vcpus(spec.memory_mb))}
-                   if spec is resources.EXPORT else {}),
+                **resources.function_settings(spec),
                 **self.settings.recs_config,
                 "POWERTOOLS_SERVICE_NAME": resources.SERVICE,
                 "LOG_LEVEL": self.settings.log_level,

@@ -338,7 +338,8 @@ def test_function_environment_names_its_resources_and_nothing_else(
     _, props = functions[spec.name]
     env = props["Environment"]["Variables"]
     assert set(env) == {*spec.env, *access.FUNCTION_ENV.get(spec.name, ()),
-                        "POWERTOOLS_SERVICE_NAME", "LOG_LEVEL"}
+                        *resources.function_settings(spec), "POWERTOOLS_SERVICE_NAME",
+                        "LOG_LEVEL"}
     assert env["POWERTOOLS_SERVICE_NAME"] == "recs"
     for var in spec.env:
         assert "Ref" in env[var], f"{var} should reference the deployed resource"

@@ -125,4 +125,10 @@ LAMBDA_MB_PER_VCPU = 1769
 def vcpus(memory_mb: int) -> int:
     """Whole vCPUs a function of ``memory_mb`` has (at least one)."""
     return max(1, min(6, memory_mb // LAMBDA_MB_PER_VCPU))
+
+
+def function_settings(spec: FunctionSpec) -> dict[str, str]:
+    """Settings the stack gives a function beside its resources' names: the export makes and
+    writes its rows in a process per vCPU (a shop's ``recs_config`` may still set it)."""
+    return {"RECS_EXPORT_PROCESSES": str(vcpus(spec.memory_mb))} if spec is EXPORT else {}
 BATCH_STEPS = (WEIGHT, TRAIN, EVALUATE, EXPORT, PROMOTE, ATTRIBUTION)
