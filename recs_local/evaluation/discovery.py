@@ -265,7 +265,9 @@ def routed(tuned: dict[str, Tuned], own: Sequence[str], chosen: str,
 
 def _cell(values: np.ndarray) -> str:
     e = metrics.estimate(values[~np.isnan(values)])
-    return "-" if e.n == 0 else f"{e.mean:.4f} ± {(e.high - e.low) / 2:.4f}"
+    if e.n <= 1:  # no interval from one user
+        return "-" if e.n == 0 else f"{e.mean:.4f}"
+    return f"{e.mean:.4f} ± {(e.high - e.low) / 2:.4f}"
 
 
 def paired_text(a: core.Result, b: core.Result, mask: np.ndarray | None = None) -> str:
