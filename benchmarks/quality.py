@@ -212,6 +212,8 @@ def evaluate(table: Any, split_kind: str, args: argparse.Namespace,
     valid_short = discovery.short_users(valid_split.train, valid.holdout)
     test_short = discovery.short_users(ev.split.train, ev.data.holdout)
     route = discovery.routed(tuned, own, chosen, valid_short, test_short)
+    say("short validation users, NDCG on new items: " + ", ".join(
+        f"{n} {v:.4f}" for n, v in discovery.short_scores(tuned, list(tuned), valid_short).items()))
     say(f"routed: {route.params} ({int(valid_short.sum())} short validation users, "
         f"{int(test_short.sum())} short test users)")
     rows = [("default list, seen items removed", default, -1.0),

@@ -226,6 +226,19 @@ def tune_both(cand: Candidate, valid: core.EvalData, data: core.EvalData, k: int
     return Tuned(main, discovery, best_new[0], valid_new)
 
 
+def short_scores(tuned: dict[str, Tuned], names: Sequence[str], valid_short: np.ndarray
+                 ) -> dict[str, float]:
+    """Each model's mean validation NDCG on new items over the short validation users
+    (-1 when none of them has a new item)."""
+    out = {}
+    for name in names:
+        v = tuned[name].valid_new
+        v = v[valid_short] if v.size == valid_short.size else np.empty(0)
+        v = v[~np.isnan(v)]
+        out[name] = float(v.mean()) if v.size else -1.0
+    return out
+
+
 def routed(tuned: dict[str, Tuned], own: Sequence[str], chosen: str,
            valid_short: np.ndarray, test_short: np.ndarray) -> core.Result:
     """Our discovery list when short histories get a model of their own: the one of ``own``
@@ -238,11 +251,10 @@ def routed(tuned: dict[str, Tuned], own: Sequence[str], chosen: str,
     short user's (``test_short``) metrics from the short model and everyone else's from
     ``chosen``: exactly what serving each user from their model would score.
     """
+    scores = short_scores(tuned, own, valid_short)
+
     def short_mean(name: str) -> float:
-        v = tuned[name].valid_new
-        v = v[valid_short] if v.size == valid_short.size else np.empty(0)
-        v = v[~np.isnan(v)]
-        return float(v.mean()) if v.size else -1.0
+        return scores[name]
 
     pick = max(own, key=short_mean)
     if pick != chosen and tuned[pick].valid_new.size == valid_short.size:
