@@ -11,8 +11,8 @@ these numbers). Its peak memory
 is that process's maximum resident set, the interpreter's imports included, as in a Lambda.
 The weight step reads the window's Parquet partitions, written as the lander writes them
 (50,000 events a file), and writes the window's events and (untuned) the interactions;
-train writes the model; evaluate trains the gate's shadow model and scores it (measured, but
-outside the budget's total, as before); export makes the DynamoDB rows and counts them
+train writes the model; evaluate trains the gate's shadow model and scores it; export makes
+the DynamoDB rows and counts them
 (``export_writes.py`` measures writing them). Without ``--tune`` the train step trains with
 the configured parameters; with it, it first tunes in its time box (``RECS_TUNING_SECONDS``),
 as nightly.
@@ -430,7 +430,6 @@ def run(args: argparse.Namespace, scratch: Path, users: int, items: int,
     state_file.unlink(missing_ok=True)
     gc.collect()
     state: dict[str, Any] = {}
-    gate: dict[str, float] = {}
     cpus: dict[str, float] = {}  # each step's CPU seconds, all its threads
     for name in ("weight", "polars", "train", "implicit", "evaluate", "export"):
         if name in PEERS:
@@ -444,9 +443,6 @@ def run(args: argparse.Namespace, scratch: Path, users: int, items: int,
         label = f"train (tuning in a {config.tuning_seconds:.0f} s box)" if (
             name == "train" and args.tune) else name
         result = run_isolated(name, bucket, state_file, config)
-        if name == "evaluate":
-            gate = result
-            continue
         timings[label], peaks[label] = result["seconds"], result["peak_mb"]
         cpus[label] = result["cpu"]
         state = json.loads(state_file.read_text())
@@ -472,9 +468,6 @@ def run(args: argparse.Namespace, scratch: Path, users: int, items: int,
           f"{peaks[name]:,.0f} |" for name, seconds in timings.items()),
         f"| total | {sum(timings.values()):.1f} | {sum(cpus.values()):.1f} | | "
         f"{peak_mb:,.0f} |",
-        *([f"| evaluate (the gate's shadow model; not in the total) | {gate['seconds']:.1f} | "
-           f"{gate['cpu']:.1f} | {gate['cpu'] / gate['seconds']:.2f} | "
-           f"{gate['peak_mb']:,.0f} |"] if gate else []),
         *(f"| {name} (not in the total) | {seconds:.1f} | | | |"
           for name, seconds in aside.items()),
         *peer_lines(timings, peaks, peers, aside, config),

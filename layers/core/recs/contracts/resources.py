@@ -99,11 +99,11 @@ LANDER = FunctionSpec("lander", "lander", ("core", "arrow"), memory_mb=1024, tim
 # spark_min_events, 30 M events) with a quarter to spare, extrapolated from their peaks at
 # 20 M events (benchmarks/results/training-20000000*.md; tests/unit/test_step_sizing.py), and
 # is at least 3,584 MB: two vCPUs, the cores they were measured (and use threads) on.
-WEIGHT = FunctionSpec("weight", "weight", ("core", "arrow"), memory_mb=3584, timeout_s=900,
+WEIGHT = FunctionSpec("weight", "weight", ("core", "arrow"), memory_mb=3712, timeout_s=900,
                       env=(BUCKET_ENV,))
 TRAIN = FunctionSpec("train", "train", ("core", "batch"), memory_mb=3776, timeout_s=900,
                      env=(BUCKET_ENV,))
-EVALUATE = FunctionSpec("evaluate", "evaluate", ("core", "batch"), memory_mb=8512,
+EVALUATE = FunctionSpec("evaluate", "evaluate", ("core", "batch"), memory_mb=3584,
                         timeout_s=900, env=(BUCKET_ENV, REGISTRY.env_var))
 EXPORT = FunctionSpec("export", "export", ("core", "batch"), memory_mb=3584, timeout_s=900,
                       env=(BUCKET_ENV, RECOMMENDATIONS.env_var, REGISTRY.env_var))
