@@ -83,34 +83,28 @@ static void sift_up_min(uint64_t *heap, int64_t i) {
     heap[i] = item;
 }
 
+/* Moves a[i] down the max-heap a[0..n) to its place. */
+static void sift_down_keys(uint64_t *a, int64_t i, int64_t n) {
+    const uint64_t item = a[i];
+    for (;;) {
+        int64_t child = 2 * i + 1;
+        if (child >= n) break;
+        if (child + 1 < n && a[child + 1] > a[child]) child++;
+        if (a[child] <= item) break;
+        a[i] = a[child];
+        i = child;
+    }
+    a[i] = item;
+}
+
 /* Ascending heapsort of n keys (k is small; no recursion, no worst case). */
 static void sort_ascending(uint64_t *a, int64_t n) {
-    for (int64_t start = n / 2 - 1; start >= 0; start--) {
-        uint64_t item = a[start];
-        int64_t i = start;
-        for (;;) {
-            int64_t child = 2 * i + 1;
-            if (child >= n) break;
-            if (child + 1 < n && a[child + 1] > a[child]) child++;
-            if (a[child] <= item) break;
-            a[i] = a[child];
-            i = child;
-        }
-        a[i] = item;
-    }
+    for (int64_t start = n / 2 - 1; start >= 0; start--) sift_down_keys(a, start, n);
     for (int64_t end = n - 1; end > 0; end--) {
-        uint64_t item = a[end];
-        a[end] = a[0];
-        int64_t i = 0;
-        for (;;) {
-            int64_t child = 2 * i + 1;
-            if (child >= end) break;
-            if (child + 1 < end && a[child + 1] > a[child]) child++;
-            if (a[child] <= item) break;
-            a[i] = a[child];
-            i = child;
-        }
-        a[i] = item;
+        const uint64_t top = a[0];
+        a[0] = a[end];
+        a[end] = top;
+        sift_down_keys(a, 0, end);
     }
 }
 
