@@ -26,7 +26,6 @@ from recs.contracts.resources import FunctionSpec
 
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 MEASURED_CORES = 2
-MB_PER_VCPU = 1769  # Lambda's memory per vCPU (up to 6 vCPUs at 10,240 MB)
 MEMORY_ROOM = 1.25
 TIME_ROOM = 2.0
 EXPORT_WRITE_WORKERS = 8  # recs.stores.aws.WRITE_WORKERS
@@ -77,7 +76,7 @@ def test_the_largest_lambda_window_fits_each_steps_memory_and_timeout(name: str)
     scale = max(1.0, largest / events)
     assert peak_mb * scale * MEMORY_ROOM <= spec.memory_mb, (
         f"{name}: {peak_mb * scale:,.0f} MB predicted at {largest:,} events")
-    slowdown = max(1.0, MEASURED_CORES / min(6.0, spec.memory_mb / MB_PER_VCPU))
+    slowdown = max(1.0, MEASURED_CORES / min(6.0, spec.memory_mb / resources.LAMBDA_MB_PER_VCPU))
     predicted = seconds * scale * slowdown
     if name == "export":  # the rows' writing to DynamoDB, measured apart
         predicted += rows * scale / rows_per_second()

@@ -394,11 +394,9 @@ class Recommender(ABC):
         for start in range(0, x.shape[0], block_users):
             stop = min(start + block_users, x.shape[0])
             block = x[start:stop]
-            mask = block if filter_already_liked_items else None
-            if exclude is not None:
-                extra = sp.csr_matrix(exclude[start:stop])
-                mask = extra if mask is None else sp.csr_matrix(
-                    abs(mask).astype(bool) + extra.astype(bool))
+            mask = kernel.block_mask(
+                block, None if exclude is None else sp.csr_matrix(exclude[start:stop]),
+                filter_already_liked_items)
             wanted = n + (0 if mask is None else int(np.diff(mask.indptr).max(initial=0)))
             wanted += 0 if filt is None else int(filt.size)
             scores = self._masked_score(block, wanted, mask, filt)

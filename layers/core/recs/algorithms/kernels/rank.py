@@ -64,10 +64,11 @@ def _popular(blend: Blend, history: sp.csr_matrix, mask: sp.csr_matrix | None,
     return np.ascontiguousarray(top[blend.popularity[top] > 0], dtype=np.int32)
 
 
-def _block_mask(block: sp.csr_matrix, exclude: sp.csr_matrix | None,
-                filter_known: bool) -> sp.csr_matrix | None:
-    """The cells ``Recommender.rank`` masks for a block (for the popularity candidates'
-    count; the kernel masks the history itself)."""
+def block_mask(block: sp.csr_matrix, exclude: sp.csr_matrix | None,
+               filter_known: bool) -> sp.csr_matrix | None:
+    """The cells never listed for a block of users: the excluded ones, and with
+    ``filter_known`` the block's own history (the numpy path masks these; the kernel masks
+    the history itself and takes only this count for the popularity candidates)."""
     mask = block if filter_known else None
     if exclude is not None:
         mask = exclude if mask is None else sp.csr_matrix(
@@ -103,7 +104,7 @@ def rank_block(scoring: Scoring, block: sp.csr_matrix, n: int, filter_known: boo
         repeat_weight = np.ascontiguousarray(blend.repeat_weight, dtype=np.float32)
         popularity = np.ascontiguousarray(blend.popularity, dtype=np.float32)
         if blend.share > 0:
-            popular = _popular(blend, block, _block_mask(block, exclude, filter_known), n)
+            popular = _popular(blend, block, block_mask(block, exclude, filter_known), n)
             keep_share, popular_share = np.float32(1.0 - blend.share), np.float32(blend.share)
     counts = np.zeros(users, np.int64)
     items = np.empty(users * n, np.int32)
