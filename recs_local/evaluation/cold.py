@@ -35,7 +35,7 @@ class ColdResult:
 
 
 def _catalog_rows(catalog: pa.Table, ids: np.ndarray) -> dict[str, list[object]]:
-    where = core._index_of(np.asarray(catalog["item_id"].to_pylist(), dtype=str), ids)
+    where = core.index_of(np.asarray(catalog["item_id"].to_pylist(), dtype=str), ids)
     out: dict[str, list[object]] = {}
     for column in ("title", "category", "price", "brand"):
         if column in catalog.column_names:
@@ -65,7 +65,7 @@ def evaluate(split: Split, data: core.EvalData, catalog: pa.Table, k: int = 20,
     catalog_ids = np.asarray(catalog["item_id"].to_pylist(), dtype=str)
     cold_ids = catalog_ids[first >= split.as_of_ms]
     known_ids = np.asarray(data.interactions.item_ids, dtype=str)
-    cold_ids = cold_ids[core._index_of(known_ids, cold_ids) < 0]
+    cold_ids = cold_ids[core.index_of(known_ids, cold_ids) < 0]
     all_ids = np.r_[known_ids, cold_ids]
     n_known, n_cold = known_ids.size, cold_ids.size
     cold_index = np.arange(n_known, n_known + n_cold)
@@ -76,8 +76,8 @@ def evaluate(split: Split, data: core.EvalData, catalog: pa.Table, k: int = 20,
     positive = np.isin(np.asarray(test["event_type"].to_pylist(), dtype=object), kinds)
     users = np.asarray(user_keys(test).to_pylist(), dtype=str)[positive]
     items = np.asarray(test["item_id"].cast(pa.string()).to_pylist(), dtype=str)[positive]
-    rows = core._index_of(np.asarray(data.interactions.user_ids, dtype=str), users)
-    col = core._index_of(cold_ids, items)
+    rows = core.index_of(np.asarray(data.interactions.user_ids, dtype=str), users)
+    col = core.index_of(cold_ids, items)
     hit = (rows >= 0) & (col >= 0)
     test_rows, user_of = np.unique(rows[hit], return_inverse=True)
     relevant = sp.csr_matrix((np.ones(int(hit.sum()), np.float32), (user_of, col[hit])),

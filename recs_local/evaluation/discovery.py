@@ -61,9 +61,9 @@ def session_data(train: pa.Table, data: core.EvalData, decay: float = 0.8,
     """Sessions and position-weighted queries of ``train`` in ``data``'s indices."""
     t = _positive(train, data.config)
     users = np.asarray(user_keys(t).to_pylist(), dtype=str)
-    items = core._index_of(np.asarray(data.interactions.item_ids, dtype=str),
+    items = core.index_of(np.asarray(data.interactions.item_ids, dtype=str),
                            np.asarray(t["item_id"].cast(pa.string()).to_pylist(), dtype=str))
-    rows = core._index_of(np.asarray(data.interactions.user_ids, dtype=str), users)
+    rows = core.index_of(np.asarray(data.interactions.user_ids, dtype=str), users)
     ts = ts_ms(t)
     weight = np.asarray([data.config.weight_of(e) for e in t["event_type"].to_pylist()],
                         dtype=np.float32)
@@ -113,7 +113,7 @@ def short_users(train: pa.Table, holdout: core.Holdout, max_events: int = SHORT_
     """Test users with at most ``max_events`` training events of any type."""
     users, counts = np.unique(np.asarray(user_keys(train).to_pylist(), dtype=str),
                               return_counts=True)
-    where = core._index_of(users, np.asarray(holdout.user_ids, dtype=str))
+    where = core.index_of(users, np.asarray(holdout.user_ids, dtype=str))
     events = np.where(where >= 0, counts[np.maximum(where, 0)], 0)
     return events <= max_events
 

@@ -242,8 +242,8 @@ def loop_ranker(model: Model, user_ids: np.ndarray, item_ids: np.ndarray,
                 history: sp.csr_matrix | None) -> core.Ranker:
     """The served list, user by user: the model's list, the trending items it lacks when it
     is short of ``k``, known items only, no repeats, the user's history out if asked."""
-    to_eval = core._index_of(item_ids, model.item_ids)
-    model_row = core._index_of(model.user_ids, user_ids)
+    to_eval = core.index_of(item_ids, model.item_ids)
+    model_row = core.index_of(model.user_ids, user_ids)
     trending = to_eval[model.trending_items]
     trending = trending[trending >= 0]
 

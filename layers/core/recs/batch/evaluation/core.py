@@ -72,7 +72,7 @@ def covering_config(config: BatchConfig, split: Split, k: int) -> BatchConfig:
     )
 
 
-def _index_of(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+def index_of(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Position of each of ``values`` in ``ids`` (-1 when absent)."""
     if ids.size == 0:
         return np.full(values.size, -1, dtype=np.int64)
@@ -102,13 +102,13 @@ def build_holdout(test: pa.Table, config: BatchConfig, user_ids: np.ndarray,
     users = np.asarray(user_keys(test).to_pylist(), dtype=str)[mask]
     items = np.asarray(test["item_id"].cast(pa.string()).to_pylist(), dtype=str)[mask]
     test_users, user_code = np.unique(users, return_inverse=True)
-    rows = _index_of(np.asarray(user_ids, dtype=str), test_users)
+    rows = index_of(np.asarray(user_ids, dtype=str), test_users)
     known_user = rows >= 0 if not unknown_users else np.ones(rows.size, dtype=bool)
     test_users, rows = test_users[known_user], rows[known_user]
     remap = np.cumsum(known_user) - 1
     keep = known_user[user_code]
     user_code, items = remap[user_code[keep]], items[keep]
-    item_code = _index_of(np.asarray(item_ids, dtype=str), items)
+    item_code = index_of(np.asarray(item_ids, dtype=str), items)
     n_users, n_items = test_users.size, len(item_ids)
 
     # Distinct (user, item) pairs; unknown items get a key of their own so they count once.
@@ -196,12 +196,12 @@ def recommender_ranker(model: Recommender, x: sp.csr_matrix, filter_liked: bool 
 
 
 def _positions(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``_index_of`` for distinct ``ids``, without its sort when both are the same ids (a
+    """``index_of`` for distinct ``ids``, without its sort when both are the same ids (a
     model scored on its own users and items: sorting a million ids takes seconds)."""
     ids, values = np.asarray(ids, dtype=str), np.asarray(values, dtype=str)
     if ids.shape == values.shape and np.array_equal(ids, values):
         return np.arange(ids.size, dtype=np.int64)
-    return _index_of(ids, values)
+    return index_of(ids, values)
 
 
 RANK_USERS = 16_384  # users a model ranker lays out at once (a few MB of entries)

@@ -96,7 +96,7 @@ def scored_rows(user_ids: np.ndarray, holdout: pa.Table, config: BatchConfig) ->
     hold-out event, sorted (a model needs lists for these users only)."""
     users = np.asarray(user_keys(holdout).to_pylist(), dtype=str)
     scored = np.unique(users[core.positive_events(holdout, config)])
-    rows = core._index_of(np.asarray(user_ids, dtype=str), scored)
+    rows = core.index_of(np.asarray(user_ids, dtype=str), scored)
     return np.sort(rows[rows >= 0])
 
 
