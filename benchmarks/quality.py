@@ -17,7 +17,7 @@ head file holds about a hundred per user), so the discovery section also scores 
 short histories: a hashed sample of the test users (``--short-share``, a fifth by default, a
 few hundred at least where the split has them) whose training events are cut to their last
 three right after the split, before anything is tuned or trained
-(``recs_local.evaluation.run.shorten_histories``). Every model, ours and implicit's, tunes
+(``recs.batch.evaluation.split.shorten_histories``). Every model, ours and implicit's, tunes
 and fits on that same cut data, and every table of a run (next basket included) is on it;
 the test events are untouched. The natural "≤3 events" column stays, without those users.
 The candidates' validation split, carved from that cut training part, gets its own
@@ -47,7 +47,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recs.batch.evaluation import core, metrics
-from recs.batch.evaluation.split import validation
+from recs.batch.evaluation.split import SHORT_MIN_USERS, shorten_histories, validation
 from recs_local.evaluation import cold, discovery, loaders, plots, report, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,7 +180,7 @@ def evaluate(table: Any, split_kind: str, args: argparse.Namespace,
     # of its test users, by another draw, cut to their last events), so a model for short
     # histories can be chosen on users like them: in baskets, a user's last few events are
     # mostly one basket, which the validation split would otherwise keep whole for training.
-    valid_split, valid_cohort = run.shorten_histories(validation(ev.split), args.short_share,
+    valid_split, valid_cohort = shorten_histories(validation(ev.split), args.short_share,
                                                    salt="validation")
     if valid_cohort.size:
         say(f"validation: {valid_cohort.size} test users cut to their last "
@@ -330,7 +330,7 @@ def main() -> int:
         *([f"Simulated short histories (the shared data has almost no test users with at most "
            f"{discovery.SHORT_EVENTS} events): in every split, a sample of the test users "
            f"picked by a hash of their key ({args.short_share:.0%}, or more up to a third to "
-           f"reach {run.SHORT_MIN_USERS}) has its training events cut to the last "
+           f"reach {SHORT_MIN_USERS}) has its training events cut to the last "
            f"{discovery.SHORT_EVENTS} (by time) right after the split, before anything is "
            "tuned or trained; their test events are untouched. Every model, ours and "
            "implicit's, sees the same cut data, so every table below (next basket included) "

@@ -117,7 +117,9 @@ def _tuned(config: BatchConfig, sampled: pa.Table, sample: Sample, as_of_ms: int
     recorded = recorded_choice(store, version, config)
     if recorded is not None:
         return recorded
-    grid = {"discovery": tuple(d for d in tuner.GRID["discovery"] if d in DISCOVERIES)}
+    # Every shopper's list comes from one discovery part here: no short-history route.
+    grid = {"discovery": tuple(d for d in tuner.GRID["discovery"] if d in DISCOVERIES),
+            "short_discovery": ()}
     result = tuner.tune(sampled, config, as_of_ms, grid=grid, clock=clock)
     # The tuner saw the sample only: the window it stands for is the job's.
     result.sample = {"window_events": sample.window_events, "events": sampled.num_rows,

@@ -47,6 +47,10 @@ def check(config: BatchConfig) -> None:
             f"RECS_ALGORITHM / RECS_DISCOVERY: the Spark engine trains the blend with a "
             f"discovery of {list(DISCOVERIES)}, not {config.algorithm!r} with "
             f"{config.discovery!r}")
+    if config.short_discovery:
+        raise ConfigError(
+            f"RECS_SHORT_DISCOVERY: the Spark engine ranks every shopper with one discovery "
+            f"part; leave it empty, not {config.short_discovery!r}")
 
 
 @dataclass

@@ -16,7 +16,7 @@ the prepared data's item index.
 
 Short histories are scored on two cohorts: the *natural* one (test users with at most
 ``SHORT_EVENTS`` training events as the data has them, few on the shared datasets) and the
-*simulated* one (``run.shorten_histories``: a hashed sample of test users whose training
+*simulated* one (``split.shorten_histories``: a hashed sample of test users whose training
 events were cut to their last ``SHORT_EVENTS`` before anything was tuned or trained; the
 natural cohort leaves those users out). Every model is scored on the same users of each.
 """

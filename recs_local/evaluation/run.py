@@ -20,7 +20,6 @@ same cut data; their test events stay as they are. The cohort's ids ride on the
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,17 +32,20 @@ from recs.algorithms import catalog
 from recs.algorithms.registry import create
 from recs.batch.config import BatchConfig
 from recs.batch.evaluation import core, tuning
-from recs.batch.evaluation.split import Split, make, ts_ms, validation
+from recs.batch.evaluation.split import (
+    SHORT_KEEP,
+    Split,
+    make,
+    shorten_histories,
+    validation,
+)
 from recs.batch.training import algorithm_params, train
-from recs.batch.weighting import user_keys
 
 Build = Callable[[dict[str, Any], core.EvalData], tuple[core.Ranker, float]]
 
 DEFAULT_NAME = "default (tuned blend)"
 HISTORY_NAME = "baseline: user's history"
 POPULARITY_NAME = "baseline: popularity"
-SHORT_KEEP = 3  # events a simulated short history keeps
-SHORT_MIN_USERS = 300  # the share grows (up to a third) until the cohort has this many
 
 
 @dataclass
@@ -66,47 +68,6 @@ class Evaluation:
 
     def result(self, name: str) -> core.Result:
         return next(r for r in self.results if r.name == name)
-
-
-def hash_fraction(keys: np.ndarray, salt: str = "") -> np.ndarray:
-    """A fixed number in [0, 1) per key (the same on every run and machine); another
-    ``salt`` gives an independent draw."""
-    return np.array([int.from_bytes(hashlib.blake2b((salt + k).encode(), digest_size=8)
-                                    .digest(), "big") / 2.0**64 for k in keys],
-                    dtype=np.float64)
-
-
-def shorten_histories(split: Split, share: float, keep: int = SHORT_KEEP,
-                      min_users: int = SHORT_MIN_USERS, salt: str = ""
-                      ) -> tuple[Split, np.ndarray]:
-    """``split`` with a hashed sample of its test users' training events cut to their last
-    ``keep``, and the sample's user keys (sorted).
-
-    The sample is the test users whose key hashes below ``share``, or below
-    ``min(min_users / test users, 1/3)`` when that is larger, so a small test set still
-    gives a cohort of a few hundred without most users losing their history. A split carved
-    from an already cut one wants another ``salt``: the same draw would pick mostly users
-    whose history was already cut (and who, left with one basket, are no longer test users).
-    """
-    users = split.test_users
-    if share <= 0 or users.size == 0:
-        return split, np.empty(0, dtype=str)
-    share = max(share, min(min_users / users.size, 1.0 / 3.0))
-    cohort = users[hash_fraction(users, salt) < share]
-    keys = np.asarray(user_keys(split.train).to_pylist(), dtype=str)
-    in_cohort = np.isin(keys, cohort)
-    rows = np.flatnonzero(in_cohort)
-    # The cohort's rows by (user, time); a stable sort keeps the table's order among ties.
-    order = rows[np.lexsort((ts_ms(split.train)[rows], keys[rows]))]
-    sorted_keys = keys[order]
-    last_of_user = np.r_[sorted_keys[1:] != sorted_keys[:-1], True]
-    end = np.flatnonzero(last_of_user)
-    start = np.r_[0, end[:-1] + 1]
-    from_end = np.repeat(end, end - start + 1) - np.arange(order.size)
-    drop = np.zeros(keys.size, dtype=bool)
-    drop[order[from_end >= keep]] = True
-    train = split.train.filter(pa.array(~drop))
-    return dataclasses.replace(split, train=train), cohort
 
 
 def our_candidate(name: str, algorithm: str, config: BatchConfig,

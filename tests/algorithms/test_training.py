@@ -8,11 +8,14 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from recs.batch.config import BatchConfig
 from recs.batch.interactions import EVENT_CODE, EVENT_RANK
 from recs.batch.model import Model
-from recs.batch.training import category_weights, train
+from recs.batch.recommend import UserRecommendations
+from recs.batch.training import category_weights, replace_lists, train
 from recs.batch.weighting import weight_events
 from recs.exceptions import ConfigError
 
@@ -144,6 +147,20 @@ def test_config_fields_from_env_and_validation() -> None:
     assert EVENT_CODE["purchase"] == 5
 
 
+def test_a_short_history_route_names_a_discovery_model_of_a_model_with_a_discovery_part(
+) -> None:
+    config = BatchConfig.from_env({"RECS_SHORT_DISCOVERY": "sknn",
+                                   "RECS_SHORT_HISTORY_ITEMS": "2"})
+    assert config.short_discovery == "sknn" and config.short_history_items == 2
+    assert BatchConfig(short_discovery="rp3beta+als").short_discovery == "rp3beta+als"
+    with pytest.raises(ConfigError, match="RECS_SHORT_DISCOVERY"):
+        BatchConfig(short_discovery="blend")
+    with pytest.raises(ConfigError, match="RECS_SHORT_DISCOVERY"):
+        BatchConfig(algorithm="cosine", short_discovery="sknn")
+    with pytest.raises(ConfigError, match="RECS_SHORT_HISTORY_ITEMS"):
+        BatchConfig(short_history_items=-1)
+
+
 def test_repeat_heavy_lists_still_carry_new_items() -> None:
     """A high repeat weight fills the list with the user's history; new items are appended
     below it (the head is unchanged) so a list without the history is not empty."""
@@ -228,3 +245,30 @@ def test_reason_events_do_not_depend_on_the_lookup_block(monkeypatch) -> None:
     expected = events[rows, whole.rec_because].astype(np.int8) - 1
     np.testing.assert_array_equal(whole.rec_because_event, expected)
     assert whole.rec_because_event.size > 0 and (whole.rec_because_event >= 0).all()
+
+
+def _lists(lengths: list[int], start: int) -> UserRecommendations:
+    """Lists of consecutive numbers from ``start`` (each entry unique, so moves show)."""
+    n = int(sum(lengths))
+    values = np.arange(start, start + n)
+    return UserRecommendations(indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64),
+                               items=values.astype(np.int32),
+                               scores=values.astype(np.float32),
+                               because=-values.astype(np.int32))
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.booleans(), st.integers(0, 5)), max_size=30))
+def test_replacing_some_users_lists_keeps_everyone_else_s_in_place(
+        users: list[tuple[int, bool, int]]) -> None:
+    recs = _lists([old for old, _, _ in users], 0)
+    at = np.asarray([u for u, (_, replaced, _) in enumerate(users) if replaced], dtype=np.int64)
+    new = _lists([n for _, replaced, n in users if replaced], 1000)
+    out = replace_lists(recs, at, new)
+    taken = iter(range(at.size))
+    for u, (_, replaced, _) in enumerate(users):
+        source, row = (new, next(taken)) if replaced else (recs, u)
+        lo, hi = source.indptr[row], source.indptr[row + 1]
+        mine = slice(out.indptr[u], out.indptr[u + 1])
+        for column in ("items", "scores", "because"):
+            np.testing.assert_array_equal(getattr(out, column)[mine],
+                                          getattr(source, column)[lo:hi])

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from recs.batch.config import BatchConfig
 from recs.batch.evaluation import core
-from recs.batch.evaluation.split import Split, ts_ms
+from recs.batch.evaluation.split import Split, hash_fraction, shorten_histories, ts_ms
 from recs.batch.weighting import user_keys
-from recs_local.evaluation import discovery, loaders, run
+from recs_local.evaluation import discovery, loaders
 
 
 def events(rows: list[tuple[str, str, int]]) -> pa.Table:
@@ -33,7 +33,7 @@ def test_every_test_user_in_the_sample_keeps_their_last_three_events() -> None:
                     ("c", "k2", 2), ("c", "k3", 3), ("c", "k4", 4)])
     test = events([("a", "t", 10), ("b", "t", 10), ("d", "t", 10)])
     split = Split(train, test, 10, "last-basket")
-    cut, cohort = run.shorten_histories(split, share=1.0)
+    cut, cohort = shorten_histories(split, share=1.0)
     assert cohort.tolist() == ["a", "b"]
     kept = sorted(zip(keys(cut.train), cut.train["item_id"].to_pylist(), strict=True))
     assert kept == [("a", "i3"), ("a", "i4"), ("a", "i5"), ("b", "j1"), ("b", "j2"),
@@ -43,7 +43,7 @@ def test_every_test_user_in_the_sample_keeps_their_last_three_events() -> None:
 
 def test_no_share_leaves_the_split_alone() -> None:
     split = Split(events([("a", "x", 1)]), events([("a", "y", 2)]), 2, "last-basket")
-    cut, cohort = run.shorten_histories(split, share=0.0)
+    cut, cohort = shorten_histories(split, share=0.0)
     assert cut is split and cohort.size == 0
 
 
@@ -56,9 +56,9 @@ def test_the_cut_keeps_the_latest_events_of_the_sample_only(
     train = events([(f"u{u}", f"i{i}", t) for u, i, t in rows])
     test = events([(f"u{u}", "t", 100) for u in range(0, 31, 2)])
     split = Split(train, test, 100, "global-time")
-    cut, cohort = run.shorten_histories(split, share, keep=keep, min_users=0)
+    cut, cohort = shorten_histories(split, share, keep=keep, min_users=0)
     # The sample is the hash's choice: the same users on every call, whatever else is there.
-    assert np.array_equal(cohort, split.test_users[run.hash_fraction(split.test_users) < share])
+    assert np.array_equal(cohort, split.test_users[hash_fraction(split.test_users) < share])
     before, after = np.array(keys(train)), np.array(keys(cut.train))
     t_before, t_after = ts_ms(train), ts_ms(cut.train)
     for user in np.unique(before):
@@ -75,13 +75,13 @@ def test_a_small_test_set_gets_a_larger_share_up_to_a_third() -> None:
     train = events([(u, "x", 1) for u in users])
     test = events([(u, "y", 2) for u in users])
     split = Split(train, test, 2, "global-time")
-    _, cohort = run.shorten_histories(split, share=0.2, min_users=150)
-    fraction = run.hash_fraction(np.array(users))
+    _, cohort = shorten_histories(split, share=0.2, min_users=150)
+    fraction = hash_fraction(np.array(users))
     assert cohort.size == int((fraction < 0.25).sum())  # 150 / 600, above the fifth asked
-    _, capped = run.shorten_histories(split, share=0.2, min_users=10_000)
+    _, capped = shorten_histories(split, share=0.2, min_users=10_000)
     assert capped.size == int((fraction < 1 / 3).sum())
-    _, salted = run.shorten_histories(split, share=0.2, min_users=150, salt="validation")
-    assert salted.size == int((run.hash_fraction(np.array(users), "validation") < 0.25).sum())
+    _, salted = shorten_histories(split, share=0.2, min_users=150, salt="validation")
+    assert salted.size == int((hash_fraction(np.array(users), "validation") < 0.25).sum())
     assert 0 < np.intersect1d(salted, cohort).size < salted.size  # another, independent draw
 
 

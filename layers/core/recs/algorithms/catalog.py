@@ -231,7 +231,9 @@ SKNN = Spec("sknn", "session kNN: items of the most similar past sessions or sho
     Param("neighbours", int, 200, low=1),
     Param("beta", float, 0.0, low=0),
     Param("recency", float, 1.0, low=0),
-), discovery=True)
+    # Each query's neighbourhood is a product with every stored row sharing an item: it grows
+    # with the window, so the tuning tries it only on windows up to this size.
+), discovery=True, tuning_max_events=2_000_000)
 
 REPURCHASE = Spec("repurchase", "the user's own history, ranked by weight and recency",
                   repeats="always")
@@ -308,6 +310,12 @@ def parts(name: str, settings: Settings) -> list[str]:
         return member_names(name)
     return [str(settings[p.setting]) for p in spec(name).params
             if p.names_discovery and p.setting is not None]
+
+
+def discovery_choices(name: str) -> list[str]:
+    """The settings naming ``name``'s discovery part (the blend's ``discovery``): what a
+    discovery model for short histories replaces. Empty for a model without one."""
+    return [p.setting for p in spec(name).params if p.names_discovery and p.setting is not None]
 
 
 def settings_of(name: str, settings: Settings, tuned: bool = False) -> list[str]:

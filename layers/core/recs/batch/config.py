@@ -51,6 +51,13 @@ class BatchConfig:
     # normalised per user, ``ensemble_weight`` being the first one's share.
     discovery: str = "rp3beta"
     ensemble_weight: float = 0.5
+    # Shoppers with at most ``short_history_items`` items in the window get the blend with
+    # this discovery model instead ("": the same as everyone): three clicks hold too little
+    # for an item-item model, while the past shoppers or sessions that share them do not.
+    # The nightly tuning sets it only where it beats the main choice on validation shoppers
+    # that short (``recs.batch.evaluation.tuning``).
+    short_discovery: str = ""
+    short_history_items: int = 3
     blend_weight: float = 0.5  # repeat weight where no category weight applies
     blend_category_weights: dict[str, float] = field(default_factory=dict)
     blend_popularity: float = 0.0  # share of global popularity in the discovery score
@@ -112,6 +119,15 @@ class BatchConfig:
             raise ConfigError(
                 f"RECS_ALGORITHM: must be one of {catalog.configurable_names()}, or distinct "
                 f"ones of {catalog.discovery_names()} joined with '{catalog.SEPARATOR}'")
+        if self.short_discovery and not catalog.is_discovery(self.short_discovery):
+            raise ConfigError(
+                f"RECS_SHORT_DISCOVERY: must be empty, one of {catalog.discovery_names()}, or "
+                f"distinct ones joined with '{catalog.SEPARATOR}'")
+        if self.short_discovery and not catalog.discovery_choices(self.algorithm):
+            raise ConfigError(f"RECS_SHORT_DISCOVERY: {self.algorithm!r} has no discovery "
+                              "part to replace for short histories")
+        if self.short_history_items < 0:
+            raise ConfigError("RECS_SHORT_HISTORY_ITEMS: must be >= 0")
         for setting, problem in catalog.setting_problems(self.as_dict()):
             raise ConfigError(f"RECS_{setting.upper()}: {problem}")
         bad = {k: v for k, v in self.blend_category_weights.items() if not 0.0 <= v <= 1.0}

@@ -8,6 +8,9 @@ with new items, and its ``item_similarity()`` gives the neighbours behind "simil
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -174,6 +177,74 @@ def keep_lists(recs: UserRecommendations, because_event: np.ndarray,
         because=recs.because[entries]), because_event[entries]
 
 
+def short_config(config: BatchConfig) -> BatchConfig | None:
+    """The configuration short histories are ranked with: the model's discovery part
+    replaced by ``short_discovery``. None when no route is configured (or it names the part
+    everyone gets already)."""
+    choices = catalog.discovery_choices(config.algorithm)
+    if not config.short_discovery or all(getattr(config, c) == config.short_discovery
+                                         for c in choices):
+        return None
+    parts: dict[str, Any] = dict.fromkeys(choices, config.short_discovery)
+    return dataclasses.replace(config, short_discovery="", **parts)
+
+
+def short_histories(x: sp.csr_matrix, config: BatchConfig) -> np.ndarray:
+    """Whether each user's window holds at most ``short_history_items`` items."""
+    return np.diff(x.indptr) <= config.short_history_items
+
+
+def replace_lists(recs: UserRecommendations, at: np.ndarray,
+                  lists: UserRecommendations) -> UserRecommendations:
+    """``recs`` with the lists of the users at ``at`` (sorted positions) replaced by
+    ``lists``' (one per position, in order)."""
+    counts = np.diff(recs.indptr)
+    replaced = np.zeros(counts.size, dtype=bool)
+    replaced[at] = True
+    new_counts = counts.copy()
+    new_counts[at] = np.diff(lists.indptr)
+    indptr = np.r_[0, np.cumsum(new_counts)].astype(np.int64)
+    kept = np.repeat(~replaced, counts)
+    into = np.repeat(replaced, new_counts)
+
+    def merged(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        out = np.empty(int(indptr[-1]), dtype=old.dtype)
+        out[~into] = old[kept]
+        out[into] = new
+        return out
+
+    return UserRecommendations(indptr=indptr, items=merged(recs.items, lists.items),
+                               scores=merged(recs.scores, lists.scores),
+                               because=merged(recs.because, lists.because))
+
+
+def route_short_histories(recs: UserRecommendations, users: np.ndarray, x: sp.csr_matrix,
+                          exclude: sp.csr_matrix | None, interactions: Interactions,
+                          config: BatchConfig, new_items: int,
+                          only: np.ndarray | None = None) -> UserRecommendations:
+    """``recs`` (the lists of the users at rows ``users`` of ``x``) with each short history's
+    list from the model ``short_config`` describes, ranked by the same rules; the others'
+    lists are untouched, and so are those not at the positions ``only`` (when given: lists
+    nobody will read). Nothing is fitted when no route is configured or nobody is short."""
+    route = short_config(config)
+    if route is None:
+        return recs
+    short = short_histories(x, config)[users]
+    if only is not None:
+        wanted = np.zeros(short.size, dtype=bool)
+        wanted[only] = True
+        short &= wanted
+    at = np.flatnonzero(short)
+    if at.size == 0:
+        return recs
+    model = fit_algorithm(interactions, route, x)
+    rows = users[at]
+    lists = recommend(model, sp.csr_matrix(x[rows]), config.num_recommendations,
+                      exclude=None if exclude is None else sp.csr_matrix(exclude[rows]),
+                      new_items=new_items)
+    return replace_lists(recs, at, lists)
+
+
 def train(interactions: Interactions, config: BatchConfig,
           users: np.ndarray | None = None) -> Model:
     """The model version: fitted on every interaction, with lists for every user, or with
@@ -206,6 +277,11 @@ def train(interactions: Interactions, config: BatchConfig,
         recs = recommend(model, x[ranked], config.num_recommendations,
                          exclude=None if exclude is None else sp.csr_matrix(exclude[ranked]),
                          new_items=new_items)
+    # Short histories from their own discovery model, when the tuning chose one: only the
+    # users whose lists are kept.
+    listed = ranked if ranked is not None else np.arange(interactions.n_users)
+    recs = route_short_histories(recs, listed, x, exclude, interactions, config, new_items,
+                                 only=rows if ranked is None else None)
     # Each user's items, what a list of items new to them leaves out (the weights are not
     # needed: only which items).
     history_indptr, history_items = x.indptr.astype(np.int64), x.indices.astype(np.int32)

@@ -69,6 +69,10 @@ class TuningRecord(TypedDict, total=False):
     # The discovery objective's choice (``params``: the settings of the discovery part) and
     # its ``validation`` on items new to the user; only for a model with a discovery part.
     discovery: dict[str, Any]
+    # The short-history stage (``tuning.choose_short``): ``discovery`` is the part chosen for
+    # shoppers with at most ``history_items`` items ("" for none), with what was tried
+    # (mean NDCG@K on their new validation items) and the paired ``gain`` [mean, low, high].
+    short: dict[str, Any]
     trials: int
     seconds: float
     complete: bool

@@ -21,6 +21,16 @@ declared ``new_items_only`` (the popularity prior); each stage of the one descen
 on its own objective, against the current best setting's score on it. Both choices and both
 scores are in the record (``validation`` and ``discovery``).
 
+Last, short histories (``short_discovery``): for a model with a discovery part, each fold
+is copied with a hashed fifth of its validation users (at least 300, at most a third) cut
+to their last ``short_history_items`` events (``split.shorten_histories``), since real windows
+hold few shoppers that new, and every discovery model of the grid plus session kNN
+(``SHORT_EXTRA``) is tried as the part for the validation users whose history is that short.
+The best of them replaces the main part for such shoppers only when its paired gain on
+items new to them has a 95 % interval above zero and their next-basket score is not
+significantly worse; a route is a second model to fit every night, and a few hundred users'
+best mean alone is mostly noise. The record says what was tried and why (``short``).
+
 The grid and its order come from the algorithms' declarations (``recs.algorithms.catalog``):
 each tuned parameter names its setting, its values and its place (``stages``). For the
 default blend that is: blend weight, half-life, discovery model (item-item models, numpy
@@ -64,8 +74,14 @@ import pyarrow as pa
 from recs.algorithms import catalog
 from recs.batch.config import BatchConfig
 from recs.batch.evaluation import core, metrics
-from recs.batch.evaluation.split import Split, make, ts_ms
-from recs.batch.training import algorithm_params, category_weights, exclusions, fit_algorithm
+from recs.batch.evaluation.split import Split, make, shorten_histories, ts_ms
+from recs.batch.training import (
+    algorithm_params,
+    category_weights,
+    exclusions,
+    fit_algorithm,
+    short_config,
+)
 from recs.batch.weighting import DAY_MS, encode, user_keys
 from recs.contracts.state import TuningRecord
 from recs.exceptions import ValidationError
@@ -85,6 +101,10 @@ WEIGHTING_GRID: dict[str, tuple[Any, ...]] = {
 }
 GRID: dict[str, tuple[Any, ...]] = {**WEIGHTING_GRID, **catalog.grids()}
 PER_CATEGORY = "per_category"  # the stage choosing per-category repeat weights or one
+# Discovery models tried for short histories besides the grid's: session kNN, which the
+# session-based recommendation literature finds best when a session is all there is.
+SHORT_EXTRA: tuple[str, ...] = ("sknn",)
+SHORT_SHARE = 0.2  # validation users whose history the short stage cuts (see shorten_histories)
 
 
 def stages(algorithm: str, config: BatchConfig, grid: dict[str, tuple[Any, ...]]) -> list[str]:
@@ -124,7 +144,7 @@ def discovery_settings(algorithm: str, config: BatchConfig,
     a model without a parameter naming a discovery part."""
     settings = config.as_dict()
     top = catalog.spec(algorithm)
-    choices = [p.setting for p in top.params if p.names_discovery and p.setting is not None]
+    choices = catalog.discovery_choices(algorithm)
     if not choices:
         return set()
     out = set(choices) | {p.setting for p in top.params
@@ -169,6 +189,9 @@ class TuningResult:
     # new to the user; empty for a model without a discovery part.
     discovery: dict[str, Any] = field(default_factory=dict)
     discovery_metrics: dict[str, float] = field(default_factory=dict)
+    # The short-history stage: the part chosen ("" for none), the scores on those users,
+    # and what was tried (see ``choose_short``); empty when it did not run.
+    short: dict[str, Any] = field(default_factory=dict)
 
     def record(self) -> TuningRecord:
         """What the registry keeps beside the model version (small, JSON-ready): the
@@ -182,6 +205,8 @@ class TuningResult:
         if self.discovery:
             record["discovery"] = {"params": dict(self.discovery),
                                    "validation": dict(self.discovery_metrics)}
+        if self.short:
+            record["short"] = dict(self.short)
         return record
 
 
@@ -257,10 +282,12 @@ class _Trials:
     pools the users of every fold (more users: a less noisy choice)."""
 
     def __init__(self, splits: list[Split], k: int, share: float,
-                 per: dict[str, tuple[int, int]], discovery: bool = False) -> None:
-        """``discovery``: score the discovery objective too (a second ranking per fold)."""
+                 per: dict[str, tuple[int, int]], discovery: bool = False,
+                 short_items: int | None = None) -> None:
+        """``discovery``: score the discovery objective too (a second ranking per fold);
+        ``short_items``: score only the validation users with at most that many items."""
         self.splits, self.k, self.share, self.per = splits, k, share, per
-        self.discovery = discovery
+        self.discovery, self.short_items = discovery, short_items
         self.data: dict[tuple[int, float], core.EvalData] = {}
         self.models: dict[int, tuple[tuple[Any, ...], Any]] = {}
         self.trials: list[dict[str, Any]] = []
@@ -318,17 +345,18 @@ class _Trials:
             ranker = core.recommender_ranker(model, data.x,
                                              exclude=exclusions(model, data.interactions, cfg))
             result = core.score("trial", ranker, data, self.k, new_items=self.discovery)
-            n = int(data.holdout.users.size)
+            kept = (data.holdout.history_len <= self.short_items if self.short_items is not None
+                    else np.ones(data.holdout.users.size, dtype=bool))
             for m in metrics.METRICS:
                 for per_user, into, counted in ((result.per_user, sums, counts),
                                                 (result.per_user_new, new_sums, new_counts)):
-                    v = per_user[m]
+                    v = per_user[m][kept]
                     into[m] += float(np.nansum(v))
                     counted[m] += int(np.count_nonzero(~np.isnan(v)))
-            users += n
-            ids.append(np.char.add(f"{fold}\x1f", data.holdout.user_ids.astype(str)))
-            values.append(result.per_user["ndcg"])
-            new_values.append(result.per_user_new["ndcg"])
+            users += int(kept.sum())
+            ids.append(np.char.add(f"{fold}\x1f", data.holdout.user_ids[kept].astype(str)))
+            values.append(result.per_user["ndcg"][kept])
+            new_values.append(result.per_user_new["ndcg"][kept])
         out: dict[str, Any] = {m: sums[m] / max(counts[m], 1) for m in metrics.METRICS}
         out["users"] = float(users)
         if self.discovery:
@@ -352,11 +380,9 @@ class _Trials:
 NEXT_BASKET, NEW_ITEMS = "per_user", "per_user_new"  # the objectives' per-user scores
 
 
-def better(candidate: dict[str, Any], best: dict[str, Any], objective: str = NEXT_BASKET) -> bool:
-    """A change is kept only when its paired gain on the validation users is at least one
-    standard error: moves inside the noise would tune to the validation users, not the shop.
-    ``objective``: ``NEXT_BASKET`` (every validation item) or ``NEW_ITEMS`` (the items new
-    to the user, known ones left out of the ranking)."""
+def gain(candidate: dict[str, Any], best: dict[str, Any],
+         objective: str = NEXT_BASKET) -> metrics.Paired:
+    """The candidate's paired difference from ``best`` on ``objective``'s validation users."""
     (ids_a, a), (ids_b, b) = candidate[objective], best[objective]
     # Settings may lose users (a short half-life drops old histories): compare on the union
     # of validation users, a user a setting cannot serve scoring 0 for it.
@@ -364,10 +390,70 @@ def better(candidate: dict[str, Any], best: dict[str, Any], objective: str = NEX
     va, vb = np.zeros(ids.size), np.zeros(ids.size)
     va[np.searchsorted(ids, ids_a)] = np.nan_to_num(a)
     vb[np.searchsorted(ids, ids_b)] = np.nan_to_num(b)
-    p = metrics.paired(va, vb)
+    return metrics.paired(va, vb)
+
+
+def better(candidate: dict[str, Any], best: dict[str, Any], objective: str = NEXT_BASKET) -> bool:
+    """A change is kept only when its paired gain on the validation users is at least one
+    standard error: moves inside the noise would tune to the validation users, not the shop.
+    ``objective``: ``NEXT_BASKET`` (every validation item) or ``NEW_ITEMS`` (the items new
+    to the user, known ones left out of the ranking)."""
+    p = gain(candidate, best, objective)
     if p.n < 2 or not p.mean > 0:
         return False
     return p.mean >= (p.high - p.low) / 2 / metrics.Z95
+
+
+def short_candidates(config: BatchConfig, grid: dict[str, tuple[Any, ...]],
+                     window_events: int) -> list[str]:
+    """The discovery parts the short stage tries: ``grid["short_discovery"]`` when given,
+    else the grid's discovery choices and ``SHORT_EXTRA``; not the part everyone has, nor
+    a model declaring this window too large for it."""
+    choices = catalog.discovery_choices(config.algorithm)
+    default = [*(v for c in choices for v in grid.get(c, ())), *SHORT_EXTRA]
+    names = [str(v) for v in grid.get("short_discovery", tuple(default))]
+    current = {getattr(config, c) for c in choices}
+    return [n for n in dict.fromkeys(names) if n not in current and not too_slow(n, window_events)]
+
+
+def choose_short(folds: list[Split], config: BatchConfig, per_category: bool, k: int,
+                 share: float, per: dict[str, tuple[int, int]], names: list[str],
+                 deadline: float, clock: Callable[[], float]) -> dict[str, Any]:
+    """The short-history stage (see the module docstring) for the chosen ``config``: the
+    record of what it chose (``discovery``, "" for none) and why."""
+    items = config.short_history_items
+    cut = [shorten_histories(fold, SHORT_SHARE, keep=max(items, 1), salt=f"short{i}")[0]
+           for i, fold in enumerate(folds)]
+    trials = _Trials(cut, k, share, per, discovery=True, short_items=items)
+    main_config = dataclasses.replace(config, short_discovery="")
+    main = trials.run(main_config, per_category)
+    tried: dict[str, float] = {}
+    results: dict[str, dict[str, Any]] = {}
+    complete = True
+    for name in names:
+        if clock() > deadline:
+            complete = False
+            break
+        candidate = short_config(dataclasses.replace(main_config, short_discovery=name))
+        if candidate is None:  # the part everyone has already
+            continue
+        results[name] = trials.run(candidate, per_category)
+        tried[name] = round(float(results[name]["discovery"]["ndcg"]), 6)
+    record: dict[str, Any] = {
+        "discovery": "", "history_items": items,
+        "users": int(main["discovery"]["users"]),
+        "main": round(float(main["discovery"]["ndcg"]), 6), "tried": tried,
+        "complete": complete}
+    if not tried:
+        return record
+    best = max(tried, key=lambda n: tried[n])
+    new, nxt = gain(results[best], main, NEW_ITEMS), gain(results[best], main, NEXT_BASKET)
+    record.update(best=best, gain=[round(new.mean, 6), round(new.low, 6), round(new.high, 6)],
+                  next_basket_gain=[round(nxt.mean, 6), round(nxt.low, 6), round(nxt.high, 6)])
+    # Significant on new items, and next baskets not significantly worse.
+    if new.n >= 2 and new.low > 0 and not nxt.high < 0:
+        record["discovery"] = best
+    return record
 
 
 def _tuned_fields(config: BatchConfig) -> dict[str, Any]:
@@ -480,8 +566,16 @@ def tune(
             result = trials.run(candidate, per_category)
             if better(result, best, NEW_ITEMS if name in discovery else NEXT_BASKET):
                 best, best_config = result, candidate
+    short: dict[str, Any] = {}
+    if discovery:
+        names = short_candidates(best_config, grid, window_events)
+        short = choose_short(folds, best_config, per_category, k, share, per, names, deadline,
+                             clock)
+        complete = complete and short["complete"]
     params = _tuned_fields(best_config)
     params.pop("algorithm")
+    if discovery:
+        params["short_discovery"] = short["discovery"]
     if catalog.spec(best_config.algorithm).item_weights:
         params["blend_category_weights"] = (
             category_weights_for(best_config.blend_weight, share, per) if per_category
@@ -497,4 +591,5 @@ def tune(
                         clock() - started, complete,
                         sample={"window_events": window_events, "events": table.num_rows,
                                 "users_share": round(users_share, 4)},
-                        discovery=chosen_discovery, discovery_metrics=discovery_summary)
+                        discovery=chosen_discovery, discovery_metrics=discovery_summary,
+                        short=short)
