@@ -29,7 +29,8 @@ hold few shoppers that new, and every discovery model of the grid plus session k
 The best of them replaces the main part for such shoppers only when its paired gain on
 items new to them has a 95 % interval above zero and their next-basket score is not
 significantly worse; a route is a second model to fit every night, and a few hundred users'
-best mean alone is mostly noise. The record says what was tried and why (``short``).
+best mean alone is mostly noise. The descent leaves this stage a quarter of the time box
+(``SHORT_BUDGET_SHARE``); the record says what was tried and why (``short``).
 
 The grid and its order come from the algorithms' declarations (``recs.algorithms.catalog``):
 each tuned parameter names its setting, its values and its place (``stages``). For the
@@ -105,6 +106,7 @@ PER_CATEGORY = "per_category"  # the stage choosing per-category repeat weights 
 # session-based recommendation literature finds best when a session is all there is.
 SHORT_EXTRA: tuple[str, ...] = ("sknn",)
 SHORT_SHARE = 0.2  # validation users whose history the short stage cuts (see shorten_histories)
+SHORT_BUDGET_SHARE = 0.25  # of the time box, kept for the short stage
 
 
 def stages(algorithm: str, config: BatchConfig, grid: dict[str, tuple[Any, ...]]) -> list[str]:
@@ -406,11 +408,11 @@ def better(candidate: dict[str, Any], best: dict[str, Any], objective: str = NEX
 
 def short_candidates(config: BatchConfig, grid: dict[str, tuple[Any, ...]],
                      window_events: int) -> list[str]:
-    """The discovery parts the short stage tries: ``grid["short_discovery"]`` when given,
-    else the grid's discovery choices and ``SHORT_EXTRA``; not the part everyone has, nor
-    a model declaring this window too large for it."""
+    """The discovery parts the short stage tries, in order: ``grid["short_discovery"]`` when
+    given, else ``SHORT_EXTRA`` then the grid's discovery choices; not the part everyone
+    has, nor a model declaring this window too large for it."""
     choices = catalog.discovery_choices(config.algorithm)
-    default = [*(v for c in choices for v in grid.get(c, ())), *SHORT_EXTRA]
+    default = [*SHORT_EXTRA, *(v for c in choices for v in grid.get(c, ()))]
     names = [str(v) for v in grid.get("short_discovery", tuple(default))]
     current = {getattr(config, c) for c in choices}
     return [n for n in dict.fromkeys(names) if n not in current and not too_slow(n, window_events)]
@@ -538,6 +540,11 @@ def tune(
         if fold.train.num_rows and fold.test.num_rows and fold.test_users.size:
             folds.append(fold)
     discovery = discovery_settings(config.algorithm, config, grid)
+    short_names = short_candidates(config, grid, window_events) if discovery else []
+    # The short stage comes last: the descent leaves it its share of the box.
+    final = deadline
+    if short_names:
+        deadline = started + budget * (1.0 - SHORT_BUDGET_SHARE)
     trials = _Trials(folds, k, share, per, discovery=bool(discovery))
     best_config, per_category = config, True
     best = trials.run(config)
@@ -569,7 +576,7 @@ def tune(
     short: dict[str, Any] = {}
     if discovery:
         names = short_candidates(best_config, grid, window_events)
-        short = choose_short(folds, best_config, per_category, k, share, per, names, deadline,
+        short = choose_short(folds, best_config, per_category, k, share, per, names, final,
                              clock)
         complete = complete and short["complete"]
     params = _tuned_fields(best_config)
