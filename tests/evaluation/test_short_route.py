@@ -14,6 +14,7 @@ newcomer: no gain, no route.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -90,6 +91,7 @@ def routed() -> tuning.TuningResult:
 
 def test_popularity_is_chosen_for_short_histories(routed: tuning.TuningResult) -> None:
     record = routed.record()["short"]
+    assert json.loads(json.dumps(record)) == record  # the registry keeps it as JSON
     assert record["discovery"] == "popularity"
     assert routed.config.short_discovery == "popularity"
     assert routed.params["short_discovery"] == "popularity"

@@ -450,8 +450,8 @@ def choose_short(folds: list[Split], config: BatchConfig, per_category: bool, k:
         return record
     best = max(tried, key=lambda n: tried[n])
     new, nxt = gain(results[best], main, NEW_ITEMS), gain(results[best], main, NEXT_BASKET)
-    record.update(best=best, gain=[round(new.mean, 6), round(new.low, 6), round(new.high, 6)],
-                  next_basket_gain=[round(nxt.mean, 6), round(nxt.low, 6), round(nxt.high, 6)])
+    record.update(best=best, gain=[round(float(v), 6) for v in (new.mean, new.low, new.high)],
+                  next_basket_gain=[round(float(v), 6) for v in (nxt.mean, nxt.low, nxt.high)])
     # Significant on new items, and next baskets not significantly worse.
     if new.n >= 2 and new.low > 0 and not nxt.high < 0:
         record["discovery"] = best
