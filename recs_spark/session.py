@@ -4,6 +4,8 @@ On EMR Serverless ``spark-submit`` sets the master and the resources: the sessio
 them as they are. Anywhere else (tests, ``recs recommend-batch --engine spark``, the local
 demo) no master is configured, and the session runs in local mode on every core with few
 shuffle partitions: the default 200 cost more in task overhead than small windows take.
+A big window raises them (``size_shuffles``), so no partition's sort outgrows the memory a
+task has.
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ LOCAL_SHUFFLE_PARTITIONS = max(2, os.cpu_count() or 2)
 # workers' passes (the similarity's products and top-K, the ranking) take whole chunks of
 # rows, so fewer, larger batches mean fewer round trips for the same memory per chunk.
 ARROW_BATCH_ROWS = 65_536
+# Events per shuffle partition, at most: each task of the event-id dedup then sorts a few
+# hundred MB of whole events, and of the weighting's aggregates and the similarity's first
+# pass less, which a task's share of a few-GB heap holds (20 M events in 8 partitions,
+# a 6 GB driver: nothing spilled). With one partition per core a 100 M window would sort
+# 50 M whole events a task, spilling and merging many times over.
+SHUFFLE_PARTITION_ROWS = 2_500_000
+SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
 
 
 def get_session(app: str = "recs-batch") -> SparkSession:
@@ -35,7 +44,7 @@ def get_session(app: str = "recs-batch") -> SparkSession:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         builder = (builder.master("local[*]")
-                   .config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
+                   .config(SHUFFLE_PARTITIONS, str(LOCAL_SHUFFLE_PARTITIONS))
                    .config("spark.default.parallelism", str(LOCAL_SHUFFLE_PARTITIONS))
                    .config("spark.ui.enabled", "false")
                    # Loopback only: nothing here needs the machine's other interfaces.
@@ -50,3 +59,14 @@ def get_session(app: str = "recs-batch") -> SparkSession:
     session.sparkContext.setLogLevel(os.environ.get("RECS_SPARK_LOG_LEVEL", "WARN"))
     return session
 
+
+def size_shuffles(spark: SparkSession, rows: int) -> int:
+    """Set the session's shuffle partitions for a window of ``rows`` events and return them:
+    the session's start-up setting (local mode: one per core; EMR Serverless: Spark's
+    default or the job's ``--conf``), or one per ``SHUFFLE_PARTITION_ROWS`` if that is more.
+    The start-up setting is the floor each time, so a small window after a big one in the
+    same session is back to few partitions."""
+    base = int(spark.sparkContext.getConf().get(SHUFFLE_PARTITIONS, "200"))
+    partitions = max(base, -(-rows // SHUFFLE_PARTITION_ROWS))
+    spark.conf.set(SHUFFLE_PARTITIONS, str(partitions))
+    return partitions

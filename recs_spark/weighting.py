@@ -30,6 +30,7 @@ from recs.batch.interactions import EVENT_CODE, SESSION_PREFIX
 from recs.batch.weighting import DAY_MS
 from recs.batch.window import FileReport, read_file
 from recs.exceptions import NotFound
+from recs_spark.session import size_shuffles
 from recs_spark.stores import open_store
 
 # Rows of a file's table per Arrow batch handed back to Spark.
@@ -52,8 +53,9 @@ def read_events(spark: SparkSession, store_url: str, keys: Sequence[str],
     time as epoch ms; files that cannot be read are left out, as the weight step does.
 
     With ``markers``, each file also gives one row with ``pos = -(file + 1)``: its key
-    (``item_id``), its size in bytes (``ts``) and, when it was left out, why (``event_id``),
-    which ``read_window`` turns into the weight step's ``FileReport``."""
+    (``item_id``), its size in bytes (``ts``), its rows (``user_id``, as text) and, when it
+    was left out, why (``event_id``), which ``read_window`` turns into the weight step's
+    ``FileReport`` and the window's size."""
     listing = spark.createDataFrame(
         pa.table({"file": pa.array(range(len(keys)), pa.int64()),
                   "key": pa.array(list(keys), pa.string())}))
@@ -71,7 +73,8 @@ def read_events(spark: SparkSession, store_url: str, keys: Sequence[str],
                     yield _marker(file, key, 0, GONE)
                     continue
                 table, problem = read_file(blob)
-                yield _marker(file, key, len(blob), None if table is not None else problem)
+                yield _marker(file, key, len(blob), None if table is not None else problem,
+                              table.num_rows if table is not None else 0)
                 if table is not None:
                     yield from events_batches(table, int(file))
 
@@ -82,9 +85,10 @@ def read_events(spark: SparkSession, store_url: str, keys: Sequence[str],
 GONE = "listed but no longer stored"
 
 
-def _marker(file: int, key: str, size: int, reason: str | None) -> pa.RecordBatch:
+def _marker(file: int, key: str, size: int, reason: str | None,
+            rows: int = 0) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict(
-        {"pos": [-(file + 1)], "event_id": [reason], "user_id": [None], "session_id": [None],
+        {"pos": [-(file + 1)], "event_id": [reason], "user_id": [str(rows)], "session_id": [None],
          "item_id": [key], "event_type": [None], "ts": [size], "category": [None]},
         schema=ARROW_SCHEMA)
 
@@ -93,10 +97,12 @@ def read_window(spark: SparkSession, store_url: str,
                 keys: Sequence[str]) -> tuple[DataFrame, FileReport]:
     """The deduplicated events of the files at ``keys`` (persisted: the caller unpersists
     them), and what reading made of the files (``recs.batch.window.FileReport``, as the
-    weight step reports it). The files are read once."""
+    weight step reports it). The files are read once; the session's shuffle partitions are
+    sized from their rows (``recs_spark.session.size_shuffles``) before the first shuffle."""
     raw = read_events(spark, store_url, keys, markers=True).persist()
-    files = (raw.where(F.col("pos") < 0).select("pos", "event_id", "item_id", "ts")
+    files = (raw.where(F.col("pos") < 0).select("pos", "event_id", "item_id", "ts", "user_id")
              .toArrow().sort_by([("pos", "descending")]))
+    size_shuffles(spark, sum(int(rows) for rows in files["user_id"].to_pylist()))
     report = FileReport()
     for reason, key, size in zip(files["event_id"].to_pylist(), files["item_id"].to_pylist(),
                                  files["ts"].to_pylist(), strict=True):

@@ -20,11 +20,12 @@ from recs.batch.weighting import weight_events
 from recs.contracts import keys, layout
 from recs.formats import row_files
 from recs.stores.directory import DirectoryObjectStore
+from recs_spark import session as spark_session
 from recs_spark import similarity as spark_similarity
 from recs_spark import training as spark_training
 from recs_spark.sample import sample_users
 from recs_spark.similarity import similarity
-from recs_spark.weighting import in_window, read_events, weight
+from recs_spark.weighting import in_window, read_events, read_window, weight
 from tests.spark.conftest import AS_OF_MS, compare, event_file, shop
 
 CONFIG = BatchConfig(max_items_per_user=12, num_recommendations=10, neighbours=8,
@@ -135,6 +136,35 @@ def test_many_row_files_hold_the_same_rows(spark: Any, landed: tuple[pa.Table, s
     got = [row for key in trained.row_keys for row in row_files.read(out.get(key))]
     assert trained.rows == len(got)
     result = compare(export_rows(train(weight_events(table, config, AS_OF_MS), config), "v2",
+                                 0), got)
+    assert result.different == []
+    assert result.exact >= 0.9 * result.rows
+
+
+def test_a_window_in_many_shuffle_partitions_gives_the_same_lists(
+        spark: Any, landed: tuple[pa.Table, str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 500 events a partition the window's 4,243 rows go through 9 partitions in every
+    shuffle (the dedup, the weighting, the similarity's products), as a big window's do; the
+    lists are the single-node ones, and a small window after it is back to the session's
+    own partitions."""
+    monkeypatch.setattr(spark_session, "SHUFFLE_PARTITION_ROWS", 500)
+    table, url = landed
+    store = DirectoryObjectStore(Path(url[len("file://"):]))
+    own = spark.conf.get(spark_session.SHUFFLE_PARTITIONS)
+    try:
+        events, report = read_window(spark, url, store.list(layout.EVENTS))
+        assert spark.conf.get(spark_session.SHUFFLE_PARTITIONS) == "9"
+        assert table.num_rows == 4243 and report.skipped == []
+        trained = spark_training.train(spark, events, CONFIG, AS_OF_MS, "v3",
+                                       tmp_path.as_uri(), deduplicated=True)
+        events.unpersist()
+    finally:
+        assert spark_session.size_shuffles(spark, 0) == int(own)
+    assert spark.conf.get(spark_session.SHUFFLE_PARTITIONS) == own
+    out = DirectoryObjectStore(tmp_path)
+    got = [row for key in trained.row_keys for row in row_files.read(out.get(key))]
+    result = compare(export_rows(train(weight_events(table, CONFIG, AS_OF_MS), CONFIG), "v3",
                                  0), got)
     assert result.different == []
     assert result.exact >= 0.9 * result.rows
