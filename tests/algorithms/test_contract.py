@@ -34,7 +34,7 @@ def make(name: str) -> A.Recommender:
 
 @pytest.mark.parametrize("name", PERSONALISED)
 def test_recommends_within_the_users_group(name: str, board: sp.csr_matrix) -> None:
-    model = make(name).fit(board)
+    model = make(name).fit(board, sessions=board)  # a session model fits on its rows
     users = np.arange(board.shape[0])
     ids, scores = model.recommend(users, board, N=5)
     assert ids.shape == scores.shape == (board.shape[0], 5)
@@ -47,7 +47,7 @@ def test_recommends_within_the_users_group(name: str, board: sp.csr_matrix) -> N
 
 @pytest.mark.parametrize("name", PERSONALISED)
 def test_similar_items_stay_in_the_group(name: str, board: sp.csr_matrix) -> None:
-    model = make(name).fit(board)
+    model = make(name).fit(board, sessions=board)  # a session model fits on its rows
     items = np.arange(board.shape[1])
     ids, _ = model.similar_items(items, N=4)
     for item in items:
@@ -59,7 +59,7 @@ def test_similar_items_stay_in_the_group(name: str, board: sp.csr_matrix) -> Non
 
 @pytest.mark.parametrize("name", ALL)
 def test_scalar_user_gives_1d(name: str, board: sp.csr_matrix) -> None:
-    model = make(name).fit(board)
+    model = make(name).fit(board, sessions=board)  # a session model fits on its rows
     ids, scores = model.recommend(3, board[3], N=4, filter_already_liked_items=False)
     assert ids.shape == (4,) and scores.shape == (4,)
     item_ids, _ = model.similar_items(2, N=3)
@@ -68,7 +68,7 @@ def test_scalar_user_gives_1d(name: str, board: sp.csr_matrix) -> None:
 
 @pytest.mark.parametrize("name", ALL)
 def test_save_load_round_trip(name: str, board: sp.csr_matrix, tmp_path) -> None:
-    model = make(name).fit(board)
+    model = make(name).fit(board, sessions=board)  # a session model fits on its rows
     users = np.arange(board.shape[0])
     before = model.recommend(users, board, N=6, filter_already_liked_items=False)
     path = tmp_path / "model.npz"
@@ -104,7 +104,7 @@ def test_explicit_errors(name: str, board: sp.csr_matrix) -> None:
     bad.data[0] = np.nan
     with pytest.raises(A.NaNError, match="NaN"):
         model.fit(bad)
-    model.fit(board)
+    model.fit(board, sessions=board)
     with pytest.raises(A.RecommenderError, match="item columns"):
         model.recommend(np.arange(2), sp.csr_matrix((2, board.shape[1] + 1)))
     with pytest.raises(A.RecommenderError, match="rows but 3 userids"):

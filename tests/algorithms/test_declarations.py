@@ -44,7 +44,7 @@ def declared_defaults(name: str) -> dict[str, Any]:
 
 
 def fitted(name: str, board: sp.csr_matrix, **params: Any) -> Recommender:
-    return A.create(name, **{**declared_defaults(name), **params}).fit(board)
+    return A.create(name, **{**declared_defaults(name), **params}).fit(board, sessions=board)
 
 
 def outside_and_inside(p: Param) -> tuple[object, object]:

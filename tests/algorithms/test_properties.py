@@ -50,7 +50,7 @@ def build(name: str) -> A.Recommender:
 @given(x=matrices(), name=NAMES, n=st.integers(1, 8), filt=st.booleans(),
        extra=st.lists(st.integers(0, 1), max_size=2))
 def test_scores_sorted_and_filters_respected(x, name, n, filt, extra) -> None:
-    model = build(name).fit(x)
+    model = build(name).fit(x, sessions=x)  # a session model fits on these rows
     users = np.arange(x.shape[0])
     filter_items = np.array(extra, dtype=np.int64)
     ids, scores = model.recommend(users, x, N=n, filter_already_liked_items=filt,
@@ -85,7 +85,7 @@ def test_cosine_is_symmetric(x, shrink) -> None:
 @SETTINGS
 @given(x=matrices(), name=NAMES)
 def test_save_load_equal(x, name) -> None:
-    model = build(name).fit(x)
+    model = build(name).fit(x, sessions=x)  # a session model fits on these rows
     loaded = A.load_any(model.to_bytes())
     users = np.arange(x.shape[0])
     a = model.recommend(users, x, N=4, filter_already_liked_items=False)

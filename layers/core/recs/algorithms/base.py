@@ -260,6 +260,8 @@ class Recommender(ABC):
     # A model whose ``_score`` returns sparse rows is ranked SPARSE_BLOCK_USERS users at a
     # time; dense scores are bounded by DENSE_CELLS (a few dozen users when items are many).
     sparse_scores: ClassVar[bool] = False
+    # While ``fit`` runs: the sessions it was given, which a composite hands its parts.
+    fit_sessions: sp.csr_matrix | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -317,16 +319,29 @@ class Recommender(ABC):
 
     # ---- the contract --------------------------------------------------------------------
 
-    def fit(self, user_items: sp.spmatrix, item_weight: np.ndarray | None = None) -> Self:
+    def fit(self, user_items: sp.spmatrix, item_weight: np.ndarray | None = None,
+            sessions: sp.spmatrix | None = None) -> Self:
         """Fit on a users x items matrix of weights; ``item_weight`` (one repeat weight per
-        item) is for models declaring ``item_weights`` and refused by the others."""
+        item) is for models declaring ``item_weights`` and refused by the others.
+        ``sessions`` (sessions x the same items) is what a model declaring ``sessions`` fits
+        on instead (a composite hands it to its parts); the others ignore it."""
         if item_weight is not None and not self.spec.item_weights:
             raise RecommenderError(f"{self.name} takes no item weights")
         x = as_csr(user_items)
         if x.shape[1] == 0:
             raise RecommenderError("user_items has no item columns")
+        s = None if sessions is None else as_csr(sessions)
+        if s is not None and s.shape[1] != x.shape[1]:
+            raise RecommenderError(f"sessions have {s.shape[1]} item columns, the users' "
+                                   f"matrix {x.shape[1]}")
+        if self.spec.sessions and s is None:
+            raise RecommenderError(f"{self.name} fits on sessions, and none were given")
         self.n_items = int(x.shape[1])
-        self._fit(x)
+        self.fit_sessions = s
+        try:
+            self._fit(s if self.spec.sessions and s is not None else x)
+        finally:
+            self.fit_sessions = None
         if self.spec.item_weights:
             self.set_item_weight(item_weight)
         return self

@@ -90,7 +90,7 @@ class BlendRecommender(Recommender):
             self.item_weight = w
 
     def _fit(self, user_items: sp.csr_matrix) -> None:
-        self.discovery.fit(user_items)
+        self.discovery.fit(user_items, sessions=self.fit_sessions)
         counts = np.bincount(user_items.indices[user_items.data > 0],
                              minlength=user_items.shape[1]).astype(np.float32)
         self.item_popularity = counts / max(float(counts.max(initial=0)), 1.0)

@@ -115,6 +115,8 @@ class Spec:
     - ``configurable``: ``RECS_ALGORITHM`` may name it (the ensemble is named by its members).
     - ``tuning_max_events``: the nightly tuning does not try it on a larger window (its fit
       would not fit the time box).
+    - ``sessions``: it fits on the window's sessions (sessions x items, see
+      ``recs.batch.sessions``), not on the users' histories, which it only queries with.
     """
 
     name: str
@@ -127,6 +129,7 @@ class Spec:
     new_items: bool = False
     configurable: bool = True
     tuning_max_events: int | None = None
+    sessions: bool = False
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -227,13 +230,18 @@ POPULARITY = Spec("popularity", "global popularity: users per item, or summed we
     Param("by", str, "users", choices=("users", "weight")),
 ), discovery=True)
 
-SKNN = Spec("sknn", "session kNN: items of the most similar past sessions or shoppers", (
+_SKNN_PARAMS = (
     Param("neighbours", int, 200, low=1),
     Param("beta", float, 0.0, low=0),
     Param("recency", float, 1.0, low=0),
-    # Each query's neighbourhood is a product with every stored row sharing an item: it grows
-    # with the window, so the tuning tries it only on windows up to this size.
-), discovery=True, tuning_max_events=2_000_000)
+)
+# Each query's neighbourhood is a product with every stored row sharing an item: it grows
+# with the window, so the tuning tries these only on windows up to this size.
+SKNN = Spec("sknn", "shopper kNN: items of the shoppers whose histories are most like this one",
+            _SKNN_PARAMS, discovery=True, tuning_max_events=2_000_000)
+SKNN_SESSIONS = Spec("sknn_sessions", "session kNN: items of the past sessions most like this "
+                     "shopper's history", _SKNN_PARAMS, discovery=True,
+                     tuning_max_events=2_000_000, sessions=True)
 
 REPURCHASE = Spec("repurchase", "the user's own history, ranked by weight and recency",
                   repeats="always")
@@ -257,7 +265,7 @@ ENSEMBLE = Spec("ensemble", "a weighted sum of discovery models' per-user normal
 
 SPECS: dict[str, Spec] = {spec.name: spec for spec in (
     COSINE, BM25, TFIDF, SWING, RP3BETA, EASE, ALS, POPULARITY, REPURCHASE, BLEND, ENSEMBLE,
-    SKNN)}
+    SKNN, SKNN_SESSIONS)}
 
 
 def is_ensemble(name: str) -> bool:
@@ -310,6 +318,12 @@ def parts(name: str, settings: Settings) -> list[str]:
         return member_names(name)
     return [str(settings[p.setting]) for p in spec(name).params
             if p.names_discovery and p.setting is not None]
+
+
+def fits_on_sessions(name: str, settings: Settings) -> bool:
+    """Whether ``name`` as configured (its parts included) fits on the window's sessions."""
+    return spec(name).sessions or any(fits_on_sessions(part, settings)
+                                      for part in parts(name, settings))
 
 
 def discovery_choices(name: str) -> list[str]:

@@ -84,7 +84,7 @@ class EnsembleRecommender(Recommender):
 
     def _fit(self, user_items: sp.csr_matrix) -> None:
         for member in self.members:
-            member.fit(user_items)
+            member.fit(user_items, sessions=self.fit_sessions)
 
     def _score(self, user_items: sp.csr_matrix, n: int) -> np.ndarray:
         total = np.zeros(user_items.shape, dtype=np.float32)

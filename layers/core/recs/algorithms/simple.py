@@ -24,14 +24,15 @@ from recs.algorithms.knn import (
     TFIDFRecommender,
 )
 from recs.algorithms.popularity import PopularityRecommender, RepurchaseRecommender
-from recs.algorithms.sknn import SessionKNNRecommender
+from recs.algorithms.sknn import SessionKNNRecommender, SessionsKNNRecommender
 from recs.algorithms.swing import SwingRecommender
 
 MODELS: dict[str, type[Recommender]] = {
     cls.name: cls
     for cls in (CosineRecommender, BM25Recommender, TFIDFRecommender, SwingRecommender,
                 RP3BetaRecommender, EASERecommender, ALSRecommender,
-                PopularityRecommender, RepurchaseRecommender, SessionKNNRecommender)
+                PopularityRecommender, RepurchaseRecommender, SessionKNNRecommender,
+                SessionsKNNRecommender)
 }
 
 

@@ -19,6 +19,11 @@ the caller weights them so (``position_weights``). Scoring, for a query ``q``:
   item's popularity (rows holding it), as RP3beta does, so a popular item must earn its place.
 
 ``similar_items`` is the same with a query of one item. numpy and scipy only.
+
+Two models: ``sknn`` stores the shoppers' histories (the users x items matrix it is fitted
+on) and ``sknn_sessions`` the window's sessions (``recs.batch.sessions``), queried with the
+same users' histories. A short history is mostly one visit: the sessions like it are focused
+on it, where a whole shopper's history spreads over everything they ever touched.
 """
 
 from __future__ import annotations
@@ -118,3 +123,9 @@ class SessionKNNRecommender(Recommender):
                                   shape=(indptr.size - 1, self.n_items))
         self.row_weight = arrays["row_weight"].astype(np.float32)
         self.penalty = arrays["penalty"].astype(np.float32)
+
+
+class SessionsKNNRecommender(SessionKNNRecommender):
+    """The same neighbourhood over the window's sessions (``fit(..., sessions=)``)."""
+
+    spec = catalog.SKNN_SESSIONS

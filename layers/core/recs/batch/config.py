@@ -145,6 +145,13 @@ class BatchConfig:
         if not 0.0 <= self.max_unreadable_share <= 1.0:
             raise ConfigError("RECS_MAX_UNREADABLE_SHARE: must lie in [0, 1]")
 
+    def fits_on_sessions(self) -> bool:
+        """Whether the model, or the one for short histories, fits on the window's sessions
+        (the weighting then makes them: ``recs.batch.sessions``)."""
+        settings = self.as_dict()
+        return catalog.fits_on_sessions(self.algorithm, settings) or (bool(
+            self.short_discovery) and catalog.fits_on_sessions(self.short_discovery, settings))
+
     def weight_of(self, event_type: str) -> float:
         return self.event_weights.get(event_type, 0.0)
 

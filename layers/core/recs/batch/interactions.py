@@ -7,11 +7,15 @@ needs numpy and scipy but not pyarrow, and loading a file from S3 runs no code.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from recs.contracts.events import EVENT_RANK
 from recs.formats import npz
+
+if TYPE_CHECKING:  # scipy only where a window has sessions: the cold-start functions lack it
+    import scipy.sparse as sp
 
 # The strongest event type a user had with an item (by intent, ``EVENT_RANK``) names the verb
 # of a recommendation's reason ("Because you bought ..."); its code is its position there.
@@ -33,6 +37,8 @@ class Interactions:
     item_category: np.ndarray  # (n_items,) str, "" when unknown
     trending: np.ndarray  # (n_items,) float32 recent decayed popularity
     as_of_ms: int = 0
+    # Sessions x items (``recs.batch.sessions``), made only for a model fitting on them.
+    sessions: sp.csr_matrix | None = None
 
     @property
     def n_users(self) -> int:
@@ -43,7 +49,12 @@ class Interactions:
         return int(self.item_ids.shape[0])
 
     def to_bytes(self) -> bytes:
+        s = self.sessions
+        extra = {} if s is None else {
+            "session_indptr": s.indptr.astype(np.int64), "session_items": s.indices,
+            "session_weight": s.data, "session_shape": np.asarray(s.shape, np.int64)}
         return npz.to_bytes(dict(
+            **extra,
             user_ids=self.user_ids.astype(str),
             item_ids=self.item_ids.astype(str),
             user_index=self.user_index,
@@ -58,7 +69,15 @@ class Interactions:
     @classmethod
     def from_bytes(cls, data: bytes) -> Interactions:
         f = npz.read(data)
+        sessions = None
+        if "session_indptr" in f:
+            import scipy.sparse as sp
+
+            sessions = sp.csr_matrix(
+                (f["session_weight"], f["session_items"], f["session_indptr"]),
+                shape=tuple(int(n) for n in f["session_shape"]))
         return cls(
+            sessions=sessions,
             user_ids=f["user_ids"],
             item_ids=f["item_ids"],
             user_index=f["user_index"],

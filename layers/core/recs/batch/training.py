@@ -84,12 +84,13 @@ def fit_algorithm(
     interactions: Interactions, config: BatchConfig, x: sp.csr_matrix | None = None
 ) -> Recommender:
     """The configured algorithm, fitted on the interactions' weight matrix (with each item's
-    repeat weight, for a model that takes them)."""
+    repeat weight, for a model that takes them, and the window's sessions, for a model made
+    of one fitting on them)."""
     x = user_item_matrix(interactions) if x is None else x
     model = create(config.algorithm, **algorithm_params(config))
     item_weight = (category_weights(interactions.item_category, config)[0]
                    if model.spec.item_weights else None)
-    return model.fit(x, item_weight=item_weight)
+    return model.fit(x, item_weight=item_weight, sessions=interactions.sessions)
 
 
 def exclusions(

@@ -22,6 +22,7 @@ from recs.algorithms.threads import in_threads
 from recs.batch.config import BatchConfig
 from recs.batch.interactions import EVENT_CODE, SESSION_PREFIX, Interactions
 from recs.batch.reclaim import release_memory
+from recs.batch.sessions import session_matrix, session_of_events
 
 DAY_MS = 86_400_000
 
@@ -386,6 +387,10 @@ def weight_arrays(arrays: WindowArrays, config: BatchConfig, as_of_ms: int) -> I
     np.exp2(w, out=w)
     w *= event_weight
     trending = _trending(item_code, event_weight, ts, as_of_ms, n_items, config)
+    # Only for a model fitting on sessions: each event's session, and its item and weight
+    # held until the items are re-indexed.
+    sessions_of = ((session_of_events(arrays.user_code, ts), item_code, w)
+                   if config.fits_on_sessions() else None)
     del event_weight, ts
     categories = arrays.categories
     user_code = arrays.take("user_code")
@@ -413,6 +418,13 @@ def weight_arrays(arrays: WindowArrays, config: BatchConfig, as_of_ms: int) -> I
     # np.unique: its sorts were an eighth of the weighting at 20 M events).
     used_users, pair_user = _dense(pair_user, len(user_ids))
     used_items, pair_item = _dense(pair_item, n_items)
+    sessions = None
+    if sessions_of is not None:
+        session, item, weight = sessions_of
+        position = np.full(n_items, -1, np.int64)
+        position[used_items] = np.arange(used_items.size)
+        sessions = session_matrix(session, position[item], weight, used_items.size)
+        del sessions_of, session, item, weight
     return Interactions(
         user_ids=user_ids[used_users],
         item_ids=item_ids[used_items],
@@ -423,6 +435,7 @@ def weight_arrays(arrays: WindowArrays, config: BatchConfig, as_of_ms: int) -> I
         item_category=categories[used_items],
         trending=trending[used_items].astype(np.float32),
         as_of_ms=as_of_ms,
+        sessions=sessions,
     )
 
 

@@ -26,12 +26,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from recs.batch.sessions import SESSION_GAP_MS
 from recs.batch.weighting import user_keys
 from recs.exceptions import ValidationError
 
 SPLITS = ("global-time", "last-basket")
 DEFAULT_TEST_FRACTION = 0.1
-DEFAULT_SESSION_GAP_MS = 30 * 60 * 1000
+DEFAULT_SESSION_GAP_MS = SESSION_GAP_MS
 SHORT_KEEP = 3  # events a simulated short history keeps
 SHORT_MIN_USERS = 300  # the share grows (up to a third) until the cohort has this many
 

@@ -24,8 +24,9 @@ scores are in the record (``validation`` and ``discovery``).
 Last, short histories (``short_discovery``): for a model with a discovery part, each fold
 is copied with a hashed fifth of its validation users (at least 300, at most a third) cut
 to their last ``short_history_items`` events (``split.shorten_histories``), since real windows
-hold few shoppers that new, and every discovery model of the grid plus session kNN
-(``SHORT_EXTRA``) is tried as the part for the validation users whose history is that short.
+hold few shoppers that new, and session kNN (over the window's sessions, then over whole
+shoppers: ``SHORT_EXTRA``) and every discovery model of the grid are tried as the part for the
+validation users whose history is that short.
 The best of them replaces the main part for such shoppers only when its paired gain on
 items new to them has a 95 % interval above zero and their next-basket score is not
 significantly worse; a route is a second model to fit every night, and a few hundred users'
@@ -104,7 +105,7 @@ GRID: dict[str, tuple[Any, ...]] = {**WEIGHTING_GRID, **catalog.grids()}
 PER_CATEGORY = "per_category"  # the stage choosing per-category repeat weights or one
 # Discovery models tried for short histories besides the grid's: session kNN, which the
 # session-based recommendation literature finds best when a session is all there is.
-SHORT_EXTRA: tuple[str, ...] = ("sknn",)
+SHORT_EXTRA: tuple[str, ...] = ("sknn_sessions", "sknn")
 SHORT_SHARE = 0.2  # validation users whose history the short stage cuts (see shorten_histories)
 SHORT_BUDGET_SHARE = 0.25  # of the time box, kept for the short stage
 
@@ -290,7 +291,8 @@ class _Trials:
         ``short_items``: score only the validation users with at most that many items."""
         self.splits, self.k, self.share, self.per = splits, k, share, per
         self.discovery, self.short_items = discovery, short_items
-        self.data: dict[tuple[int, float], core.EvalData] = {}
+        # Per fold, half-life and whether the sessions are made (a model fitting on them).
+        self.data: dict[tuple[int, float, bool], core.EvalData] = {}
         self.models: dict[int, tuple[tuple[Any, ...], Any]] = {}
         self.trials: list[dict[str, Any]] = []
         self.seen: dict[tuple[str, bool], dict[str, Any]] = {}
@@ -320,10 +322,11 @@ class _Trials:
         new_values: list[np.ndarray] = []
         cfg = config
         for fold, split in enumerate(self.splits):
-            data = self.data.get((fold, config.half_life_days))
+            prepared = (fold, config.half_life_days, config.fits_on_sessions())
+            data = self.data.get(prepared)
             if data is None:
                 data = core.prepare(split, config, self.k)
-                self.data[(fold, config.half_life_days)] = data
+                self.data[prepared] = data
             cfg = dataclasses.replace(data.config, **{
                 f.name: getattr(config, f.name) for f in dataclasses.fields(config)
                 if f.name not in ("training_window_days", "num_recommendations")})
