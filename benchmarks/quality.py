@@ -207,8 +207,9 @@ def evaluate(table: Any, split_kind: str, args: argparse.Namespace,
     chosen = max(own, key=lambda n: tuned[n].valid_discovery)
     ours_result = tuned[chosen].discovery
     libraries = [tuned[n].discovery for n in LIBRARIES if n in tuned]
-    # Short histories routed to the model best on validation's short users (a proposal for
-    # the nightly tuning: the product's default list does not do this yet).
+    # Short histories routed to the model best on validation's short users among every
+    # candidate here (the default list routes them itself, among the product's models: its
+    # tuning record's ``short``).
     valid_short = discovery.short_users(valid_split.train, valid.holdout)
     test_short = discovery.short_users(ev.split.train, ev.data.holdout)
     route = discovery.routed(tuned, own, chosen, valid_short, test_short)
@@ -230,13 +231,14 @@ def evaluate(table: Any, split_kind: str, args: argparse.Namespace,
         f"tuned on validation for this objective). Ours = **{chosen}**, the best of our "
         f"models on validation. ≤{discovery.SHORT_EVENTS} events, natural: test users with at "
         f"most {discovery.SHORT_EVENTS} training events in the data as it is.{simulated} "
-        "Users counted in a column are those with a new item in the test. The last row routes "
-        f"users with at most {discovery.SHORT_EVENTS} training events to the one of our "
-        "models best on the validation split's users with that few (everyone else keeps "
-        "ours): both chosen on validation; a proposal for the nightly tuning, not what the "
-        "default list does today. The candidates' validation split has simulated short "
-        "histories too, made the same way from its own test users (the default's nightly "
-        "tuning does not).",
+        "Users counted in a column are those with a new item in the test. The default list "
+        "gives shoppers with at most 3 items in their history the discovery part its nightly "
+        "tuning chose for them, if any (`short` in its tuning record). The last row routes "
+        f"users with at most {discovery.SHORT_EVENTS} training events to the one of this "
+        "table's models of ours best on the validation split's users with that few "
+        "(everyone else keeps ours), for comparison. The candidates' validation split has "
+        "simulated short histories too, made the same way from its own test users, as the "
+        "default's nightly tuning makes its own.",
         "",
         discovery.table(rows, columns, args.k),
         "",
