@@ -86,8 +86,11 @@ DYNAMODB_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 BUCKET_READ: dict[str, tuple[str, ...]] = {
     resources.WEIGHT.name: (iam_prefix(layout.EVENTS), iam_prefix(layout.CATALOG)),
     # models/: a re-run takes the tuning choice its version's first run recorded there.
-    resources.TRAIN.name: (iam_prefix(layout.INTERACTIONS), iam_prefix(layout.MODELS)),
-    resources.EVALUATE.name: (iam_prefix(layout.INTERACTIONS), iam_prefix(layout.MODELS)),
+    # events/: tuning and the hold-out read the event files the weight step listed.
+    resources.TRAIN.name: (iam_prefix(layout.EVENTS), iam_prefix(layout.INTERACTIONS),
+                           iam_prefix(layout.MODELS)),
+    resources.EVALUATE.name: (iam_prefix(layout.EVENTS), iam_prefix(layout.INTERACTIONS),
+                              iam_prefix(layout.MODELS)),
     resources.EXPORT.name: (iam_prefix(layout.MODELS), iam_prefix(layout.INTERACTIONS)),
     # The recount and the live CTR read the landed events themselves.
     resources.ATTRIBUTION.name: (iam_prefix(layout.EVENTS),),

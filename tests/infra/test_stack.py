@@ -442,8 +442,8 @@ def test_api_role_only_reads_dynamodb_but_counts_exposures(
         ("ingest", {"catalog/*"}),
         ("lander", {"events/*", "events-rejected/*"}),
         ("weight", {"events/*", "catalog/*", "interactions/*"}),
-        ("train", {"interactions/*", "models/*"}),
-        ("evaluate", {"interactions/*", "models/*"}),
+        ("train", {"events/*", "interactions/*", "models/*"}),  # tuning reads the window
+        ("evaluate", {"events/*", "interactions/*", "models/*"}),  # and the hold-out
         ("export", {"models/*", "interactions/*"}),
         ("attribution", {"events/*"}),
     ],

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import boto3
 import pyarrow.parquet as pq
 
-from recs.contracts import resources
+from recs.contracts import layout, resources
 from tests.conftest import api_event, call, load_event
 
 
@@ -139,11 +140,23 @@ def load_event_body(name: str) -> list[dict[str, Any]]:
     return events
 
 
-def test_the_window_events_file_keeps_what_tuning_needs_but_not_the_ids(cloud: Any) -> None:
+def test_the_window_is_listed_by_its_event_files_not_copied(cloud: Any) -> None:
     output = ingest_and_train(cloud)
-    body = boto3.client("s3").get_object(Bucket=resources.LOCAL_BUCKET,
-                                         Key=output["events_key"])["Body"].read()
-    table = pq.read_table(io.BytesIO(body))
-    assert table.num_rows == output["counts"]["events"] == 7
-    assert "event_id" not in table.column_names  # deduplicated already: ids are dead weight
-    assert {"user_id", "item_id", "event_type", "ts"} <= set(table.column_names)
+    s3 = boto3.client("s3")
+
+    def keys(prefix: str) -> list[str]:
+        found = s3.list_objects_v2(Bucket=resources.LOCAL_BUCKET, Prefix=prefix)
+        return sorted(o["Key"] for o in found.get("Contents", []))
+
+    listing = json.loads(s3.get_object(Bucket=resources.LOCAL_BUCKET,
+                                       Key=output["window_key"])["Body"].read())
+    landed = keys(layout.EVENTS)
+    assert listing["event_files"] == landed and len(landed) == output["counts"]["partitions"]
+    assert sum(pq.read_metadata(io.BytesIO(s3.get_object(
+        Bucket=resources.LOCAL_BUCKET, Key=key)["Body"].read())).num_rows
+        for key in landed) == output["counts"]["events"] == 7
+    # Under the version: the listing, the sums and the catalog; no copy of the events.
+    version = output["version"]
+    assert keys(layout.interactions_prefix(version)) == sorted(
+        [layout.window_files(version), layout.interactions(version),
+         layout.catalog_snapshot(version)])

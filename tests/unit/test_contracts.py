@@ -157,16 +157,18 @@ def test_the_layout_is_spelled_as_stored() -> None:
     assert layout.event_file("2026-11-23", "ab12") == "events/dt=2026-11-23/part-ab12.parquet"
     assert layout.catalog_delta(1_700_000_000_000, "beef") == (
         "catalog/updates/001700000000000-beef.jsonl")
-    assert [layout.window_events(V), layout.interactions(V), layout.catalog_snapshot(V)] == [
-        f"interactions/{V}/events.parquet", f"interactions/{V}/interactions.npz",
-        f"interactions/{V}/catalog.json"]
+    assert [layout.window_files(V), layout.window_events(V), layout.interactions(V),
+            layout.catalog_snapshot(V)] == [
+        f"interactions/{V}/window.json", f"interactions/{V}/events.parquet",
+        f"interactions/{V}/interactions.npz", f"interactions/{V}/catalog.json"]
     assert [layout.model_prefix(V), layout.model(V), layout.params(V)] == [
         f"models/{V}/", f"models/{V}/model.npz", f"models/{V}/params.json"]
 
 
 def test_every_key_lies_under_one_top_level_prefix_and_iam_grants_it_with_a_star() -> None:
     built = [layout.event_file("2026-11-23", "x"), layout.catalog_delta(0, "x"),
-             layout.window_events(V), layout.interactions(V), layout.catalog_snapshot(V),
+             layout.window_files(V), layout.window_events(V), layout.interactions(V),
+             layout.catalog_snapshot(V),
              layout.model(V), layout.params(V), layout.rejected_event("2026-11-23", "m-1"),
              layout.row_file(V, 3), layout.spark_manifest(V), layout.shadow_model(V),
              layout.spark_logs()]

@@ -7,14 +7,12 @@ everyone else none), so ``evaluate_step``'s metrics are those of the full shadow
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
@@ -32,6 +30,7 @@ from recs.batch.steps.train import config_from_params, train_step
 from recs.batch.steps.weight import weight_step
 from recs.batch.training import fit_algorithm, ranks_each_user_alone, train, user_item_matrix
 from recs.batch.weighting import DAY_MS, weight_events
+from recs.batch.window import read_listed
 from recs.contracts import layout
 from recs.exceptions import ValidationError
 from recs.formats import event_files
@@ -216,8 +215,8 @@ def test_evaluate_scores_the_subset_shadow_as_the_full_one(settings_: dict[str, 
     # trained before the hold-out) to compare with.
     candidate = config_from_params(json.loads(objects.get(state["params_key"])))
     as_of_ms = midnight_ms(as_of(state))
-    split = gate.holdout_split(pq.read_table(io.BytesIO(objects.get(state["events_key"]))),
-                               as_of_ms, config.holdout_days)
+    split = gate.holdout_split(read_listed(objects, state["window_key"]), as_of_ms,
+                               config.holdout_days)
     start = int(as_of_ms - config.holdout_days * DAY_MS)
     before = weight_events(split.train, candidate, start)
     full_shadow = train(before, candidate)

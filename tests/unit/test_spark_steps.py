@@ -9,12 +9,14 @@ model: the same rows in the table, the same counts for promote, the same gate.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import pyarrow.parquet as pq
 import pytest
 
 from recs.batch.config import BatchConfig
@@ -28,6 +30,7 @@ from recs.batch.steps.export_parts import export_finish, export_part, export_sta
 from recs.batch.steps.promote import promote_step
 from recs.batch.steps.train import train_step
 from recs.batch.steps.weight import weight_step
+from recs.batch.window import read_listed
 from recs.contracts import layout
 from recs.contracts.state import BatchState, SparkManifest
 from recs.exceptions import SparkOutputError
@@ -74,7 +77,10 @@ def spark_job(objects: MemoryObjectStore, spark_state: BatchState,
     objects.put(layout.model(version), model_blob)
     objects.put(layout.shadow_model(version), model_blob)
     objects.put(layout.params(version), source.get(lambda_state["params_key"]))
-    objects.put(layout.window_events(version), source.get(lambda_state["events_key"]))
+    # The job's sample of the window: here all of it (what the Lambda path read).
+    sample = io.BytesIO()
+    pq.write_table(read_listed(source, lambda_state["window_key"]), sample, compression="zstd")
+    objects.put(layout.window_events(version), sample.getvalue())
     catalog = json.loads(objects.get(spark_state["catalog_key"]))
     rows = list(export_rows(Model.from_bytes(model_blob), version, 0, catalog))
     for part in range(PARTS):
@@ -119,7 +125,7 @@ def test_weight_sizes_a_spark_window_from_footers_without_reading_a_row(
     assert state["catalog_key"] == layout.catalog_snapshot(state["version"])
     assert objects.get(state["catalog_key"]) == reference_objects.get(reference["catalog_key"])
     # Nothing else of the Lambda path is written.
-    assert "interactions_key" not in state and "events_key" not in state
+    assert not {"interactions_key", "window_key", "events_key"} & state.keys()
     assert objects.list(layout.interactions_prefix(state["version"])) == [state["catalog_key"]]
 
 
@@ -207,7 +213,7 @@ def test_evaluate_scores_the_shadow_it_is_given_instead_of_training_one(
     from recs.batch.weighting import DAY_MS, weight_events
 
     params = config_from_params(json.loads(source.get(lambda_state["params_key"])))
-    events = evaluate_module.read_events(source.get(lambda_state["events_key"]))
+    events = evaluate_module.holdout_events(lambda_state, source)
     as_of_ms = midnight_ms(as_of(lambda_state))
     split = gate.holdout_split(events, as_of_ms, LAMBDA.holdout_days)
     shadow = train(weight_events(split.train, params, int(as_of_ms - DAY_MS)), params)

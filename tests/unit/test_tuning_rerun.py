@@ -18,6 +18,7 @@ from recs.batch.config import BatchConfig
 from recs.batch.evaluation import tuning
 from recs.batch.steps.train import train_step
 from recs.batch.steps.weight import weight_step
+from recs.batch.window import read_listed
 from recs.contracts import layout
 from recs.contracts.state import BatchState
 from recs.intake.ingest import ingest
@@ -49,12 +50,8 @@ def weighed() -> tuple[MemoryObjectStore, BatchState]:
 def test_the_time_box_cuts_the_grid_where_the_clock_says(
         weighed: tuple[MemoryObjectStore, BatchState]) -> None:
     """Why a recorded choice is needed: the same window, two machine speeds, two cuts."""
-    import io
-
-    import pyarrow.parquet as pq
-
     objects, state = weighed
-    events = pq.read_table(io.BytesIO(objects.get(state["events_key"])))
+    events = read_listed(objects, state["window_key"])
     as_of_ms = int(datetime(2026, 11, 24, tzinfo=UTC).timestamp() * 1000)
     slow = tuning.tune(events, CONFIG, as_of_ms, clock=ticking(2.0)).record()
     fast = tuning.tune(events, CONFIG, as_of_ms, clock=ticking(0.5)).record()

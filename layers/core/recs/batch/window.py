@@ -11,15 +11,22 @@ column missing or of another type, nulls where the lander never writes any) is s
 reported in a ``FileReport`` rather than failing the run: one bad file in the 90-day window
 would otherwise stop every nightly run until it left the window. Whether too much was
 skipped to train at all is the weight step's call (``RECS_MAX_UNREADABLE_SHARE``).
+
+The window is its files, not a copy of their events: the weight step selects them
+(``window_keys``) and lists them under the version with the rows it dropped as duplicates
+(``put_listing``), and the later steps that need the events themselves (a tuning train step,
+evaluate) read the same files again, without their ids (``read_listed``).
 """
 
 from __future__ import annotations
 
 import io
+import json
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TypeVar
 
 import numpy as np
@@ -30,6 +37,7 @@ import pyarrow.parquet as pq
 from recs.algorithms.threads import threads
 from recs.batch.reclaim import release_memory
 from recs.batch.weighting import EVENT_COLUMNS, first_of_each_id, string_hashes
+from recs.contracts import layout
 from recs.contracts.state import SkippedInput
 from recs.exceptions import NotFound
 from recs.formats import event_files
@@ -70,15 +78,80 @@ REASON_CHARS = 200  # an error's text kept in a reason
 
 @dataclass
 class FileReport:
-    """What ``read_window`` made of its files: the bytes of all of them, and those it skipped
-    (every one, in key order), each with its size and why."""
+    """What ``read_window`` made of its files: the bytes of all of them, those it skipped
+    (every one, in key order), each with its size and why, and the rows of each file it
+    dropped as copies of an earlier row's event (by file, positions in the file)."""
 
     bytes: int = 0
     skipped: list[SkippedInput] = field(default_factory=list)
+    duplicates: dict[str, list[int]] = field(default_factory=dict)
+
+    def read(self, keys: Sequence[str]) -> list[str]:
+        """The ones of ``keys`` that were read, not skipped."""
+        skipped = {s.get("key") for s in self.skipped}
+        return [key for key in keys if key not in skipped]
 
     @property
     def skipped_bytes(self) -> int:
         return sum(s.get("bytes", 0) for s in self.skipped)
+
+
+def window_keys(keys: Iterable[str], start: date, end: date) -> list[str]:
+    """The event files among ``keys`` of the days from ``start`` up to, not including,
+    ``end``, in the order given: by their partition's date, which the lander makes every
+    event's own (UTC) date, so a late event joins its own day, never a later one."""
+    first, last = start.isoformat(), end.isoformat()
+    return [key for key in keys
+            if (dt := layout.event_file_date(key)) is not None and first <= dt < last]
+
+
+def put_listing(objects: ObjectStore, key: str, keys: Sequence[str],
+                report: FileReport) -> None:
+    """At ``key`` (``layout.window_files``), what ``read_window(objects, keys, report)`` read:
+    the files it could use, in order, and the rows it dropped from them as duplicates."""
+    listing = {"event_files": report.read(keys), "duplicates": report.duplicates}
+    objects.put(key, json.dumps(listing, separators=(",", ":")).encode())
+
+
+def read_listed(objects: ObjectStore, key: str, report: FileReport | None = None) -> pa.Table:
+    """The table ``read_window`` read from the files listed at ``key`` (``put_listing``),
+    read again without their ids: the rows it dropped as duplicates are dropped by position,
+    so the biggest column is neither decoded nor hashed again.
+
+    Exactly the files the weight step read, not the window's days listed again: late events
+    keep landing in past days' partitions, and a file that landed after the weight step must
+    not reach the version's tuning or hold-out (nor a re-run of the version see a different
+    window). The lander derives a file's key from its events' ids, so the same keys hold the
+    same events. A listed file gone since is skipped and noted in ``report``."""
+    listing = json.loads(objects.get(key))
+    duplicates: dict[str, list[int]] = listing.get("duplicates", {})
+    report = FileReport() if report is None else report
+    chunks: list[pa.Table] = []  # compacted: about COMPACT_ROWS rows each
+    tables: list[pa.Table] = []  # the files read since the last compaction
+    pending = 0  # rows in ``tables``
+    for file_key, table in readable_files(objects, listing["event_files"], report,
+                                          _read_without_ids):
+        if file_key in duplicates:
+            keep = np.ones(table.num_rows, dtype=bool)
+            keep[duplicates[file_key]] = False
+            table = table.filter(pa.array(keep))
+        tables.append(table)
+        pending += table.num_rows
+        if pending >= COMPACT_ROWS:
+            chunks.append(_compacted(tables))
+            pending = 0
+    if tables:
+        chunks.append(_compacted(tables))
+    if not chunks:
+        return _EXPECTED.empty_table().drop_columns(["event_id"])
+    window = pa.concat_tables(chunks, promote_options="default")
+    del chunks
+    release_memory()
+    return window
+
+
+def _read_without_ids(blob: bytes) -> tuple[pa.Table | None, str]:
+    return read_file(blob, COLUMNS)
 
 
 def read_window(objects: ObjectStore, keys: Sequence[str],
@@ -121,6 +194,11 @@ def read_window(objects: ObjectStore, keys: Sequence[str],
     del hashes, valid
     if keep is not None:
         window = window.filter(pa.array(keep))
+        dropped = np.flatnonzero(~keep)
+        file_of = np.searchsorted(starts, dropped, side="right") - 1
+        for index in np.unique(file_of):
+            report.duplicates[read_keys[index]] = (
+                dropped[file_of == index] - starts[index]).tolist()
     release_memory()
     return window
 

@@ -5,7 +5,8 @@
     events/dt=YYYY-MM-DD/part-<hash>.parquet    behaviour events, written by the lander
     events-rejected/dt=YYYY-MM-DD/<id>.json     queue messages the lander could not land
     catalog/updates/<ms>-<hash>.jsonl           catalog deltas, written by PUT /items
-    interactions/<version>/events.parquet       the training window's events    (weight)
+    interactions/<version>/window.json          the window's event files        (weight)
+    interactions/<version>/events.parquet       a user sample's events          (spark job)
     interactions/<version>/interactions.npz     weighted interactions           (weight)
     interactions/<version>/catalog.json         the catalog snapshot's facts    (weight)
     models/<version>/model.npz                  the trained model               (train)
@@ -97,8 +98,15 @@ def interactions_prefix(version: str) -> str:
     return f"{INTERACTIONS}{version}/"
 
 
+def window_files(version: str) -> str:
+    """The keys of the event files the weight step read, as JSON: the later steps that need
+    the events (tuning, the gate's hold-out) read the same files (``recs.batch.window``)."""
+    return f"{interactions_prefix(version)}window.json"
+
+
 def window_events(version: str) -> str:
-    """The training window's events, deduplicated (tuning and the gate need event times)."""
+    """The Spark job's hashed user sample of the window, deduplicated: the events its tuning
+    ran on and evaluate's hold-out comes from (the job's shadow trained on the same users)."""
     return f"{interactions_prefix(version)}events.parquet"
 
 

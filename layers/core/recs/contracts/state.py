@@ -10,13 +10,15 @@ Who writes what (in the state machine's order):
 
 - the run's input: ``as_of`` (optional; today in UTC otherwise)
 - weight: ``as_of``, ``window_start``, ``version``, ``engine`` (which engine trains the
-  window: the state machine's Choice reads it), the S3 keys ``events_key``,
-  ``interactions_key``, ``catalog_key``, ``counts``, and ``skipped`` (the inputs it could
-  not use); on the ``spark`` engine it only sizes the window and leaves the rest to the job
+  window: the state machine's Choice reads it), the S3 keys ``window_key`` (the event files
+  it read, which tuning and evaluate read again), ``interactions_key``, ``catalog_key``,
+  ``counts``, and ``skipped`` (the inputs it could not use); on the ``spark`` engine it
+  only sizes the window and leaves the rest to the job
 - spark job (``spark`` engine only): writes ``layout.spark_manifest``, a ``SparkManifest``;
   the state machine keeps the job run's id in ``spark_job``
 - train: ``model_key``, ``params_key``, ``tuning``, more ``counts`` (on the ``spark``
-  engine, read from the job's manifest, with ``rows_prefix`` and ``shadow_key``)
+  engine, read from the job's manifest, with ``events_key``, ``rows_prefix`` and
+  ``shadow_key``)
 - evaluate: ``gate`` (read by the state machine's Choice on ``$.gate.ok``) and ``metrics``
 - export: the row ``counts``, and ``retired`` (superseded versions whose rows it deleted)
 - promote: ``promoted``, ``changed``, ``live_version``, and ``reason`` or
@@ -168,7 +170,8 @@ class BatchState(TypedDict, total=False):
     window_start: str
     version: str
     engine: str  # "lambda" or "spark" (recs.batch.engine)
-    events_key: str
+    window_key: str  # layout.window_files: the event files read (lambda engine)
+    events_key: str  # layout.window_events: the Spark job's sample (spark engine, by train)
     interactions_key: str
     catalog_key: str
     counts: Counts

@@ -8,9 +8,16 @@ cadence gives exactly that). The result decides the state machine's gate. The sh
 never served, so it holds lists only for the users the gate scores (those with a positive
 hold-out event); ranking every user of the window was most of this step's time and memory.
 
+The step reads the window's events from the event files the weight step read
+(``recs.batch.window.read_listed``), all of them at once, and splits them by event time
+(``gate.holdout_split``), not by the files' dates: ``holdout_days`` may be a fraction of a
+day, which no partition boundary falls on, and an event delivered twice is kept once across
+the whole window, as the weight step kept it.
+
 An engine that trained the version elsewhere (the Spark job) trains that shadow there too and
 names it in ``shadow_key``: it is scored as it is, since a window too big for a Lambda to
-train is too big to train its shadow in one.
+train is too big to train its shadow in one; its hold-out comes from the job's user sample
+(``events_key``), the users the shadow was trained for.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from recs.batch.steps import as_of, midnight_ms
 from recs.batch.steps.train import config_from_params
 from recs.batch.training import train
 from recs.batch.weighting import DAY_MS, weight_arrays, window_arrays
+from recs.batch.window import read_listed
 from recs.contracts import layout
 from recs.contracts.state import BatchState, Metrics
 from recs.exceptions import NotFound
@@ -37,20 +45,34 @@ from recs.stores.ports import ModelRegistry, ObjectStore
 READ_ROWS = 1 << 20  # rows per chunk of the events table (the reader's default is 131,072)
 
 
+def holdout_events(state: BatchState, objects: ObjectStore) -> pa.Table:
+    """The events the hold-out is split from: the window's, read from the event files the
+    weight step listed (``window_key``), else the Spark job's sample (``events_key``)."""
+    if state.get("window_key"):
+        table = _lean(read_listed(objects, state["window_key"]))
+        release_memory()
+        return table
+    return read_events(objects.get(state["events_key"]))
+
+
 def read_events(data: bytes) -> pa.Table:
-    """The window's events file as a table, as lean as the step can hold it.
+    """An events file (the Spark job's sample) as a table, as lean as the step can hold it.
 
     Decoded from ``data`` in place (a file object would copy it), into malloc's memory,
     which ``release_memory`` hands back, rather than Arrow's pool, which keeps the
-    decoding's scratch resident (about 250 MB at 20 M events); and without the session ids
-    when every event has a user id, since nothing reads them then.
+    decoding's scratch resident.
     """
     fragment = ds.ParquetFileFormat().make_fragment(pa.BufferReader(data))
-    table = fragment.to_table(memory_pool=pa.system_memory_pool(), batch_size=READ_ROWS)
+    table = _lean(fragment.to_table(memory_pool=pa.system_memory_pool(), batch_size=READ_ROWS))
     del fragment
-    if "session_id" in table.column_names and table["user_id"].null_count == 0:
-        table = table.drop_columns(["session_id"])
     release_memory()
+    return table
+
+
+def _lean(table: pa.Table) -> pa.Table:
+    """Without the session ids when every event has a user id: nothing reads them then."""
+    if "session_id" in table.column_names and table["user_id"].null_count == 0:
+        return table.drop_columns(["session_id"])
     return table
 
 
@@ -66,8 +88,7 @@ def evaluate_step(state: BatchState, objects: ObjectStore, registry: ModelRegist
     holdout_start_ms = int(as_of_ms - config.holdout_days * DAY_MS)
     # Each table goes as soon as the next is made: the window, its two halves and the
     # shadow's sums held at once were this step's memory peak.
-    split = gate.holdout_split(read_events(objects.get(state["events_key"])), as_of_ms,
-                               config.holdout_days)
+    split = gate.holdout_split(holdout_events(state, objects), as_of_ms, config.holdout_days)
     before, test = split.train, split.test
     del split
     release_memory()  # the split's scratch (the times, the masks)

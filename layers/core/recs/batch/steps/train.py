@@ -1,9 +1,10 @@
 """Step 2, train: tune on a validation split of the window, then train the model version.
 
-Tuning (``recs.batch.evaluation.tuning``) needs the window's events, which the weight step wrote
-beside the interactions; the chosen parameters are written next to the model and recorded in
-the registry by the export step. With tuning off (``RECS_TUNING_SECONDS=0``) the configured
-parameters train on the weight step's interactions as they are.
+Tuning (``recs.batch.evaluation.tuning``) needs the window's events: the step reads again the
+event files the weight step read (``recs.batch.window.read_listed``). The chosen parameters
+are written next to the model and recorded in the registry by the export step. With tuning
+off (``RECS_TUNING_SECONDS=0``) the configured parameters train on the weight step's
+interactions as they are.
 
 Tuning stops where its wall-clock time box runs out, so two runs of one day could choose
 differently. The first run's choice is therefore written under the version
@@ -20,14 +21,12 @@ write for this version is ever evaluated or exported.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from recs.batch import engine as engines
 from recs.batch.config import BatchConfig
@@ -37,6 +36,7 @@ from recs.batch.steps import as_of, midnight_ms
 from recs.batch.steps.weight import apply_catalog_categories
 from recs.batch.training import train
 from recs.batch.weighting import MIN_TUNING_EVENTS, tunes, weight_arrays, window_arrays
+from recs.batch.window import read_listed
 from recs.contracts import layout
 from recs.contracts.state import BatchState, SparkManifest, TuningRecord
 from recs.exceptions import ConfigError, NotFound, SparkOutputError
@@ -59,7 +59,7 @@ def train_step(state: BatchState, objects: ObjectStore, config: BatchConfig,
     version = state["version"]
     tuning: TuningRecord = {}
     events_in_window = int(state.get("counts", {}).get("events", 0))
-    tune = tunes(config, events_in_window) and bool(state.get("events_key"))
+    tune = tunes(config, events_in_window) and bool(state.get("window_key"))
     if not tune and config.tuning_seconds > 0:
         tuning = {"skipped": f"{events_in_window} events in the window; tuning needs "
                              f"at least {MIN_TUNING_EVENTS}"}
@@ -69,7 +69,7 @@ def train_step(state: BatchState, objects: ObjectStore, config: BatchConfig,
         # The weight step made no sums (it expected this step to tune, and a step's settings
         # may differ from another's): the window's events are weighted here, with the
         # parameters tuning chose when it ran.
-        events = pq.read_table(io.BytesIO(objects.get(state["events_key"])))
+        events = read_listed(objects, state["window_key"])
         as_of_ms = midnight_ms(as_of(state))
         if tune:
             from recs.batch.evaluation import tuning as tuner

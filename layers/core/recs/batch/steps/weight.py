@@ -1,5 +1,9 @@
 """Step 1, weight: the window's event partitions -> weighted interactions (pyarrow, numpy).
 
+The window's events are not copied: the step lists the event files it read under the version
+(``layout.window_files``), and the steps that need the events themselves (a tuning train
+step, evaluate's hold-out) read those files again (``recs.batch.window.read_listed``).
+
 Inputs it cannot use (an event file it cannot read, a catalog line it cannot decode) are
 skipped and reported in the state's ``skipped`` and ``counts``, which export and promote
 copy into the version's registry record and the handler turns into the ``UnreadableInputs``
@@ -14,16 +18,12 @@ twice: the footers are not read.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from recs.batch import engine as engines
 from recs.batch.config import BatchConfig
@@ -36,7 +36,9 @@ from recs.batch.window import (
     REASON_CHARS,
     FileReport,
     parquet_rows,
+    put_listing,
     read_window,
+    window_keys,
 )
 from recs.contracts import layout
 from recs.contracts.ids import model_version
@@ -53,12 +55,7 @@ def weight_step(state: BatchState, objects: ObjectStore, config: BatchConfig) ->
     """Read the window's partitions (only the needed columns), weight, write interactions."""
     day = as_of(state)
     start = day - timedelta(days=config.training_window_days)
-    keys = [
-        key
-        for key in objects.list(layout.EVENTS)
-        if (dt := layout.event_file_date(key)) is not None
-        and start.isoformat() <= dt < day.isoformat()
-    ]
+    keys = window_keys(objects.list(layout.EVENTS), start, day)
     catalog_keys = [k for k in objects.list(layout.CATALOG) if layout.is_catalog_delta(k)]
     version = model_version(day, keys + catalog_keys, config.as_dict())
     # The catalog first: it is small, and a catalog too broken to use fails the run at once.
@@ -77,20 +74,15 @@ def weight_step(state: BatchState, objects: ObjectStore, config: BatchConfig) ->
     events_report = FileReport()
     table = read_window(objects, keys, events_report)  # deduplicated, without the ids
     refuse_past_share("events", events_report, config.max_unreadable_share)
-    # The window's events too: tuning and the promotion gate need event times, not sums.
-    # Written on a thread of its own while the table is turned into arrays (Parquet's
-    # encoding and zstd release the GIL).
-    events_key = layout.window_events(version)
+    # Tuning and the promotion gate need event times, not sums: they read these files again.
+    window_key = layout.window_files(version)
+    put_listing(objects, window_key, keys, events_report)
     events = table.num_rows
     facts = catalog_facts(items)
     summed: dict[str, Any] = {}
-    with ThreadPoolExecutor(1, thread_name_prefix="events-file") as writer:
-        written = writer.submit(put_parquet, objects, events_key, table)
-        arrays = None
-        if not tunes(config, events):  # a tuning train step weights the events it tunes on
-            arrays = window_arrays(table, config, midnight_ms(day))
-        del table
-        written.result()  # the table's strings were the step's peak: gone before the sums
+    # A tuning train step weights the events it tunes on: no sums here then.
+    arrays = None if tunes(config, events) else window_arrays(table, config, midnight_ms(day))
+    del table  # the table's strings were the step's peak: gone before the sums
     if arrays is not None:
         release_memory()
         summed = _weighted(arrays, objects, version, config, day, facts)
@@ -104,18 +96,11 @@ def weight_step(state: BatchState, objects: ObjectStore, config: BatchConfig) ->
         "engine": engines.LAMBDA,
         **({"interactions_key": summed["interactions_key"]} if summed else {}),
         "catalog_key": catalog_key,
-        "events_key": events_key,
+        "window_key": window_key,
         "counts": {**_input_counts(keys, events, items, events_report, catalog_report),
                    **summed.get("counts", {})},
         "skipped": _skipped(events_report, catalog_report),
     }
-
-
-def put_parquet(objects: ObjectStore, key: str, table: pa.Table) -> None:
-    """``table`` as one zstd Parquet file at ``key``."""
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    objects.put(key, buffer.getvalue())
 
 
 def _weighted(arrays: WindowArrays, objects: ObjectStore, version: str, config: BatchConfig,
