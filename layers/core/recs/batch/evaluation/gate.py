@@ -64,7 +64,7 @@ def holdout_split(events: pa.Table, as_of_ms: int, days: float = 1.0) -> Split:
     """Events before ``as_of - days`` train; the last ``days`` before ``as_of`` are held out.
 
     The training part is a slice of ``events`` (no copy) when its rows are consecutive, as
-    in the window's events file (its partitions in date order), else a copy; the hold-out
+    in the window read from its event files (partitions in date order), else a copy; the hold-out
     is always a copy, so the table goes once the training part does: the evaluate step
     never holds a copy of each part beside the table.
     """
