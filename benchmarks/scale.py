@@ -289,7 +289,11 @@ def measure(events: int, engine: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=os.environ.get("SCALE_TMP")) as scratch:
         bucket, state_file = Path(scratch) / "bucket", Path(scratch) / "state.json"
         start = time.perf_counter()
-        files = write_events(events, users, items, bucket)
+        # In a child: the generator's arrays are not held by this process through the run.
+        out = subprocess.run([sys.executable, __file__, "--generate", str(events), str(users),
+                              str(items), str(bucket)], check=True, capture_output=True,
+                             text=True)
+        files = int(out.stdout.strip().splitlines()[-1])
         generated = time.perf_counter() - start
         event_bytes = sum(p.stat().st_size for p in (bucket / "events").rglob("*") if p.is_file())
         print(f"{engine} {events:,}: {files} files, {event_bytes / 1e6:,.0f} MB of events "
@@ -425,7 +429,12 @@ def main() -> None:
     parser.add_argument("--engine", choices=("local", "spark"), default="local")
     parser.add_argument("--report", action="store_true", help="write results/scale.md only")
     parser.add_argument("--step", nargs=4, help=argparse.SUPPRESS)  # one step's child
+    parser.add_argument("--generate", nargs=4, help=argparse.SUPPRESS)  # the events' child
     args = parser.parse_args()
+    if args.generate:
+        events, users, items, bucket = args.generate
+        print(write_events(int(events), int(users), int(items), Path(bucket)))
+        return
     if args.step:
         step_child(args.step[0], Path(args.step[1]), Path(args.step[2]), args.step[3])
         return
