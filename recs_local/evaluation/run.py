@@ -78,7 +78,8 @@ def our_candidate(name: str, algorithm: str, config: BatchConfig,
     def build(params: dict[str, Any], data: core.EvalData) -> tuple[core.Ranker, float]:
         p = dict(params)
         filter_liked = bool(p.pop("filter", False))
-        cfg = dataclasses.replace(config, algorithm=algorithm, **p)
+        # One model for everyone: the default's short-history route is the default's own.
+        cfg = dataclasses.replace(config, algorithm=algorithm, short_discovery="", **p)
         started = time.perf_counter()
         model = create(algorithm, **algorithm_params(cfg, algorithm))
         model.fit(data.x)
