@@ -10,8 +10,9 @@ invocations, on an object store backed by a directory in place of S3 (the networ
 these numbers). Its peak memory
 is that process's maximum resident set, the interpreter's imports included, as in a Lambda.
 The weight step reads the window's Parquet partitions, written as the lander writes them
-(50,000 events a file), and writes the window's events and (untuned) the interactions;
-train writes the model; evaluate trains the gate's shadow model and scores it; export makes
+(50,000 events a file), and writes their list and (untuned) the interactions; train (tuned,
+reading the listed files again) writes the model; evaluate reads the listed files again,
+trains the gate's shadow model and scores it; export makes
 the DynamoDB rows and counts them
 (``export_writes.py`` measures writing them). Without ``--tune`` the train step trains with
 the configured parameters; with it, it first tunes in its time box (``RECS_TUNING_SECONDS``),
