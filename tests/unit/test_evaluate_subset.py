@@ -81,7 +81,10 @@ def sample_interactions(config: BatchConfig) -> Interactions:
     {"algorithm": "rp3beta"},
     {"algorithm": "cosine", "num_recommendations": 4},
     {"blend_popularity": 0.3},  # its lists depend on the block: ranked whole, then kept
-], ids=["blend", "top-up", "repeat-kinds", "rp3beta", "cosine", "popularity-prior"])
+    {"short_discovery": "cosine", "short_history_items": 4},  # short histories routed
+    {"short_discovery": "cosine", "short_history_items": 4, "blend_popularity": 0.3},
+], ids=["blend", "top-up", "repeat-kinds", "rp3beta", "cosine", "popularity-prior",
+        "short-route", "short-route-popularity-prior"])
 def test_chosen_users_get_the_full_runs_lists_on_a_known_shop(settings_: dict[str, Any]
                                                               ) -> None:
     config = dataclasses.replace(BatchConfig(), **settings_)
@@ -147,15 +150,16 @@ def shops(draw: st.DrawFn) -> tuple[Interactions, np.ndarray]:
 @given(shop=shops(), algorithm=st.sampled_from(["blend", "cosine", "rp3beta", "bm25"]),
        n=st.integers(1, 8), blend_weight=st.sampled_from([0.0, 0.5, 0.97]),
        popularity=st.sampled_from([0.0, 0.3]),
-       repeat=st.sampled_from([{}, {"c1": 0.7}]))
+       repeat=st.sampled_from([{}, {"c1": 0.7}]), short=st.sampled_from(["", "cosine"]))
 def test_any_shop_any_users_the_full_runs_lists(shop: tuple[Interactions, np.ndarray],
                                                 algorithm: str, n: int, blend_weight: float,
-                                                popularity: float,
-                                                repeat: dict[str, float]) -> None:
+                                                popularity: float, repeat: dict[str, float],
+                                                short: str) -> None:
     interactions, rows = shop
     config = BatchConfig(algorithm=algorithm, neighbours=5, num_recommendations=n,
                          blend_weight=blend_weight, blend_popularity=popularity,
-                         blend_category_weights=repeat, trending_size=5)
+                         blend_category_weights=repeat, trending_size=5,
+                         short_discovery=short if algorithm == "blend" else "")
     assert_subset_of(train(interactions, config), train(interactions, config, users=rows),
                      rows)
 

@@ -219,31 +219,28 @@ def replace_lists(recs: UserRecommendations, at: np.ndarray,
                                because=merged(recs.because, lists.because))
 
 
-def route_short_histories(recs: UserRecommendations, users: np.ndarray, x: sp.csr_matrix,
-                          exclude: sp.csr_matrix | None, interactions: Interactions,
-                          config: BatchConfig, new_items: int,
-                          only: np.ndarray | None = None) -> UserRecommendations:
-    """``recs`` (the lists of the users at rows ``users`` of ``x``) with each short history's
-    list from the model ``short_config`` describes, ranked by the same rules; the others'
-    lists are untouched, and so are those not at the positions ``only`` (when given: lists
-    nobody will read). Nothing is fitted when no route is configured or nobody is short."""
+def routed_rows(x: sp.csr_matrix, config: BatchConfig,
+                rows: np.ndarray | None = None) -> np.ndarray:
+    """The users (sorted rows of ``x``, among ``rows`` when given) whose lists come from the
+    short-history model: none when no route is configured."""
+    if short_config(config) is None:
+        return np.zeros(0, np.int64)
+    short = np.flatnonzero(short_histories(x, config))
+    return short if rows is None else np.intersect1d(short, rows, assume_unique=True)
+
+
+def short_lists(x: sp.csr_matrix, short: np.ndarray, exclude: sp.csr_matrix | None,
+                interactions: Interactions, config: BatchConfig,
+                new_items: int) -> UserRecommendations | None:
+    """The lists of the users at rows ``short`` from the model ``short_config`` describes,
+    ranked by the same rules as everyone's (None when there is nobody to route)."""
     route = short_config(config)
-    if route is None:
-        return recs
-    short = short_histories(x, config)[users]
-    if only is not None:
-        wanted = np.zeros(short.size, dtype=bool)
-        wanted[only] = True
-        short &= wanted
-    at = np.flatnonzero(short)
-    if at.size == 0:
-        return recs
+    if route is None or short.size == 0:
+        return None
     model = fit_algorithm(interactions, route, x)
-    rows = users[at]
-    lists = recommend(model, sp.csr_matrix(x[rows]), config.num_recommendations,
-                      exclude=None if exclude is None else sp.csr_matrix(exclude[rows]),
-                      new_items=new_items)
-    return replace_lists(recs, at, lists)
+    return recommend(model, sp.csr_matrix(x[short]), config.num_recommendations,
+                     exclude=None if exclude is None else sp.csr_matrix(exclude[short]),
+                     new_items=new_items)
 
 
 def train(interactions: Interactions, config: BatchConfig,
@@ -257,7 +254,9 @@ def train(interactions: Interactions, config: BatchConfig,
     (and their exclusions), and each list is ranked from the user's own row, so theirs are
     the lists a full run gives them; a model whose lists depend on the other users ranked
     beside them (``ranks_each_user_alone``) ranks everyone and keeps theirs. The neighbours,
-    trending lists and histories do not depend on ``users``.
+    trending lists and histories do not depend on ``users``. Shoppers with a short history
+    get their lists from the short-history model when one is configured
+    (``short_config``), and the others' lists are the ones they would get without it.
     """
     rows = ranked_users(users, interactions.n_users)
     x = user_item_matrix(interactions)
@@ -269,8 +268,20 @@ def train(interactions: Interactions, config: BatchConfig,
     # Lists that may fill up with the user's history also carry new items (see
     # ``recommend``'s ``new_items``).
     new_items = config.num_recommendations // 2 if model.spec.new_items else 0
-    # The rows ranked: the chosen users' where that gives them their full-run lists.
-    ranked = rows if rows is not None and ranks_each_user_alone(model) else None
+    # Short histories first, from their own discovery part when the tuning chose one: that
+    # fit's scratch comes and goes before the main lists, the step's largest arrays, exist.
+    # (All of them when a list depends on the others ranked beside it: the two models differ
+    # only in their discovery part.)
+    alone = ranks_each_user_alone(model)
+    short = routed_rows(x, config, rows if alone else None)
+    routed = short_lists(x, short, exclude, interactions, config, new_items)
+    release_memory()
+    # The rows the main model ranks: the users whose lists are kept, less the routed ones,
+    # where each list comes from the user's own row alone; everyone otherwise.
+    ranked = None
+    if alone and (rows is not None or short.size):
+        everyone = np.arange(interactions.n_users) if rows is None else rows
+        ranked = np.setdiff1d(everyone, short, assume_unique=True)
     if ranked is None:
         recs = recommend(model, x, config.num_recommendations, exclude=exclude,
                          new_items=new_items)
@@ -278,21 +289,23 @@ def train(interactions: Interactions, config: BatchConfig,
         recs = recommend(model, x[ranked], config.num_recommendations,
                          exclude=None if exclude is None else sp.csr_matrix(exclude[ranked]),
                          new_items=new_items)
-    # Short histories from their own discovery model, when the tuning chose one: only the
-    # users whose lists are kept.
-    listed = ranked if ranked is not None else np.arange(interactions.n_users)
-    recs = route_short_histories(recs, listed, x, exclude, interactions, config, new_items,
-                                 only=rows if ranked is None else None)
     # Each user's items, what a list of items new to them leaves out (the weights are not
     # needed: only which items).
     history_indptr, history_items = x.indptr.astype(np.int64), x.indices.astype(np.int32)
     del x, exclude  # the lists are the largest arrays from here on: make room
     release_memory()  # and what the ranking's worker threads freed
+    # Every listed user's list, in row order: the main ones and the routed ones.
+    listed = np.arange(interactions.n_users) if ranked is None else np.union1d(ranked, short)
+    if ranked is not None:
+        recs = spread_lists(recs, np.searchsorted(listed, ranked), listed.size)
+    if routed is not None:
+        recs = replace_lists(recs, np.searchsorted(listed, short), routed)
+    del routed
     # Made again rather than held through the ranking, the train step's memory peak.
     events = event_matrix(interactions)
     if ranked is not None:
-        because_event = because_events(sp.csr_matrix(events[ranked]), recs)
-        recs = spread_lists(recs, ranked, interactions.n_users)
+        because_event = because_events(sp.csr_matrix(events[listed]), recs)
+        recs = spread_lists(recs, listed, interactions.n_users)
     else:
         because_event = because_events(events, recs)
         if rows is not None:
