@@ -316,7 +316,10 @@ def main() -> int:
         "# Recommendation quality: shared datasets",
         "",
         f"Machine: {machine()}. implicit on {IMPLICIT_THREADS} threads "
-        "(OPENBLAS_NUM_THREADS=1), ours with RECS_THREADS=2.",
+        "(OPENBLAS_NUM_THREADS=1), ours with RECS_THREADS=2. Run "
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}, load average "
+        f"{os.getloadavg()[0]:.1f} at the start; the default's tuning time box "
+        f"{'the nightly one' if args.tune_seconds is None else f'{args.tune_seconds:g} s'}.",
         "",
         "Every model trains on the same interactions (the nightly `weight_events`: event "
         "weights and time decay from the end of the training data) and is tuned on the same "
