@@ -101,7 +101,7 @@ LANDER = FunctionSpec("lander", "lander", ("core", "arrow"), memory_mb=1024, tim
 # is at least 3,584 MB: two vCPUs, the cores they were measured (and use threads) on.
 WEIGHT = FunctionSpec("weight", "weight", ("core", "arrow"), memory_mb=3712, timeout_s=900,
                       env=(BUCKET_ENV,))
-TRAIN = FunctionSpec("train", "train", ("core", "batch"), memory_mb=3776, timeout_s=900,
+TRAIN = FunctionSpec("train", "train", ("core", "batch"), memory_mb=3904, timeout_s=900,
                      env=(BUCKET_ENV,))
 EVALUATE = FunctionSpec("evaluate", "evaluate", ("core", "batch"), memory_mb=3584,
                         timeout_s=900, env=(BUCKET_ENV, REGISTRY.env_var))
