@@ -20,9 +20,8 @@ import pytest
 
 from recs.batch.config import BatchConfig
 from recs.batch.evaluation import tuning
+from tests.evaluation.shops import event_table, only
 
-DAY_MS = 86_400_000
-T0 = 1_700_000_000_000
 REPEATERS, DISCOVERERS, BESTSELLERS = 100, 25, 12
 
 
@@ -44,22 +43,7 @@ def shop() -> tuple[pa.Table, float]:
     for n, user in enumerate(shoppers):
         rows.append((user, f"c{n // 3}-1", "view", 9.5) if user.startswith("r")
                     else (user, f"pop{rng.integers(BESTSELLERS)}", "purchase", 9.5))
-    ts = [T0 + int(day * DAY_MS) + n for n, (*_, day) in enumerate(rows)]
-    table = pa.table({
-        "event_id": [f"e{n}" for n in range(len(rows))],
-        "user_id": [r[0] for r in rows],
-        "session_id": pa.nulls(len(rows), pa.string()),
-        "item_id": [r[1] for r in rows],
-        "event_type": [r[2] for r in rows],
-        "ts": pa.array(ts, pa.timestamp("ms", tz="UTC")),
-        "category": pa.nulls(len(rows), pa.string()),
-    })
-    return table, (len(rows) - trained) / len(rows)
-
-
-def only(config: BatchConfig, **choices: tuple[Any, ...]) -> dict[str, tuple[Any, ...]]:
-    """A grid holding the configured value of every setting, and ``choices``."""
-    return {**{name: (getattr(config, name),) for name in tuning.GRID}, **choices}
+    return event_table(rows), (len(rows) - trained) / len(rows)
 
 
 @pytest.fixture(scope="module")

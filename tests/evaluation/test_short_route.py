@@ -15,7 +15,6 @@ newcomer: no gain, no route.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -26,9 +25,8 @@ from recs.batch.evaluation import tuning
 from recs.batch.model import Model
 from recs.batch.training import train
 from recs.batch.weighting import weight_events
+from tests.evaluation.shops import DAY_MS, T0, event_table, only
 
-DAY_MS = 86_400_000
-T0 = 1_700_000_000_000
 CLUSTERS, NEWCOMERS, BESTSELLERS = 30, 60, 8
 
 
@@ -50,30 +48,15 @@ def shop() -> tuple[pa.Table, float]:
         rows += [(f"long{cluster}-{m}", f"c{cluster}-5", "cart", 9.5) for m in range(3)]
     rows += [(f"new{n}", f"pop{rng.integers(BESTSELLERS)}", "purchase", 9.5)
              for n in range(NEWCOMERS)]
-    ts = [T0 + int(day * DAY_MS) + n for n, (*_, day) in enumerate(rows)]
-    table = pa.table({
-        "event_id": [f"e{n}" for n in range(len(rows))],
-        "user_id": [r[0] for r in rows],
-        "session_id": pa.nulls(len(rows), pa.string()),
-        "item_id": [r[1] for r in rows],
-        "event_type": [r[2] for r in rows],
-        "ts": pa.array(ts, pa.timestamp("ms", tz="UTC")),
-        "category": pa.nulls(len(rows), pa.string()),
-    })
-    return table, (len(rows) - trained) / len(rows)
+    return event_table(rows), (len(rows) - trained) / len(rows)
 
 
 CONFIG = BatchConfig(discovery="cosine", blend_weight=0.97, training_window_days=30)
 
 
-def only(**choices: tuple[Any, ...]) -> dict[str, tuple[Any, ...]]:
-    """A grid holding the configured value of every setting, and ``choices``."""
-    return {**{name: (getattr(CONFIG, name),) for name in tuning.GRID}, **choices}
-
-
 def tune(short: tuple[str, ...]) -> tuning.TuningResult:
     events, validation = shop()
-    return tuning.tune(events, CONFIG, grid=only(short_discovery=short), extra_folds=(),
+    return tuning.tune(events, CONFIG, grid=only(CONFIG, short_discovery=short), extra_folds=(),
                        test_fraction=validation, budget_seconds=60)
 
 
