@@ -42,7 +42,7 @@ from recs.batch.steps import as_of, midnight_ms
 from recs.batch.steps.train import MIN_TUNING_EVENTS, recorded_choice
 from recs.batch.steps.weight import refuse_past_share
 from recs.batch.weighting import DAY_MS
-from recs.batch.window import FileReport
+from recs.batch.window import FileReport, window_keys
 from recs.contracts import layout
 from recs.contracts.state import BatchState, Counts, SparkManifest, TuningRecord
 from recs_spark.sample import Sample, sample_events, sample_users
@@ -63,14 +63,6 @@ class Built:
     tuning: TuningRecord = field(default_factory=lambda: cast(TuningRecord, {}))
     shadow: Model | None = None
     files: FileReport = field(default_factory=FileReport)  # the event files read and skipped
-
-
-def window_keys(keys: Sequence[str], state: BatchState, config: BatchConfig) -> list[str]:
-    """The event files of the run's window, as the weight step selects them (key order)."""
-    day = as_of(state)
-    start = (day - timedelta(days=config.training_window_days)).isoformat()
-    return [key for key in keys if (dt := layout.event_file_date(key)) is not None
-            and start <= dt < day.isoformat()]
 
 
 def build(spark: SparkSession, store_url: str, keys: Sequence[str], config: BatchConfig,
@@ -136,7 +128,10 @@ def run(spark: SparkSession, store_url: str, state: BatchState, config: BatchCon
     started = time.perf_counter()
     store = open_store(store_url)
     version = state["version"]
-    keys = window_keys(store.list(layout.EVENTS), state, config)
+    # The files as the weight step selects them (it sized the window from these days).
+    day = as_of(state)
+    keys = window_keys(store.list(layout.EVENTS),
+                       day - timedelta(days=config.training_window_days), day)
     catalog = (json.loads(store.get(state["catalog_key"])) if state.get("catalog_key")
                else {})
     built = build(spark, store_url, keys, config, midnight_ms(as_of(state)), version, catalog,

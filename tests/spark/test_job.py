@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from recs.batch.steps.train import config_from_params, recorded_choice
 from recs.batch.steps.weight import apply_catalog_categories
 from recs.batch.training import train
 from recs.batch.weighting import weight_events
-from recs.batch.window import read_window
+from recs.batch.window import read_window, window_keys
 from recs.contracts import layout
 from recs.contracts.state import BatchState
 from recs.formats import row_files
@@ -72,7 +73,8 @@ def test_the_job_writes_the_versions_rows_and_manifest(spark: Any, tmp_path: Pat
 
     # The rows are export_rows' of the single-node model trained with the job's parameters.
     chosen = config_from_params(json.loads(store.get(manifest["params_key"])))
-    window = read_window(store, job.window_keys(store.list(layout.EVENTS), state, config))
+    start = (AS_OF - timedelta(days=config.training_window_days)).date()
+    window = read_window(store, window_keys(store.list(layout.EVENTS), start, AS_OF.date()))
     interactions = weight_events(window, chosen, AS_OF_MS)
     apply_catalog_categories(interactions, catalog)
     single = train(interactions, chosen)
