@@ -92,6 +92,12 @@ def test_a_part_no_better_than_the_main_one_is_not_routed() -> None:
     assert record["discovery"] == ""
 
 
+def test_without_candidates_the_stage_does_not_run_and_nobody_is_routed() -> None:
+    result = tune(())  # the Spark engine's grid: one discovery part for everyone
+    assert "short" not in result.record()
+    assert result.params["short_discovery"] == "" and result.config.short_discovery == ""
+
+
 def test_short_histories_get_the_routed_model_s_lists_and_the_others_keep_theirs(
         routed: tuning.TuningResult) -> None:
     events, _ = shop()

@@ -427,6 +427,8 @@ def choose_short(folds: list[Split], config: BatchConfig, per_category: bool, k:
     """The short-history stage (see the module docstring) for the chosen ``config``: the
     record of what it chose (``discovery``, "" for none) and why."""
     items = config.short_history_items
+    if clock() > deadline:  # the descent used the stage's share too: no route tonight
+        return {"discovery": "", "history_items": items, "tried": {}, "complete": False}
     cut = [shorten_histories(fold, SHORT_SHARE, keep=max(items, 1), salt=f"short{i}")[0]
            for i, fold in enumerate(folds)]
     trials = _Trials(cut, k, share, per, discovery=True, short_items=items)
@@ -577,15 +579,15 @@ def tune(
             if better(result, best, NEW_ITEMS if name in discovery else NEXT_BASKET):
                 best, best_config = result, candidate
     short: dict[str, Any] = {}
-    if discovery:
-        names = short_candidates(best_config, grid, window_events)
+    names = short_candidates(best_config, grid, window_events) if discovery else []
+    if names:
         short = choose_short(folds, best_config, per_category, k, share, per, names, final,
                              clock)
         complete = complete and short["complete"]
     params = _tuned_fields(best_config)
     params.pop("algorithm")
     if discovery:
-        params["short_discovery"] = short["discovery"]
+        params["short_discovery"] = short.get("discovery", "")
     if catalog.spec(best_config.algorithm).item_weights:
         params["blend_category_weights"] = (
             category_weights_for(best_config.blend_weight, share, per) if per_category
