@@ -108,8 +108,9 @@ def test_a_lambda_night_worked_by_hand() -> None:
     assert lines["DynamoDB writes"].quantity == pytest.approx(12_000)
     # Two versions' rows of 924 + 100 bytes.
     assert lines["DynamoDB storage"].quantity == pytest.approx(2 * 2000 * 1024 / 2 ** 30)
-    # 40 files read twice and 10 artefacts; 10 artefacts written and one LIST.
-    assert lines["S3 requests"].quantity == 2 * 40 + 10 + 10 + 1
+    # 40 files read four times (footers, weight, the tuning train step, evaluate) and 10
+    # artefacts; 10 artefacts written and one LIST.
+    assert lines["S3 requests"].quantity == 4 * 40 + 10 + 10 + 1
     assert lines["S3 storage"].quantity == pytest.approx((6e7 + 2 * 2e7) / 2 ** 30)
     assert lines["Step Functions transitions"].quantity == 6
     assert all(line.usd == pytest.approx(line.quantity) for line in lines.values())
