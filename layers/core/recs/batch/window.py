@@ -126,26 +126,17 @@ def read_listed(objects: ObjectStore, key: str, report: FileReport | None = None
     listing = json.loads(objects.get(key))
     duplicates: dict[str, list[int]] = listing.get("duplicates", {})
     report = FileReport() if report is None else report
-    chunks: list[pa.Table] = []  # compacted: about COMPACT_ROWS rows each
-    tables: list[pa.Table] = []  # the files read since the last compaction
-    pending = 0  # rows in ``tables``
-    for file_key, table in readable_files(objects, listing["event_files"], report,
-                                          _read_without_ids):
-        if file_key in duplicates:
-            keep = np.ones(table.num_rows, dtype=bool)
-            keep[duplicates[file_key]] = False
-            table = table.filter(pa.array(keep))
-        tables.append(table)
-        pending += table.num_rows
-        if pending >= COMPACT_ROWS:
-            chunks.append(_compacted(tables))
-            pending = 0
-    if tables:
-        chunks.append(_compacted(tables))
-    if not chunks:
-        return _EXPECTED.empty_table().drop_columns(["event_id"])
-    window = pa.concat_tables(chunks, promote_options="default")
-    del chunks
+
+    def files() -> Iterator[pa.Table]:
+        for file_key, table in readable_files(objects, listing["event_files"], report,
+                                              _read_without_ids):
+            if file_key in duplicates:
+                keep = np.ones(table.num_rows, dtype=bool)
+                keep[duplicates[file_key]] = False
+                table = table.filter(pa.array(keep))
+            yield table
+
+    window = _joined(files())
     release_memory()
     return window
 
@@ -161,24 +152,20 @@ def read_window(objects: ObjectStore, keys: Sequence[str],
     that cannot be read are left out and noted in ``report``."""
     report = FileReport() if report is None else report
     read_keys: list[str] = []  # the files read, in order: the ids are re-read from these
-    chunks: list[pa.Table] = []  # compacted: about COMPACT_ROWS rows each
-    tables: list[pa.Table] = []  # the files read since the last compaction
     hashes, valid, starts = [], [], [0]
-    for key, (table, file_hashes, file_valid) in readable_files(objects, keys, report,
-                                                                 _read_hashed):
-        read_keys.append(key)
-        hashes.append(file_hashes)
-        valid.append(file_valid)
-        tables.append(table)
-        starts.append(starts[-1] + table.num_rows)
-        if starts[-1] - sum(chunk.num_rows for chunk in chunks) >= COMPACT_ROWS:
-            chunks.append(_compacted(tables))
-    if tables:
-        chunks.append(_compacted(tables))
-    if not chunks:
-        return _EXPECTED.empty_table().drop_columns(["event_id"])
-    window = pa.concat_tables(chunks, promote_options="default")
-    del chunks, tables
+
+    def files() -> Iterator[pa.Table]:
+        for key, (table, file_hashes, file_valid) in readable_files(objects, keys, report,
+                                                                     _read_hashed):
+            read_keys.append(key)
+            hashes.append(file_hashes)
+            valid.append(file_valid)
+            starts.append(starts[-1] + table.num_rows)
+            yield table
+
+    window = _joined(files())
+    if not read_keys:
+        return window
 
     def ids_at(rows: np.ndarray) -> pa.Array:
         """The ids of these rows (ascending), re-read from their files only."""
@@ -191,7 +178,8 @@ def read_window(objects: ObjectStore, keys: Sequence[str],
         return pa.chunked_array(parts).combine_chunks()
 
     keep = first_of_each_id(np.concatenate(hashes), np.concatenate(valid), ids_at)
-    del hashes, valid
+    hashes.clear()  # emptied, not deleted: files() above refers to them
+    valid.clear()
     if keep is not None:
         window = window.filter(pa.array(keep))
         dropped = np.flatnonzero(~keep)
@@ -324,6 +312,25 @@ def _readable_as(found: pa.DataType, expected: pa.DataType) -> bool:
 def _reason(what: str, exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{what}: {text}"[:REASON_CHARS]
+
+
+def _joined(tables: Iterable[pa.Table]) -> pa.Table:
+    """Files' tables as one, compacted about every ``COMPACT_ROWS`` rows as they come
+    (``_compacted``); the empty window when there are none."""
+    chunks: list[pa.Table] = []  # compacted: about COMPACT_ROWS rows each
+    pending: list[pa.Table] = []  # the files read since the last compaction
+    rows = 0  # in ``pending``
+    for table in tables:
+        pending.append(table)
+        rows += table.num_rows
+        if rows >= COMPACT_ROWS:
+            chunks.append(_compacted(pending))
+            rows = 0
+    if pending:
+        chunks.append(_compacted(pending))
+    if not chunks:
+        return _EXPECTED.empty_table().drop_columns(["event_id"])
+    return pa.concat_tables(chunks, promote_options="default")
 
 
 def _compacted(tables: list[pa.Table]) -> pa.Table:
