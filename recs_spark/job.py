@@ -134,7 +134,7 @@ def run(spark: SparkSession, store_url: str, state: BatchState, config: BatchCon
                        day - timedelta(days=config.training_window_days), day)
     catalog = (json.loads(store.get(state["catalog_key"])) if state.get("catalog_key")
                else {})
-    built = build(spark, store_url, keys, config, midnight_ms(as_of(state)), version, catalog,
+    built = build(spark, store_url, keys, config, midnight_ms(day), version, catalog,
                   clock=clock)
     events_key = layout.window_events(version)
     buffer = io.BytesIO()
