@@ -13,14 +13,17 @@ products and the cut is a sort of each chunk's rows):
 1. the interactions, hash-partitioned by user and sorted, go to ``mapInArrow`` in chunks of
    about ``chunk_pairs`` (whole users, their normalisation applied first); each chunk is one
    sparse product ``X^T Y`` (scipy) that emits each item pair its users share once, with the
-   chunk's sum;
-2. those partial sums, hash-partitioned by the row item and sorted, are summed per pair in
-   chunks of whole rows, scaled (RP3beta's popularity penalty, cosine's norms: per-item
+   chunk's sum, packed: one compressed blob per bucket of ``BUCKET_ITEMS`` row items
+   (``pack``), not one Spark row per pair;
+2. those blobs, hash-partitioned by bucket and sorted, are unpacked and summed per pair in
+   chunks of whole buckets, scaled (RP3beta's popularity penalty, cosine's norms: per-item
    arrays, broadcast) and cut to each row's top ``neighbours``.
 
 Scale: a chunk's memory is its product (at most the squared items of each user,
 ``max_items_per_user`` bounding them); the shuffle between the passes holds each chunk's
-distinct pairs. The result (K per item) is collected to the driver and broadcast to the
+distinct pairs, about 8 bytes a pair packed (15 as Spark rows), and is the job's largest:
+it grows faster than the events, as each user's pairs do. A top-K chunk holds at least one
+bucket's sums from every product chunk. The result (K per item) is collected to the driver and broadcast to the
 ranking, so the catalogue's items x K must fit an executor's memory (1 M items x 100
 neighbours is about 1 GB as CSR).
 """
@@ -39,12 +42,18 @@ from recs.exceptions import ConfigError
 
 # The discovery models of the blend this engine computes (the tuning is restricted to them).
 DISCOVERIES = ("rp3beta", "cosine")
-# Rows per chunk of either pass (whole users, whole row items).
+# Rows per chunk of the products (whole users), partial sums per chunk of the top-K (whole
+# buckets).
 CHUNK_PAIRS = 1_000_000
 # Row items per partition of the top-K pass (at least the shuffle's partitions): its rows
 # (each item's partial sums) are sorted per partition, and a smaller sort stays in memory.
 TOP_ITEMS_PER_PARTITION = 2_500
-PRODUCT_SCHEMA = "row int, col int, dot double"
+# Row items per packed blob of partial sums (``pack``): a bucket's sums from every chunk are
+# summed at once, so its share of the pairs must fit a task; enough rows a blob that the
+# compression has runs to work on.
+BUCKET_ITEMS = 256
+CODEC = "zstd"
+PACKED_SCHEMA = "bucket int, pairs int, blob binary"
 OUTPUT_SCHEMA = "row int, col int, value float"
 
 
@@ -84,21 +93,23 @@ def similarity(pairs: DataFrame, discovery: str, params: dict[str, object],
     top_slots = max(slots, -(-n_items // TOP_ITEMS_PER_PARTITION))
     shared = spark.sparkContext.broadcast(arrays)
     per_user = discovery == "rp3beta"
+    # Read here, on the driver: the closures carry it to the workers.
+    bucket_items = BUCKET_ITEMS
 
     def products(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         total = shared.value["total"] if per_user else None
         for chunk in chunks(batches, "u", chunk_pairs):
-            yield from _products(chunk, total)
+            yield from _products(chunk, total, bucket_items)
 
     def top(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         values = shared.value
-        for chunk in chunks(batches, "row", chunk_pairs):
-            yield from _top(chunk, values, score, neighbours)
+        for rows, cols, dots in unpacked(batches, chunk_pairs, bucket_items):
+            yield from _top(rows, cols, dots, values, score, neighbours)
 
     try:
         return (x.repartition(slots, "u").sortWithinPartitions("u")
-                .mapInArrow(products, PRODUCT_SCHEMA)
-                .repartition(top_slots, "row").sortWithinPartitions("row")
+                .mapInArrow(products, PACKED_SCHEMA)
+                .repartition(top_slots, "bucket").sortWithinPartitions("bucket")
                 .mapInArrow(top, OUTPUT_SCHEMA).toArrow())
     finally:
         shared.unpersist()
@@ -159,9 +170,11 @@ def chunks(batches: Iterator[pa.RecordBatch], key: str, rows: int) -> Iterator[p
         yield pa.Table.from_batches(held)
 
 
-def _products(chunk: pa.Table, total: np.ndarray | None) -> Iterator[pa.RecordBatch]:
+def _products(chunk: pa.Table, total: np.ndarray | None,
+              bucket_items: int) -> Iterator[pa.RecordBatch]:
     """sum over the chunk's users of a(u, i) * b(u, j), i != j, where a = b = v, or with
-    ``total`` (RP3beta) a = v / total[i] (P(u | i)) and b = v / sum_j v(u, j) (P(j | u))."""
+    ``total`` (RP3beta) a = v / total[i] (P(u | i)) and b = v / sum_j v(u, j) (P(j | u)),
+    packed per ``bucket_items`` row items (``pack``)."""
     items, i = np.unique(chunk["i"].to_numpy(), return_inverse=True)
     users, user = np.unique(chunk["u"].to_numpy(), return_inverse=True)
     v = chunk["v"].to_numpy()
@@ -171,23 +184,107 @@ def _products(chunk: pa.Table, total: np.ndarray | None) -> Iterator[pa.RecordBa
         b = v / np.bincount(user, weights=v, minlength=users.size)[user]
     shape = (users.size, items.size)
     product = (sp.csc_matrix((a, (user, i)), shape=shape).T
-               @ sp.csr_matrix((b, (user, i)), shape=shape)).tocoo()
+               @ sp.csr_matrix((b, (user, i)), shape=shape)).tocsr()
+    product.sort_indices()
+    product = product.tocoo()
     keep = product.row != product.col
-    out = pa.table({"row": pa.array(items[product.row[keep]], pa.int32()),
-                    "col": pa.array(items[product.col[keep]], pa.int32()),
-                    "dot": pa.array(product.data[keep], pa.float64())})
-    yield from out.to_batches(max_chunksize=1 << 20)
+    # ``items`` ascends, so the pairs stay in (row, col) order as item indices.
+    yield from pack(items[product.row[keep]], items[product.col[keep]], product.data[keep],
+                    bucket_items)
 
 
-def _top(chunk: pa.Table, arrays: dict[str, np.ndarray], score: Scorer,
-         neighbours: int) -> Iterator[pa.RecordBatch]:
-    """The chunk's partial sums summed per (row, col), scored, each row's best
-    ``neighbours`` positive values (ties to the lower col)."""
-    rows = chunk["row"].to_numpy()
-    first = int(rows[0])
+def pack(row: np.ndarray, col: np.ndarray, dot: np.ndarray,
+         bucket_items: int = BUCKET_ITEMS) -> Iterator[pa.RecordBatch]:
+    """(bucket, pairs, blob) batches of the (row, col) ordered partial sums: one blob per
+    ``bucket_items`` row items, each row's pair count, its cols as gaps from the previous
+    col and its sums, byte-planed (the sums' sign and exponent bytes sit together, the gaps'
+    high bytes are zeros) and zstd-compressed. A Spark row per pair (36 bytes before the
+    shuffle's compression) made these sums the job's largest shuffle."""
+    if row.size == 0:
+        return
+    bucket = row // bucket_items
+    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    ends = np.r_[starts[1:], row.size]
+    new_row = np.r_[True, row[1:] != row[:-1]]
+    gap = np.where(new_row, col, col - np.r_[0, col[:-1]]).astype(np.int32)
+    local = (row - bucket * bucket_items).astype(np.int64)
+    buckets, sizes, blobs = [], [], []
+    for start, end in zip(starts, ends, strict=True):
+        counts = np.bincount(local[start:end], minlength=bucket_items).astype(np.int32)
+        body = b"".join((counts.tobytes(), _planes(gap[start:end]),
+                         _planes(dot[start:end].astype(np.float64))))
+        buckets.append(int(bucket[start]))
+        sizes.append(int(end - start))
+        blobs.append(pa.compress(body, codec=CODEC, asbytes=True))
+    yield pa.record_batch({"bucket": pa.array(buckets, pa.int32()),
+                           "pairs": pa.array(sizes, pa.int32()),
+                           "blob": pa.array(blobs, pa.binary())})
+
+
+def unpack(bucket: int, pairs: int, blob: bytes, bucket_items: int = BUCKET_ITEMS,
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (row, col, dot) arrays of one ``pack`` blob."""
+    head = 4 * bucket_items
+    body = np.frombuffer(pa.decompress(blob, decompressed_size=head + 12 * pairs,
+                                       codec=CODEC, asbytes=True), np.uint8)
+    counts = body[:head].view(np.int32)
+    gap = _unplaned(body[head:head + 4 * pairs], np.int32)
+    dot = _unplaned(body[head + 4 * pairs:], np.float64)
+    row = np.repeat(np.arange(bucket_items, dtype=np.int64) + bucket * bucket_items, counts)
+    # Each row's first col is whole, the others are gaps: a running sum restarted per row.
+    running = np.cumsum(gap, dtype=np.int64)
+    firsts = np.cumsum(counts) - counts
+    present = counts > 0
+    restart = np.repeat(running[firsts[present]] - gap[firsts[present]], counts[present])
+    return row, running - restart, dot
+
+
+def _planes(values: np.ndarray) -> bytes:
+    """The values' bytes, all the first bytes, then all the second, and so on."""
+    return np.ascontiguousarray(values.view(np.uint8).reshape(-1, values.itemsize).T).tobytes()
+
+
+def _unplaned(data: np.ndarray, dtype: type[np.generic]) -> np.ndarray:
+    width = np.dtype(dtype).itemsize
+    return np.ascontiguousarray(data.reshape(width, -1).T).view(dtype).ravel()
+
+
+def unpacked(batches: Iterator[pa.RecordBatch], pairs: int, bucket_items: int = BUCKET_ITEMS,
+             ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(row, col, dot) of about ``pairs`` partial sums from batches sorted by bucket, each
+    holding every partial sum of the buckets it holds."""
+    held: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    count, current = 0, -1
+    for batch in batches:
+        buckets = batch.column("bucket").to_numpy()
+        sizes = batch.column("pairs").to_numpy()
+        blobs = batch.column("blob")
+        for k in range(batch.num_rows):
+            if buckets[k] != current:
+                if count >= pairs:
+                    yield _joined(held)
+                    held, count = [], 0
+                current = int(buckets[k])
+            held.append(unpack(current, int(sizes[k]), blobs[k].as_py(), bucket_items))
+            count += int(sizes[k])
+    if held:
+        yield _joined(held)
+
+
+def _joined(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    row, col, dot = zip(*parts, strict=True)
+    return np.concatenate(row), np.concatenate(col), np.concatenate(dot)
+
+
+def _top(rows: np.ndarray, cols: np.ndarray, dots: np.ndarray, arrays: dict[str, np.ndarray],
+         score: Scorer, neighbours: int) -> Iterator[pa.RecordBatch]:
+    """The partial sums summed per (row, col), scored, each row's best ``neighbours``
+    positive values (ties to the lower col)."""
+    first = int(rows.min())
     summed = sp.coo_matrix(
-        (chunk["dot"].to_numpy(), (rows - first, chunk["col"].to_numpy())),
-        shape=(int(rows[-1]) - first + 1, int(chunk["col"].to_numpy().max()) + 1)).tocsr()
+        (dots, (rows - first, cols)),
+        shape=(int(rows.max()) - first + 1, int(cols.max()) + 1)).tocsr()
     summed.sum_duplicates()
     summed = summed.tocoo()
     row, col = summed.row.astype(np.int64) + first, summed.col.astype(np.int64)

@@ -100,11 +100,12 @@ def test_lists_and_neighbours_are_the_single_node_ones(
 def test_neighbours_are_the_single_node_ones_in_chunks_of_any_size(
         spark: Any, landed: tuple[pa.Table, str], discovery: str, chunk_pairs: int,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A chunk of 5 rows holds one user (or one item's partial sums), so every user's
-    co-occurrences are summed across many products, and the top-K pass runs in a partition
-    per 7 items; the neighbours are the same."""
+    """A chunk of 5 rows holds one user (or one bucket's partial sums), so every user's
+    co-occurrences are summed across many products, packed in buckets of 3 row items, and
+    the top-K pass runs in a partition per 7 items; the neighbours are the same."""
     if chunk_pairs < 10:
         monkeypatch.setattr(spark_similarity, "TOP_ITEMS_PER_PARTITION", 7)
+        monkeypatch.setattr(spark_similarity, "BUCKET_ITEMS", 3)
     table, _ = landed
     config = dataclasses.replace(CONFIG, discovery=discovery)
     single = weight_events(table, config, AS_OF_MS)
