@@ -30,6 +30,7 @@ ARROW_BATCH_ROWS = 65_536
 # 50 M whole events a task, spilling and merging many times over.
 SHUFFLE_PARTITION_ROWS = 2_500_000
 SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
+CLEANER_INTERVAL = "5min"
 
 
 def get_session(app: str = "recs-batch") -> SparkSession:
@@ -51,6 +52,10 @@ def get_session(app: str = "recs-batch") -> SparkSession:
                    .config("spark.driver.host", "127.0.0.1")
                    .config("spark.driver.bindAddress", "127.0.0.1")
                    .config("spark.sql.adaptive.enabled", "false")
+                   # The shuffle files of a finished training go when the JVM collects
+                   # their plans: Spark's 30 minutes between forced collections let a long
+                   # job's two trainings (version and shadow) hold the laptop's disk at once.
+                   .config("spark.cleaner.periodicGC.interval", CLEANER_INTERVAL)
                    .config("spark.driver.memory", os.environ.get("RECS_SPARK_DRIVER_MEMORY",
                                                                  "2g")))
     builder = (builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
