@@ -23,9 +23,9 @@ Scale: a chunk's memory is its product (at most the squared items of each user,
 ``max_items_per_user`` bounding them); the shuffle between the passes holds each chunk's
 distinct pairs, about 8 bytes a pair packed (15 as Spark rows), and is the job's largest:
 it grows faster than the events, as each user's pairs do. A top-K chunk holds at least one
-bucket's sums from every product chunk. The result (K per item) is collected to the driver and broadcast to the
-ranking, so the catalogue's items x K must fit an executor's memory (1 M items x 100
-neighbours is about 1 GB as CSR).
+bucket's sums from every product chunk. The result (K per item) is collected to the driver
+and broadcast to the ranking, so the catalogue's items x K must fit an executor's memory
+(1 M items x 100 neighbours is about 1 GB as CSR).
 """
 
 from __future__ import annotations

@@ -68,6 +68,10 @@ class Recording:
         self.reads.add(key)
         return self.bucket.tail(key, size)
 
+    def span(self, key: str, start: int, size: int) -> bytes:
+        self.reads.add(key)
+        return self.bucket.span(key, start, size)
+
 
 def _granted(key: str, patterns: tuple[str, ...]) -> bool:
     return any(key.startswith(pattern.removesuffix("*")) for pattern in patterns)

@@ -64,6 +64,18 @@ def test_tail_gives_the_last_bytes_and_the_whole_size(object_store: ObjectStore)
         object_store.tail("models/v1/absent", 8)
 
 
+def test_span_gives_the_bytes_from_an_offset_cut_at_the_end(object_store: ObjectStore) -> None:
+    object_store.put("models/v1/rows/part-00000.parquet", b"0123456789")
+    assert object_store.span("models/v1/rows/part-00000.parquet", 2, 3) == b"234"
+    assert object_store.span("models/v1/rows/part-00000.parquet", 0, 10) == b"0123456789"
+    # Past the end, what there is (S3 cuts the range the same way), then nothing.
+    assert object_store.span("models/v1/rows/part-00000.parquet", 8, 64) == b"89"
+    assert object_store.span("models/v1/rows/part-00000.parquet", 12, 4) == b""
+    assert object_store.span("models/v1/rows/part-00000.parquet", 3, 0) == b""
+    with pytest.raises(NotFound):
+        object_store.span("models/v1/absent", 0, 8)
+
+
 def test_list_is_a_plain_string_prefix_sorted(object_store: ObjectStore) -> None:
     keys = ["events/dt=2026-11-20/b.parquet", "events/dt=2026-11-2/a.parquet",
             "events/dt=2026-11-20/a.parquet", "eventsx/c", "models/v1/model.npz"]

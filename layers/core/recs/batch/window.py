@@ -44,10 +44,6 @@ from recs.formats import event_files
 from recs.stores.ports import ObjectStore
 
 COLUMNS = tuple(c for c in EVENT_COLUMNS if c != "event_id")
-# Bytes first fetched from a file's end for its footer: a lander file's footer is a few KB,
-# so one request almost always holds it; a longer one takes a second, exact request.
-FOOTER_GUESS_BYTES = 64 * 1024
-_PARQUET_MAGIC = b"PAR1"
 # Rows per compacted chunk: a few hundred MB, far below Arrow's 2 GB per string array.
 COMPACT_ROWS = 2_000_000
 # Files fetched and decoded ahead of the one being joined, per worker thread: enough that
@@ -342,20 +338,3 @@ def _compacted(tables: list[pa.Table]) -> pa.Table:
     tables.clear()
     release_memory()
     return table
-
-
-def parquet_rows(objects: ObjectStore, key: str, tail: bytes, size: int) -> int:
-    """The rows of the Parquet file at ``key`` of ``size`` bytes, from its footer alone, given
-    the file's last bytes (``objects.tail(key, FOOTER_GUESS_BYTES)``).
-
-    Sizing a window this way fetches kilobytes per file instead of the file: under
-    ``RECS_ENGINE=auto`` a window that stays on the Lambda path is then read once, not twice.
-    ``ValueError`` when the end of the object is not a Parquet footer."""
-    if len(tail) < 12 or tail[-4:] != _PARQUET_MAGIC:
-        raise ValueError("no Parquet footer at the end of the file")
-    footer = int.from_bytes(tail[-8:-4], "little") + 8
-    if footer + 4 > size:
-        raise ValueError(f"footer length {footer - 8} exceeds the file ({size} bytes)")
-    if footer > len(tail):
-        tail, _ = objects.tail(key, footer)
-    return int(pq.read_metadata(io.BytesIO(tail[-footer:])).num_rows)

@@ -143,6 +143,26 @@ class S3ObjectStore:
         total = content_range.rpartition("/")[2]
         return body, int(total) if total.isdigit() else len(body)
 
+    def span(self, key: str, start: int, size: int) -> bytes:
+        """A byte range (``bytes=start-last``); S3 cuts it at the object's end, and answers
+        ``InvalidRange`` when it starts past it."""
+        if size <= 0:
+            return b""
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=key,
+                                            Range=f"bytes={start}-{start + size - 1}")
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("NoSuchKey", "404"):
+                raise NotFound(f"no object at s3://{self.bucket}/{key}") from exc
+            if code == "InvalidRange":
+                return b""
+            raise StoreError(f"s3 get {key} (bytes {start}-{start + size - 1}): {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"s3 get {key} (bytes {start}-{start + size - 1}): {exc}") from exc
+        body: bytes = answer["Body"].read()
+        return body
+
     def list(self, prefix: str) -> list[str]:
         keys: list[str] = []
         try:

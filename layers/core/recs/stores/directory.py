@@ -46,6 +46,14 @@ class DirectoryObjectStore:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
             raise NotFound(f"no object at {self.root / key}") from exc
 
+    def span(self, key: str, start: int, size: int) -> bytes:
+        try:
+            with (self.root / key).open("rb") as handle:
+                handle.seek(start)
+                return handle.read(size)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            raise NotFound(f"no object at {self.root / key}") from exc
+
     def list(self, prefix: str) -> list[str]:
         """Keys under ``prefix``, sorted (as S3 lists them); temporary files are not keys."""
         keys = (p.relative_to(self.root).as_posix() for p in self.root.rglob("*")

@@ -64,6 +64,9 @@ class MemoryObjectStore:
         body = self.get(key)
         return body[max(len(body) - size, 0):], len(body)
 
+    def span(self, key: str, start: int, size: int) -> bytes:
+        return self.get(key)[start:start + size]
+
 
 class MemoryEventQueue:
     def __init__(self) -> None:

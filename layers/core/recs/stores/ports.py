@@ -103,6 +103,11 @@ class ObjectStore(Protocol):
         what a Parquet footer needs, without downloading the file (``NotFound`` when none)."""
         ...
 
+    def span(self, key: str, start: int, size: int) -> bytes:
+        """The object's ``size`` bytes from ``start`` (fewer past its end): a Parquet
+        column's chunks without the rest of the file (``NotFound`` when none)."""
+        ...
+
 
 class EventQueue(Protocol):
     def send(self, bodies: Sequence[str]) -> None:

@@ -7,8 +7,8 @@ export's guarantees (``recs.batch.steps.export``):
 
 - start records the version ``exporting`` and stores the keys of every row before any row
   is written, so a version whose export dies half-way is found and deleted in time
-  (``recs.batch.retire``), and counts the rows the files hold (``rows_expected``) from their
-  Parquet footers;
+  (``recs.batch.retire``), and counts the rows the files hold (``rows_expected``), reading
+  only their ``key`` column;
 - each part writes one file's rows and says how many it wrote; a part may run twice (the
   Map's retries): it writes the same rows under the same keys again;
 - finish sums the parts' counts (``rows_written``), records the version ``exported`` and
@@ -17,14 +17,12 @@ export's guarantees (``recs.batch.steps.export``):
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from recs.batch.config import BatchConfig
+from recs.batch.parquet_parts import read_columns
 from recs.batch.pipeline import EXPORT_PARTS_PATH
 from recs.batch.retire import retire_versions
 from recs.batch.steps.export import start_record
@@ -53,12 +51,13 @@ def export_start(state: BatchState, objects: ObjectStore, recommendations: Recom
     expected = 0
 
     def keys() -> Iterator[str]:
-        """Each file's ``key`` column, a file at a time; its footer's row count on the way."""
+        """Each file's ``key`` column, a file at a time, counted on the way; only that
+        column's bytes are fetched (``read_columns``), not the entries."""
         nonlocal expected
         for key in files:
-            parquet = pq.ParquetFile(io.BytesIO(objects.get(key)))
-            expected += parquet.metadata.num_rows
-            for batch in parquet.iter_batches(columns=["key"], batch_size=50_000):
+            column = read_columns(objects, key, ["key"])
+            expected += column.num_rows
+            for batch in column.to_batches(max_chunksize=50_000):
                 yield from batch.column(0).to_pylist()
 
     # The keys before the rows, so every row written can be found again to be deleted.

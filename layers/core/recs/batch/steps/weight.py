@@ -28,14 +28,13 @@ import numpy as np
 from recs.batch import engine as engines
 from recs.batch.config import BatchConfig
 from recs.batch.interactions import Interactions
+from recs.batch.parquet_parts import FOOTER_GUESS_BYTES, parquet_rows
 from recs.batch.reclaim import release_memory
 from recs.batch.steps import as_of, midnight_ms
 from recs.batch.weighting import WindowArrays, tunes, weight_arrays, window_arrays
 from recs.batch.window import (
-    FOOTER_GUESS_BYTES,
     REASON_CHARS,
     FileReport,
-    parquet_rows,
     put_listing,
     read_window,
     window_keys,
