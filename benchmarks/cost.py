@@ -423,10 +423,11 @@ def nightly(inputs: Inputs, shop: Shop, prices: Mapping[str, Price] = PRICES) ->
 
     # S3: every event file's footer read to size the window, then its rows: once by the
     # Spark job, or by the weight step and again by the tuning train step and evaluate (the
-    # window is listed under the version, not copied); row files written and read.
+    # window is listed under the version, not copied); row files written, their footer and
+    # key column read by the export's start, and each read whole by its export child.
     files = inputs.event_files.at(e)
     row_files = inputs.row_files.at(e) if engine == "spark" and inputs.row_files else 0
-    gets = (2 if engine == "spark" else 4) * files + row_files + 10
+    gets = (2 if engine == "spark" else 4) * files + 3 * row_files + 10
     puts = row_files + 10 + math.ceil(files / 1000)  # the artefacts; LISTs of 1,000 keys
     lines.append(Line("S3 requests", gets + puts, "requests",
                       gets * p["s3_get"].usd + puts * p["s3_put"].usd))
