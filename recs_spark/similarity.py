@@ -45,8 +45,9 @@ DISCOVERIES = ("rp3beta", "cosine")
 # Rows per chunk of the products (whole users), partial sums per chunk of the top-K (whole
 # buckets).
 CHUNK_PAIRS = 1_000_000
-# Row items per partition of the top-K pass (at least the shuffle's partitions): its rows
-# (each item's partial sums) are sorted per partition, and a smaller sort stays in memory.
+# Row items per partition of the top-K pass (at least the shuffle's partitions): its blobs
+# (the items' packed partial sums) are sorted per partition, and a smaller sort stays in
+# memory.
 TOP_ITEMS_PER_PARTITION = 2_500
 # Row items per packed blob of partial sums (``pack``): a bucket's sums from every chunk are
 # summed at once, so its share of the pairs must fit a task; enough rows a blob that the
@@ -63,7 +64,8 @@ def similarity(pairs: DataFrame, discovery: str, params: dict[str, object],
     the driver.
 
     ``pairs`` holds (u, i, w): dense user and item indices and the float32 weights;
-    ``chunk_pairs``: the rows of one chunk in either pass (whole users, whole items)."""
+    ``chunk_pairs``: the rows of one chunk of the products (whole users), and the partial
+    sums of one chunk of the top-K (whole buckets of row items)."""
     neighbours = int(str(params["neighbours"]))
     x = pairs.select(F.col("u").cast("long"), F.col("i").cast("int"),
                      F.col("w").cast("double").alias("v"))
