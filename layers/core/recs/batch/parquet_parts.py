@@ -54,9 +54,10 @@ def read_columns(objects: ObjectStore, key: str, columns: Sequence[str]) -> pa.T
     tail, size = objects.tail(key, FOOTER_GUESS_BYTES)
     end = footer(objects, key, tail, size)
     metadata = pq.read_metadata(io.BytesIO(end))
-    names = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
-    wanted = [i for i, name in enumerate(names) if name.split(".")[0] in columns]
-    missing = [c for c in columns if not any(n.split(".")[0] == c for n in names)]
+    # A leaf's path starts with its top-level column's name (``history.list.element``).
+    tops = [metadata.schema.column(i).path.split(".")[0] for i in range(metadata.num_columns)]
+    wanted = [i for i, top in enumerate(tops) if top in columns]
+    missing = [c for c in columns if c not in tops]
     if missing:
         raise ValueError(f"{key} has no column {missing[0]!r}")
     spans = []

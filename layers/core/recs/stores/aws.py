@@ -127,17 +127,9 @@ class S3ObjectStore:
     def tail(self, key: str, size: int) -> tuple[bytes, int]:
         """A suffix range (``bytes=-size``): S3 answers with the whole object when it is
         smaller, and names the total in ``Content-Range``; an empty object has no range."""
-        try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=-{size}")
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code in ("NoSuchKey", "404"):
-                raise NotFound(f"no object at s3://{self.bucket}/{key}") from exc
-            if code == "InvalidRange":
-                return b"", 0
-            raise StoreError(f"s3 get {key} (last {size} bytes): {exc}") from exc
-        except BotoCoreError as exc:
-            raise StoreError(f"s3 get {key} (last {size} bytes): {exc}") from exc
+        answer = self._ranged(key, f"-{size}")
+        if answer is None:
+            return b"", 0
         body: bytes = answer["Body"].read()
         content_range = answer.get("ContentRange") or ""
         total = content_range.rpartition("/")[2]
@@ -148,20 +140,24 @@ class S3ObjectStore:
         ``InvalidRange`` when it starts past it."""
         if size <= 0:
             return b""
+        answer = self._ranged(key, f"{start}-{start + size - 1}")
+        return b"" if answer is None else answer["Body"].read()  # type: ignore[no-any-return]
+
+    def _ranged(self, key: str, byte_range: str) -> dict[str, Any] | None:
+        """``GetObject`` of ``bytes=<byte_range>``; None when S3 finds no byte there
+        (``InvalidRange``: an empty object, or a range past its end)."""
         try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=key,
-                                            Range=f"bytes={start}-{start + size - 1}")
+            return self.client.get_object(  # type: ignore[no-any-return]
+                Bucket=self.bucket, Key=key, Range=f"bytes={byte_range}")
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if code in ("NoSuchKey", "404"):
                 raise NotFound(f"no object at s3://{self.bucket}/{key}") from exc
             if code == "InvalidRange":
-                return b""
-            raise StoreError(f"s3 get {key} (bytes {start}-{start + size - 1}): {exc}") from exc
+                return None
+            raise StoreError(f"s3 get {key} (bytes {byte_range}): {exc}") from exc
         except BotoCoreError as exc:
-            raise StoreError(f"s3 get {key} (bytes {start}-{start + size - 1}): {exc}") from exc
-        body: bytes = answer["Body"].read()
-        return body
+            raise StoreError(f"s3 get {key} (bytes {byte_range}): {exc}") from exc
 
     def list(self, prefix: str) -> list[str]:
         keys: list[str] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from recs.exceptions import NotFound
 
@@ -38,19 +39,19 @@ class DirectoryObjectStore:
             raise NotFound(f"no object at {self.root / key}") from exc
 
     def tail(self, key: str, size: int) -> tuple[bytes, int]:
-        try:
-            with (self.root / key).open("rb") as handle:
-                total = handle.seek(0, os.SEEK_END)
-                handle.seek(max(total - size, 0))
-                return handle.read(), total
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
-            raise NotFound(f"no object at {self.root / key}") from exc
+        with self._open(key) as handle:
+            total = handle.seek(0, os.SEEK_END)
+            handle.seek(max(total - size, 0))
+            return handle.read(), total
 
     def span(self, key: str, start: int, size: int) -> bytes:
+        with self._open(key) as handle:
+            handle.seek(start)
+            return handle.read(size)
+
+    def _open(self, key: str) -> BinaryIO:
         try:
-            with (self.root / key).open("rb") as handle:
-                handle.seek(start)
-                return handle.read(size)
+            return (self.root / key).open("rb")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
             raise NotFound(f"no object at {self.root / key}") from exc
 
