@@ -21,7 +21,7 @@ products and the cut is a sort of each chunk's rows):
 
 Scale: a chunk's memory is its product (at most the squared items of each user,
 ``max_items_per_user`` bounding them); the shuffle between the passes holds each chunk's
-distinct pairs, about 8 bytes a pair packed (15 as Spark rows), and is the job's largest:
+distinct pairs, about 8 bytes a pair packed, and is the job's largest:
 it grows faster than the events, as each user's pairs do. A top-K chunk holds at least one
 bucket's sums from every product chunk. The result (K per item) is collected to the driver
 and broadcast to the ranking, so the catalogue's items x K must fit an executor's memory
@@ -200,8 +200,8 @@ def pack(row: np.ndarray, col: np.ndarray, dot: np.ndarray,
     """(bucket, pairs, blob) batches of the (row, col) ordered partial sums: one blob per
     ``bucket_items`` row items, each row's pair count, its cols as gaps from the previous
     col and its sums, byte-planed (the sums' sign and exponent bytes sit together, the gaps'
-    high bytes are zeros) and zstd-compressed. A Spark row per pair (36 bytes before the
-    shuffle's compression) made these sums the job's largest shuffle."""
+    high bytes are zeros) and zstd-compressed: a Spark row per pair would cost 36 bytes
+    before the shuffle's compression, on the job's largest shuffle."""
     if row.size == 0:
         return
     bucket = row // bucket_items
